@@ -1,0 +1,30 @@
+/** Base class for every error weighbridge raises on purpose: a stable code plus an optional cause. */
+export class WeighbridgeError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A configuration file or command-line flag is invalid; the message names the field. */
+export class ConfigError extends WeighbridgeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_CONFIG', message, options);
+  }
+}
+
+/** An upstream sent bytes that are not a valid HTTP/1.1 response. */
+export class UpstreamParseError extends WeighbridgeError {
+  constructor(code: string, message: string) {
+    super(code, message);
+  }
+}
+
+/** A shared-memory table was asked to hold more than it was sized for. */
+export class CapacityError extends WeighbridgeError {
+  constructor(message: string) {
+    super('ERR_CAPACITY', message);
+  }
+}
