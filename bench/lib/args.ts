@@ -1,0 +1,95 @@
+/** Command-line flags of `bench/proxy.ts`, parsed and validated. */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+export const ALL_TARGETS = ['direct', 'weighbridge', 'haproxy', 'nginx', 'http-proxy'] as const;
+export type TargetName = (typeof ALL_TARGETS)[number];
+
+export interface BenchOptions {
+  /** Threads (or worker processes) given to every proxy under test. */
+  threads: number;
+  /** Open connections held by wrk. */
+  connections: number;
+  /** Recorded measurement length per target, whole seconds. */
+  durationSec: number;
+  /** Unrecorded warm-up length per target, whole seconds (0 = none). */
+  warmupSec: number;
+  /** wrk's own thread count. */
+  wrkThreads: number;
+  targets: TargetName[];
+  rounds: number;
+  outDir: string;
+  keepTmp: boolean;
+}
+
+export const USAGE = `Usage: npm run bench:proxy -- [flags]
+  --threads T         threads/workers for each proxy (default 1)
+  --connections N     wrk connections (default 64)
+  --duration D        measured seconds per target, e.g. 10 or 10s or 1m (default 10s)
+  --warmup D          unrecorded warm-up per target (default 2s, 0 = none)
+  --wrk-threads N     wrk threads (default 1)
+  --targets a,b,...   subset of ${ALL_TARGETS.join(',')} (default all)
+  --rounds N          repeat all targets N times interleaved, report the median (default 1)
+  --out DIR           results directory (default bench/results)
+  --keep-tmp          keep the temp dir with configs and logs
+  --help`;
+
+/** Parses "10", "10s", "2m" into whole seconds. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+)(s|m)?$/.exec(text.trim());
+  if (!m) throw new Error(`${flag}: expected seconds like 10, 10s or 1m, got "${text}"`);
+  return Number(m[1]) * (m[2] === 'm' ? 60 : 1);
+}
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: expected a positive integer, got "${text}"`);
+  return n;
+}
+
+function parseTargets(text: string): TargetName[] {
+  const names = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(ALL_TARGETS as readonly string[]).includes(n));
+  if (unknown.length > 0 || names.length === 0) {
+    throw new Error(`--targets: unknown ${unknown.join(',') || '(empty)'}; choose from ${ALL_TARGETS.join(',')}`);
+  }
+  // Keep the canonical order so tables and charts read the same from run to run.
+  return ALL_TARGETS.filter((t) => names.includes(t));
+}
+
+/** Returns the options, or null when --help was asked for. */
+export function parseBenchArgs(argv: string[], defaultOutDir: string): BenchOptions | null {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      threads: { type: 'string', default: '1' },
+      connections: { type: 'string', default: '64' },
+      duration: { type: 'string', default: '10s' },
+      warmup: { type: 'string', default: '2s' },
+      'wrk-threads': { type: 'string', default: '1' },
+      targets: { type: 'string', default: ALL_TARGETS.join(',') },
+      rounds: { type: 'string', default: '1' },
+      out: { type: 'string' },
+      'keep-tmp': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return null;
+  const opts: BenchOptions = {
+    threads: positiveInt(values.threads, '--threads'),
+    connections: positiveInt(values.connections, '--connections'),
+    durationSec: parseDuration(values.duration, '--duration'),
+    warmupSec: values.warmup.trim() === '0' ? 0 : parseDuration(values.warmup, '--warmup'),
+    wrkThreads: positiveInt(values['wrk-threads'], '--wrk-threads'),
+    targets: parseTargets(values.targets),
+    rounds: positiveInt(values.rounds, '--rounds'),
+    outDir: values.out ? path.resolve(values.out) : defaultOutDir,
+    keepTmp: values['keep-tmp'],
+  };
+  if (opts.durationSec < 1) throw new Error('--duration must be at least 1s');
+  if (opts.connections < opts.wrkThreads) {
+    throw new Error('--connections must be >= --wrk-threads (wrk gives each thread at least one connection)');
+  }
+  return opts;
+}

@@ -1,0 +1,108 @@
+/** Config file text for the NGINX backends, the NGINX proxy and HAProxy. Everything binds 127.0.0.1. */
+import path from 'node:path';
+import { HOST } from './net.js';
+
+/** Main-context files nginx would otherwise put under its compiled-in prefix (/run, /var/log). */
+function nginxMainPaths(dir: string, name: string): string {
+  return `pid ${path.join(dir, `${name}.pid`)};
+error_log ${path.join(dir, `${name}.error.log`)} warn;`;
+}
+
+/** Temp dirs (inside http {}) that nginx would otherwise create under /var/lib/nginx. */
+function nginxTempPaths(dir: string, name: string): string {
+  const t = (kind: string): string => path.join(dir, `${name}-${kind}`);
+  return `  client_body_temp_path ${t('client_body')};
+  proxy_temp_path ${t('proxy')};
+  fastcgi_temp_path ${t('fastcgi')};
+  uwsgi_temp_path ${t('uwsgi')};
+  scgi_temp_path ${t('scgi')};`;
+}
+
+/** A tiny "hello" origin server: one master, one worker, `return 200`. */
+export function nginxBackendConf(dir: string, name: string, port: number): string {
+  return `# weighbridge bench: backend ${name}
+daemon off;
+master_process on;
+worker_processes 1;
+${nginxMainPaths(dir, name)}
+events {
+  worker_connections 4096;
+}
+http {
+  access_log off;
+${nginxTempPaths(dir, name)}
+  keepalive_requests 10000000;
+  keepalive_timeout 300s;
+  server {
+    listen ${HOST}:${port} backlog=4096;
+    location / {
+      default_type text/plain;
+      return 200 "hello\\n";
+    }
+  }
+}
+`;
+}
+
+/** NGINX as a reverse proxy: round robin over the backends, pooled keep-alive upstream connections. */
+export function nginxProxyConf(dir: string, port: number, threads: number, backends: number[]): string {
+  const servers = backends.map((b) => `    server ${HOST}:${b};`).join('\n');
+  return `# weighbridge bench: nginx reverse proxy
+daemon off;
+master_process on;
+worker_processes ${threads};
+${nginxMainPaths(dir, 'nginx-proxy')}
+events {
+  worker_connections 4096;
+}
+http {
+  access_log off;
+${nginxTempPaths(dir, 'nginx-proxy')}
+  keepalive_requests 10000000;
+  keepalive_timeout 300s;
+  upstream backends {
+${servers}
+    keepalive 64;
+    keepalive_requests 10000000;
+    keepalive_timeout 300s;
+  }
+  server {
+    listen ${HOST}:${port} backlog=4096;
+    location / {
+      proxy_pass http://backends;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`;
+}
+
+/** HAProxy in HTTP mode: keep-alive both sides, round robin, idle server connections always reused. */
+export function haproxyConf(port: number, threads: number, backends: number[]): string {
+  const servers = backends.map((b, i) => `  server b${i + 1} ${HOST}:${b}`).join('\n');
+  return `# weighbridge bench: haproxy
+global
+  nbthread ${threads}
+  maxconn 4096
+
+defaults
+  mode http
+  no log
+  option http-keep-alive
+  http-reuse always
+  timeout connect 5s
+  timeout client 300s
+  timeout server 300s
+  timeout http-keep-alive 300s
+  timeout http-request 300s
+
+frontend fe
+  bind ${HOST}:${port}
+  default_backend be
+
+backend be
+  balance roundrobin
+${servers}
+`;
+}

@@ -1,0 +1,123 @@
+/** The printed table and the JSON results file. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { BenchOptions } from './args.js';
+import { ERROR_FLAG_RATE, type Row } from './results.js';
+
+export interface Machine {
+  cores: number;
+  cpuModel: string;
+  platform: string;
+  node: string;
+  loadAvg: number[];
+}
+
+export interface Report {
+  timestamp: string;
+  machine: Machine;
+  params: {
+    threads: number;
+    connections: number;
+    durationSec: number;
+    warmupSec: number;
+    wrkThreads: number;
+    rounds: number;
+    targets: string[];
+    wrkCommand: string;
+    backends: string[];
+  };
+  versions: Record<string, string>;
+  rows: Row[];
+}
+
+export function describeMachine(): Machine {
+  const cpus = os.cpus();
+  return {
+    cores: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    loadAvg: os.loadavg().map((n) => Math.round(n * 100) / 100),
+  };
+}
+
+export function wrkCommandLine(o: BenchOptions): string {
+  return `wrk -t ${o.wrkThreads} -c ${o.connections} -d ${o.durationSec}s --latency`;
+}
+
+export function headerLine(r: Report): string {
+  const p = r.params;
+  const m = r.machine;
+  return [
+    `machine: ${m.cores} cores (${m.cpuModel}), ${m.platform}, node ${m.node}`,
+    `load: ${p.wrkCommand}${p.warmupSec > 0 ? ` (+${p.warmupSec}s unrecorded warm-up)` : ''}`,
+    `proxy threads: ${p.threads}`,
+    `rounds: ${p.rounds}${p.rounds > 1 ? ' (interleaved, median shown)' : ''}`,
+  ].join(' | ');
+}
+
+const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const fmtMs = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+const fmtRatio = (n: number | null): string => (n === null ? 'n/a' : `${n.toFixed(2)}x`);
+
+function fmtErrors(r: Row): string {
+  if (r.errors === 0) return '0';
+  const pct = `${(r.errorRate * 100).toFixed(r.errorRate < 0.001 ? 3 : 1)}%`;
+  return `${fmtInt(r.errors)} (${pct})${r.flagged ? ' FLAGGED' : ''}`;
+}
+
+const COLUMNS = ['target', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio to HAProxy', 'p99 vs HAProxy'];
+const RIGHT_ALIGNED = new Set([1, 2, 3, 5, 6]);
+
+/** The results as a fixed-width text table, one line per target. */
+export function formatTable(rows: Row[]): string {
+  const cells = rows.map((r) =>
+    r.rps === null
+      ? null
+      : [r.target, fmtInt(r.rps), fmtMs(r.p50Ms!), fmtMs(r.p99Ms!), fmtErrors(r), fmtRatio(r.ratioToHaproxy), fmtRatio(r.p99VsHaproxy)],
+  );
+  const widths = COLUMNS.map((c, i) =>
+    Math.max(c.length, ...cells.map((row) => row?.[i]?.length ?? 0), ...(i === 0 ? rows.map((r) => r.target.length) : [])),
+  );
+  const line = (row: string[]): string =>
+    row.map((c, i) => (RIGHT_ALIGNED.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ');
+  const out = [line(COLUMNS), widths.map((w) => '-'.repeat(w)).join('-+-')];
+  rows.forEach((r, i) => {
+    const row = cells[i];
+    // A target without numbers gets one line with its (first line of) error instead of cells.
+    out.push(row ? line(row) : `${r.target.padEnd(widths[0]!)} | ${(r.error ?? 'no result').split('\n')[0]}`);
+  });
+  return out.join('\n');
+}
+
+/** Notes under the table: what each target is, failed rounds, flagged error rates. */
+export function formatNotes(rows: Row[]): string {
+  const notes = ['targets:', ...rows.map((r) => `  ${r.target.padEnd(12)} ${r.description}`)];
+  for (const r of rows) {
+    if (r.errors > 0) {
+      const k = r.errorKinds;
+      notes.push(`  errors: ${r.target}: ${k.badStatus} HTTP >= 400, socket errors: connect ${k.connect}, ` +
+        `read ${k.read}, write ${k.write}, timeout ${k.timeout}`);
+    }
+    if (r.rps !== null && r.error) notes.push(`  note: ${r.target}: some rounds failed: ${r.error}`);
+    if (r.flagged) {
+      notes.push(`  WARNING: ${r.target}: ${fmtInt(r.errors)} errors in ${fmtInt(r.requests)} requests ` +
+        `(> ${ERROR_FLAG_RATE * 100}%), its numbers are not comparable`);
+    }
+    if (r.rps === null && r.error && r.error.includes('\n')) notes.push(`  ${r.target} error detail:\n${indent(r.error, 4)}`);
+  }
+  return notes.join('\n');
+}
+
+const indent = (text: string, n: number): string => text.split('\n').map((l) => ' '.repeat(n) + l).join('\n');
+
+/** Writes proxy-<timestamp>.json and proxy-latest.json; returns their paths. */
+export function writeJson(outDir: string, report: Report): string[] {
+  fs.mkdirSync(outDir, { recursive: true });
+  const stamp = report.timestamp.replace(/:/g, '-');
+  const text = `${JSON.stringify(report, null, 2)}\n`;
+  const files = [path.join(outDir, `proxy-${stamp}.json`), path.join(outDir, 'proxy-latest.json')];
+  for (const f of files) fs.writeFileSync(f, text);
+  return files;
+}

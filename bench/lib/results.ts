@@ -1,0 +1,96 @@
+/** Per-round measurements folded into one row per target (median of rounds) plus HAProxy ratios. */
+import type { TargetName } from './args.js';
+import type { WrkResult } from './wrk.js';
+
+/** A target's share of errors above which its numbers are flagged as suspect. */
+export const ERROR_FLAG_RATE = 0.01;
+
+export type Measurement =
+  | { round: number; ok: true; wrk: WrkResult }
+  | { round: number; ok: false; error: string };
+
+export interface Row {
+  target: TargetName;
+  description: string;
+  /** Set when no round produced numbers, or some rounds failed. */
+  error: string | null;
+  /** Medians over the rounds that produced numbers; null when none did. */
+  rps: number | null;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  /** Totals over all successful rounds. */
+  requests: number;
+  errors: number;
+  /** The errors by kind: wrk's status >= 400 count and its socket error counts. */
+  errorKinds: { badStatus: number; connect: number; read: number; write: number; timeout: number };
+  errorRate: number;
+  /** errorRate > ERROR_FLAG_RATE. */
+  flagged: boolean;
+  /** rps ÷ HAProxy rps (higher is better); null when either is missing. */
+  ratioToHaproxy: number | null;
+  /** p99 ÷ HAProxy p99 (lower is better); null when either is missing. */
+  p99VsHaproxy: number | null;
+  rounds: Measurement[];
+}
+
+export function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** One message for the failed rounds; the round numbers only when they matter. */
+function summarizeFailures(rounds: Measurement[]): string | null {
+  const failed = rounds.flatMap((m) => (m.ok ? [] : [m]));
+  if (failed.length === 0) return null;
+  const distinct = new Set(failed.map((m) => m.error));
+  if (distinct.size === 1 && failed.length === rounds.length) return failed[0]!.error;
+  return failed.map((m) => `round ${m.round}: ${m.error}`).join('; ');
+}
+
+function buildRow(target: TargetName, description: string, rounds: Measurement[]): Row {
+  const ok = rounds.flatMap((m) => (m.ok ? [m.wrk] : []));
+  const requests = ok.reduce((a, w) => a + w.requests, 0);
+  const errors = ok.reduce((a, w) => a + w.errors, 0);
+  const sum = (f: (w: WrkResult) => number): number => ok.reduce((a, w) => a + f(w), 0);
+  const errorKinds = {
+    badStatus: sum((w) => w.badStatus),
+    connect: sum((w) => w.socketErrors.connect),
+    read: sum((w) => w.socketErrors.read),
+    write: sum((w) => w.socketErrors.write),
+    timeout: sum((w) => w.socketErrors.timeout),
+  };
+  const errorRate = requests > 0 ? errors / requests : errors > 0 ? 1 : 0;
+  return {
+    target,
+    description,
+    error: summarizeFailures(rounds),
+    rps: median(ok.map((w) => w.rps)),
+    p50Ms: median(ok.map((w) => w.p50Ms)),
+    p99Ms: median(ok.map((w) => w.p99Ms)),
+    requests,
+    errors,
+    errorKinds,
+    errorRate,
+    flagged: errorRate > ERROR_FLAG_RATE,
+    ratioToHaproxy: null,
+    p99VsHaproxy: null,
+    rounds,
+  };
+}
+
+/** Builds rows in target order and fills in the comparison with HAProxy. */
+export function buildRows(
+  targets: TargetName[],
+  describe: (t: TargetName) => string,
+  measurements: Map<TargetName, Measurement[]>,
+): Row[] {
+  const rows = targets.map((t) => buildRow(t, describe(t), measurements.get(t) ?? []));
+  const base = rows.find((r) => r.target === 'haproxy');
+  for (const r of rows) {
+    if (base?.rps && r.rps !== null) r.ratioToHaproxy = r.rps / base.rps;
+    if (base?.p99Ms && r.p99Ms !== null) r.p99VsHaproxy = r.p99Ms / base.p99Ms;
+  }
+  return rows;
+}

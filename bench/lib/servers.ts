@@ -1,0 +1,140 @@
+/** Starting and stopping the backends and each proxy under test. */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { TargetName } from './args.js';
+import { haproxyConf, nginxBackendConf, nginxProxyConf } from './configs.js';
+import { freePort, urlFor, waitFor200 } from './net.js';
+import { logTail, startProcess, stopProcess } from './procs.js';
+import type { Tools } from './tools.js';
+
+export interface BenchEnv {
+  /** Fresh temp dir for configs, pid files, logs and nginx temp paths. */
+  dir: string;
+  tools: Tools;
+  repoRoot: string;
+  /** Threads / worker processes for each proxy. */
+  threads: number;
+}
+
+export interface Running {
+  name: string;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A target that cannot run on this machine (yet); recorded as "not available: ...". */
+export class NotAvailable extends Error {}
+
+const READY_TIMEOUT_MS = 15_000;
+
+/** What each target measures, printed and saved with the results. */
+export function describeTarget(name: TargetName, threads: number): string {
+  switch (name) {
+    case 'direct':
+      return 'no proxy: wrk straight at backend #1 only (a single nginx worker), the ceiling of one backend';
+    case 'weighbridge':
+      return `weighbridge (dist/src/cli/main.js), --threads ${threads}, both backends`;
+    case 'haproxy':
+      return `HAProxy, nbthread ${threads}, roundrobin over both backends, http-reuse always`;
+    case 'nginx':
+      return `NGINX proxy, worker_processes ${threads}, both backends, upstream keepalive 64`;
+    case 'http-proxy':
+      return `npm http-proxy, ${threads > 1 ? `${threads} node:cluster workers` : '1 node process'}, ` +
+        'keep-alive agent, round robin over both backends';
+  }
+}
+
+/** Spawns a server, waits until `url` answers 200, and stops it again if that fails. */
+async function launch(env: BenchEnv, name: string, cmd: string, args: string[], port: number): Promise<Running> {
+  const proc = startProcess(name, cmd, args, path.join(env.dir, `${name}.log`));
+  const url = urlFor(port);
+  try {
+    await waitFor200(url, READY_TIMEOUT_MS, () => proc.exitInfo === null);
+  } catch (err) {
+    await stopProcess(proc);
+    const tail = logTail(proc);
+    const exit = proc.exitInfo && proc.exitInfo !== 'SIGTERM' ? ` [${proc.exitInfo}]` : '';
+    throw new Error(`${name}: ${(err as Error).message}${exit}${tail ? `\n${tail}` : ''}`);
+  }
+  return { name, url, stop: () => stopProcess(proc) };
+}
+
+function writeConf(env: BenchEnv, file: string, text: string): string {
+  const full = path.join(env.dir, file);
+  fs.writeFileSync(full, text);
+  return full;
+}
+
+async function startNginx(env: BenchEnv, name: string, conf: string, port: number): Promise<Running> {
+  const confFile = writeConf(env, `${name}.conf`, conf);
+  // -e: startup error log, so nginx never touches /var/log/nginx before reading the config.
+  const args = ['-p', `${env.dir}/`, '-c', confFile, '-e', path.join(env.dir, `${name}.error.log`)];
+  return launch(env, name, env.tools.nginx, args, port);
+}
+
+/** The two origin servers every target ends up at. */
+export async function startBackends(env: BenchEnv): Promise<{ ports: number[]; servers: Running[] }> {
+  const ports: number[] = [];
+  const servers: Running[] = [];
+  for (const n of [1, 2]) {
+    const port = await freePort();
+    const name = `backend${n}`;
+    servers.push(await startNginx(env, name, nginxBackendConf(env.dir, name, port), port));
+    ports.push(port);
+  }
+  return { ports, servers };
+}
+
+function upstreamList(backendPorts: number[]): string {
+  return backendPorts.map((p) => urlFor(p, '')).join(',');
+}
+
+async function startWeighbridge(env: BenchEnv, backendPorts: number[]): Promise<Running> {
+  const main = path.join(env.repoRoot, 'dist', 'src', 'cli', 'main.js');
+  if (!fs.existsSync(main)) throw new NotAvailable(`${path.relative(env.repoRoot, main)} not built yet`);
+  const port = await freePort();
+  const adminPort = await freePort();
+  const args = [
+    main,
+    '--port', String(port),
+    '--admin-port', String(adminPort),
+    '--threads', String(env.threads),
+    '--upstreams', upstreamList(backendPorts),
+  ];
+  return launch(env, 'weighbridge', process.execPath, args, port);
+}
+
+async function startHaproxy(env: BenchEnv, backendPorts: number[]): Promise<Running> {
+  const port = await freePort();
+  const confFile = writeConf(env, 'haproxy.cfg', haproxyConf(port, env.threads, backendPorts));
+  // -db: stay in the foreground, no daemon, so the process group is ours to stop.
+  return launch(env, 'haproxy', env.tools.haproxy, ['-db', '-f', confFile], port);
+}
+
+async function startNginxProxy(env: BenchEnv, backendPorts: number[]): Promise<Running> {
+  const port = await freePort();
+  return startNginx(env, 'nginx-proxy', nginxProxyConf(env.dir, port, env.threads, backendPorts), port);
+}
+
+async function startHttpProxy(env: BenchEnv, backendPorts: number[]): Promise<Running> {
+  const port = await freePort();
+  const script = path.join(env.repoRoot, 'dist', 'bench', 'lib', 'http-proxy-server.js');
+  const args = [script, '--port', String(port), '--upstreams', upstreamList(backendPorts), '--workers', String(env.threads)];
+  return launch(env, 'http-proxy', process.execPath, args, port);
+}
+
+/** Starts one target; `direct` starts nothing and points at backend #1. */
+export async function startTarget(name: TargetName, env: BenchEnv, backendPorts: number[]): Promise<Running> {
+  switch (name) {
+    case 'direct':
+      return { name, url: urlFor(backendPorts[0]!), stop: async () => {} };
+    case 'weighbridge':
+      return startWeighbridge(env, backendPorts);
+    case 'haproxy':
+      return startHaproxy(env, backendPorts);
+    case 'nginx':
+      return startNginxProxy(env, backendPorts);
+    case 'http-proxy':
+      return startHttpProxy(env, backendPorts);
+  }
+}

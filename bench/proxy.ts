@@ -1,0 +1,160 @@
+/**
+ * `npm run bench:proxy`: weighbridge against HAProxy, NGINX and npm http-proxy (and a
+ * no-proxy baseline), all in front of the same two NGINX backends and driven by the same wrk.
+ * Everything runs on 127.0.0.1 from a fresh temp dir; every child is killed on exit.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseBenchArgs, USAGE, type BenchOptions, type TargetName } from './lib/args.js';
+import { httpGet, urlFor } from './lib/net.js';
+import { installCleanup } from './lib/procs.js';
+import {
+  describeMachine, formatNotes, formatTable, headerLine, wrkCommandLine, writeJson, type Report,
+} from './lib/report.js';
+import { buildRows, type Measurement } from './lib/results.js';
+import { describeTarget, NotAvailable, startBackends, startTarget, type BenchEnv, type Running } from './lib/servers.js';
+import { renderSvg } from './lib/svg.js';
+import { ensureTools, toolVersion, type Tools } from './lib/tools.js';
+import { parseWrk, runWrk, type WrkParams, type WrkResult } from './lib/wrk.js';
+
+// dist/bench/proxy.js -> repo root
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function log(msg: string): void {
+  process.stderr.write(`${msg}\n`);
+}
+
+function makeTempDir(keep: boolean): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weighbridge-bench-'));
+  // nginx workers drop to an unprivileged user when started as root; let them reach their temp paths.
+  fs.chmodSync(dir, 0o755);
+  installCleanup(() => {
+    if (keep) log(`temp dir kept: ${dir}`);
+    else fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
+function wrkParams(tools: Tools, o: BenchOptions, url: string, durationSec: number): WrkParams {
+  return { bin: tools.wrk, url, threads: o.wrkThreads, connections: o.connections, durationSec };
+}
+
+/** Warm-up (not recorded) and the measured wrk run against an already running target. */
+async function measure(env: BenchEnv, o: BenchOptions, target: Running): Promise<WrkResult> {
+  const check = await httpGet(target.url);
+  if (check.status !== 200) throw new Error(`pre-check GET ${target.url} answered HTTP ${check.status}`);
+  const logFile = path.join(env.dir, `wrk-${target.name}.log`);
+  if (o.warmupSec > 0) await runWrk(wrkParams(env.tools, o, target.url, o.warmupSec), logFile, false);
+  return parseWrk(await runWrk(wrkParams(env.tools, o, target.url, o.durationSec), logFile, true));
+}
+
+/** One round for one target: start it, measure, stop it. Never throws; failures become error measurements. */
+async function runOnce(
+  env: BenchEnv, o: BenchOptions, backendPorts: number[], name: TargetName, round: number,
+): Promise<Measurement> {
+  let target: Running;
+  try {
+    target = await startTarget(name, env, backendPorts);
+  } catch (err) {
+    const prefix = err instanceof NotAvailable ? 'not available' : 'failed to start';
+    return { round, ok: false, error: `${prefix}: ${(err as Error).message}` };
+  }
+  try {
+    return { round, ok: true, wrk: await measure(env, o, target) };
+  } catch (err) {
+    return { round, ok: false, error: `failed: ${(err as Error).message}` };
+  } finally {
+    await target.stop();
+  }
+}
+
+function progress(name: TargetName, round: number, rounds: number, m: Measurement): string {
+  const head = `[round ${round}/${rounds}] ${name.padEnd(11)}`;
+  if (!m.ok) return `${head} ${m.error.split('\n')[0]}`;
+  const w = m.wrk;
+  return `${head} ${Math.round(w.rps).toLocaleString('en-US')} req/s, p50 ${w.p50Ms.toFixed(2)} ms, ` +
+    `p99 ${w.p99Ms.toFixed(2)} ms, errors ${w.errors}`;
+}
+
+async function main(): Promise<number> {
+  const opts = parseBenchArgs(process.argv.slice(2), path.join(REPO_ROOT, 'bench', 'results'));
+  if (!opts) {
+    console.log(USAGE);
+    return 0;
+  }
+  const tools = ensureTools();
+  const dir = makeTempDir(opts.keepTmp);
+  const env: BenchEnv = { dir, tools, repoRoot: REPO_ROOT, threads: opts.threads };
+  const timestamp = new Date().toISOString();
+
+  log(`starting 2 nginx backends in ${dir}`);
+  const backends = await startBackends(env);
+  const measurements = new Map<TargetName, Measurement[]>(opts.targets.map((t) => [t, []]));
+  const unavailable = new Set<TargetName>();
+
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const name of opts.targets) {
+      if (unavailable.has(name)) continue; // "not available" will not change between rounds
+      const m = await runOnce(env, opts, backends.ports, name, round);
+      if (!m.ok && m.error.startsWith('not available')) unavailable.add(name);
+      measurements.get(name)!.push(m);
+      log(progress(name, round, opts.rounds, m));
+    }
+  }
+  for (const b of backends.servers) await b.stop();
+
+  const report: Report = {
+    timestamp,
+    machine: describeMachine(),
+    params: {
+      threads: opts.threads,
+      connections: opts.connections,
+      durationSec: opts.durationSec,
+      warmupSec: opts.warmupSec,
+      wrkThreads: opts.wrkThreads,
+      rounds: opts.rounds,
+      targets: opts.targets,
+      wrkCommand: wrkCommandLine(opts),
+      backends: backends.ports.map((p) => urlFor(p)),
+    },
+    versions: {
+      wrk: toolVersion(tools.wrk, ['--version']),
+      haproxy: toolVersion(tools.haproxy, ['-v']),
+      nginx: toolVersion(tools.nginx, ['-v']),
+      'http-proxy': readPackageVersion('http-proxy'),
+      node: process.version,
+    },
+    rows: buildRows(opts.targets, (t) => describeTarget(t, opts.threads), measurements),
+  };
+
+  console.log('');
+  console.log(headerLine(report));
+  console.log(formatTable(report.rows));
+  console.log(formatNotes(report.rows));
+  const files = writeJson(opts.outDir, report);
+  const svgFile = path.join(opts.outDir, 'proxy-latest.svg');
+  fs.writeFileSync(svgFile, renderSvg(report));
+  console.log(`\nwrote ${[...files, svgFile].map((f) => path.relative(process.cwd(), f) || f).join(', ')}`);
+  return report.rows.some((r) => r.rps !== null) ? 0 : 1;
+}
+
+function readPackageVersion(name: string): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'not installed';
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    log(`bench:proxy failed: ${err instanceof Error ? err.message : String(err)} (see --help)`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,35 @@
+import uWS from 'uWebSockets.js';
+
+/** What the admin API reads; the runtime provides it. */
+export interface AdminSource {
+  status(): unknown;
+  workers(): unknown;
+}
+
+export interface AdminServer {
+  readonly port: number;
+  close(): void;
+}
+
+function json(res: uWS.HttpResponse, status: string, body: unknown): void {
+  res.cork(() => {
+    res.writeStatus(status).writeHeader('content-type', 'application/json').writeHeader('cache-control', 'no-store').end(`${JSON.stringify(body, null, 2)}\n`);
+  });
+}
+
+/** The admin API (JSON over HTTP): GET /api/status and GET /api/workers. */
+export function startAdminServer(host: string, port: number, source: AdminSource): Promise<AdminServer> {
+  const app = uWS.App();
+  app.get('/api/status', (res) => json(res, '200 OK', source.status()));
+  app.get('/api/workers', (res) => json(res, '200 OK', source.workers()));
+  app.any('/*', (res, req) => json(res, '404 Not Found', { error: `no such endpoint: ${req.getMethod().toUpperCase()} ${req.getUrl()}`, endpoints: ['GET /api/status', 'GET /api/workers'] }));
+  return new Promise((resolve, reject) => {
+    app.listen(host, port, (socket) => {
+      if (!socket) return reject(new Error(`admin API cannot listen on ${host}:${port}`));
+      resolve({
+        port: uWS.us_socket_local_port(socket as unknown as uWS.us_socket),
+        close: () => uWS.us_listen_socket_close(socket),
+      });
+    });
+  });
+}

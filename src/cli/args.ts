@@ -1,0 +1,72 @@
+import { parseArgs } from 'node:util';
+import { readConfigFile, resolveConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
+
+export const USAGE = `Usage: weighbridge [options]
+
+  --config FILE        JSON or YAML configuration (see README: Configuration)
+  --port N             ingress port (default 8080)
+  --admin-port N       admin API port (default 9090)
+  --threads N          ingress threads (default: number of cores)
+  --policy NAME        weighted-random | round-robin
+  --upstreams URLS     static workers, comma-separated http:// URLs, equal weights
+  --workers N          example workers started as local processes (default 3)
+  --help               this text
+
+Flags override the config file.`;
+
+function int(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new ConfigError(`--${flag}: expected a non-negative integer, got "${value}"`);
+  return Number(value);
+}
+
+export type CliResult = { help: true } | { help: false; config: Config };
+
+/** Parses argv into a validated Config: the file first, then flags on top. */
+export function parseCommandLine(argv: readonly string[]): CliResult {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        config: { type: 'string' },
+        port: { type: 'string' },
+        'admin-port': { type: 'string' },
+        threads: { type: 'string' },
+        policy: { type: 'string' },
+        upstreams: { type: 'string' },
+        workers: { type: 'string' },
+        help: { type: 'boolean' },
+      },
+    });
+  } catch (cause) {
+    throw new ConfigError(`${(cause as Error).message}\n\n${USAGE}`, { cause });
+  }
+  const v = parsed.values;
+  if (v.help) return { help: true };
+  if (v.upstreams !== undefined && v.workers !== undefined) throw new ConfigError('--upstreams and --workers cannot be combined: choose static upstreams or example workers');
+
+  const raw = (v.config !== undefined ? readConfigFile(v.config) : {}) as Record<string, unknown>;
+  const port = int('port', v.port);
+  const adminPort = int('admin-port', v['admin-port']);
+  const threads = int('threads', v.threads);
+  const workers = int('workers', v.workers);
+  if (port !== undefined) raw.port = port;
+  if (threads !== undefined) raw.threads = threads;
+  if (v.policy !== undefined) raw.policy = v.policy;
+  if (adminPort !== undefined) raw.admin = { ...(raw.admin as object | undefined), port: adminPort };
+  if (v.upstreams !== undefined) {
+    const urls = v.upstreams.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    if (urls.length === 0) throw new ConfigError('--upstreams: expected at least one http:// URL');
+    raw.driver = { kind: 'static', upstreams: urls.map((url) => ({ url })) };
+  }
+  if (workers !== undefined) {
+    const driver = raw.driver as Record<string, unknown> | undefined;
+    raw.driver = driver?.kind === 'process' ? { ...driver, count: workers } : { kind: 'process', count: workers };
+  }
+  return { help: false, config: resolveConfig(raw, v.config ?? 'flags') };
+}

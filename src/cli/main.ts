@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+import { ConfigError } from '../errors.js';
+import { startWeighbridge } from '../runtime/weighbridge.js';
+import { parseCommandLine, USAGE } from './args.js';
+
+async function main(): Promise<void> {
+  let cli;
+  try {
+    cli = parseCommandLine(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`weighbridge: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (cli.help) {
+    console.log(USAGE);
+    return;
+  }
+  const { config } = cli;
+  const wb = await startWeighbridge(config);
+  const d = config.driver;
+  const workers = d.kind === 'static' ? `${d.upstreams.length} static upstream(s)` : `${d.count} example worker process(es)`;
+  console.log(
+    `weighbridge: ingress http://${config.host}:${wb.ingressPort} (${config.threads} thread(s), ${config.policy}), admin http://${config.admin.host}:${wb.adminPort}/api/status, ${workers}`,
+  );
+  let signalled = false;
+  const stop = (signal: string): void => {
+    if (signalled) {
+      console.error(`weighbridge: ${signal} again, exiting now`);
+      process.exit(1);
+    }
+    signalled = true;
+    console.error(`weighbridge: ${signal}: draining (up to ${config.timeouts.shutdownMs} ms)`);
+    wb.stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        console.error(`weighbridge: shutdown failed: ${err.stack ?? err.message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: Error) => {
+  console.error(`weighbridge: ${err.message}`);
+  process.exit(1);
+});

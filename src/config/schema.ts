@@ -1,0 +1,87 @@
+import { cpus } from 'node:os';
+import { z } from 'zod';
+import { POLICY_NAMES } from '../balancing/policies/index.js';
+
+/**
+ * The configuration file schema (JSON or YAML). Every field is optional; DEFAULTS fills the rest.
+ * Unknown fields are errors, so a typo never silently falls back to a default.
+ */
+
+const port = z.number().int().min(0).max(65535);
+const positiveMs = z.number().int().min(1);
+
+const upstreamUrl = z.string().refine((s) => {
+  try {
+    const u = new URL(s);
+    return u.protocol === 'http:' && u.hostname !== '' && (u.pathname === '/' || u.pathname === '') && u.search === '';
+  } catch {
+    return false;
+  }
+}, 'must be an http:// URL with a host, an optional port and no path, e.g. http://127.0.0.1:3000');
+
+export const staticUpstreamSchema = z.strictObject({
+  url: upstreamUrl,
+  weight: z.number().min(0).max(1e9).default(1),
+  id: z.string().min(1).max(127).optional(),
+});
+
+export const staticDriverSchema = z.strictObject({
+  kind: z.literal('static'),
+  upstreams: z.array(staticUpstreamSchema).min(1),
+});
+
+export const processDriverSchema = z.strictObject({
+  kind: z.literal('process'),
+  /** argv of the worker; empty means the bundled example worker. */
+  command: z.array(z.string().min(1)).default([]),
+  count: z.number().int().min(1).max(1000).default(3),
+  /** First port; worker i listens on basePort + i. 0 picks free ephemeral ports. */
+  basePort: port.default(0),
+  weight: z.number().min(0).max(1e9).default(1),
+  restartBackoffMs: z.strictObject({ initial: positiveMs.default(200), max: positiveMs.default(10_000) }).default({ initial: 200, max: 10_000 }),
+});
+
+export const configSchema = z.strictObject({
+  host: z.string().min(1).default('0.0.0.0'),
+  port: port.default(8080),
+  threads: z.number().int().min(1).max(256).default(Math.max(1, cpus().length)),
+  admin: z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9090) }).default({ host: '127.0.0.1', port: 9090 }),
+  policy: z.enum(POLICY_NAMES).default('weighted-random'),
+  driver: z.discriminatedUnion('kind', [staticDriverSchema, processDriverSchema]).default({
+    kind: 'process',
+    command: [],
+    count: 3,
+    basePort: 0,
+    weight: 1,
+    restartBackoffMs: { initial: 200, max: 10_000 },
+  }),
+  limits: z
+    .strictObject({
+      /** Requests in flight across all ingress threads; beyond it, 503 with Retry-After. 0 = no limit. */
+      maxConcurrentRequests: z.number().int().min(0).default(10_000),
+      /** Request body bytes; beyond it, 413. 0 = no limit. */
+      maxBodyBytes: z.number().int().min(0).default(0),
+      /** Request line plus header bytes; beyond it, 431. */
+      maxHeaderBytes: z.number().int().min(256).max(1 << 20).default(16_384),
+      /** Table capacity: the most workers a pool may hold. */
+      maxWorkers: z.number().int().min(1).max(1 << 20).default(4096),
+    })
+    .default({ maxConcurrentRequests: 10_000, maxBodyBytes: 0, maxHeaderBytes: 16_384, maxWorkers: 4096 }),
+  timeouts: z
+    .strictObject({
+      connectMs: positiveMs.default(2_000),
+      /** From the request being sent to the response head. */
+      responseHeadersMs: positiveMs.default(30_000),
+      /** No byte in either direction for this long ends the exchange. */
+      idleMs: positiveMs.default(60_000),
+      /** Upstream keep-alive connections unused this long are closed. */
+      keepAliveMs: positiveMs.default(30_000),
+      /** On SIGINT/SIGTERM, in-flight requests get this long to finish. */
+      shutdownMs: positiveMs.default(10_000),
+    })
+    .default({ connectMs: 2_000, responseHeadersMs: 30_000, idleMs: 60_000, keepAliveMs: 30_000, shutdownMs: 10_000 }),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type StaticUpstream = z.output<typeof staticUpstreamSchema>;

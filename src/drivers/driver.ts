@@ -1,0 +1,8 @@
+import type { WorkerRegistry } from '../routing/worker-registry.js';
+
+/** Brings workers into a registry and takes them away on stop. */
+export interface WorkerDriver {
+  readonly kind: string;
+  start(registry: WorkerRegistry): Promise<void>;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,104 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { WorkerRegistry } from '../routing/worker-registry.js';
+import { WorkerState } from '../shared/worker-directory.js';
+import type { WorkerDriver } from './driver.js';
+import { freePort, waitForPort } from './free-port.js';
+
+export interface ProcessDriverOptions {
+  /** argv; empty runs the bundled example worker. */
+  command: readonly string[];
+  count: number;
+  basePort: number;
+  weight: number;
+  restartBackoffMs: { initial: number; max: number };
+  log: (line: string) => void;
+}
+
+const EXAMPLE_WORKER = fileURLToPath(new URL('../worker/example-worker.js', import.meta.url));
+/** A worker that stayed up this long has its restart backoff reset. */
+const STABLE_MS = 10_000;
+const READY_TIMEOUT_MS = 15_000;
+const STOP_GRACE_MS = 5_000;
+
+interface Managed {
+  id: string;
+  port: number;
+  child: ChildProcess | null;
+  startedAt: number;
+  failures: number;
+  restartTimer: NodeJS.Timeout | null;
+}
+
+/**
+ * Local worker processes: N copies of a command, each with PORT (and WORKER_ID) in its
+ * environment, listening on 127.0.0.1. A worker that exits is marked down at once and restarted
+ * with exponential backoff; stop() ends them all (SIGTERM, then SIGKILL after a grace period).
+ */
+export class ProcessDriver implements WorkerDriver {
+  readonly kind = 'process';
+  private readonly workers: Managed[] = [];
+  private registry: WorkerRegistry | null = null;
+  private stopping = false;
+
+  constructor(private readonly options: ProcessDriverOptions) {}
+
+  async start(registry: WorkerRegistry): Promise<void> {
+    this.registry = registry;
+    for (let i = 0; i < this.options.count; i++) {
+      const port = this.options.basePort > 0 ? this.options.basePort + i : await freePort();
+      this.workers.push({ id: `worker-${i + 1}`, port, child: null, startedAt: 0, failures: 0, restartTimer: null });
+    }
+    await Promise.all(this.workers.map((w) => this.launch(w)));
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      this.workers.map(async (w) => {
+        if (w.restartTimer) clearTimeout(w.restartTimer);
+        const child = w.child;
+        if (child === null || child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+
+  /** The children's process ids, for tests and the admin API. */
+  pids(): Map<string, number | undefined> {
+    return new Map(this.workers.map((w) => [w.id, w.child?.pid]));
+  }
+
+  private async launch(w: Managed): Promise<void> {
+    const [file, ...args] = this.options.command.length > 0 ? this.options.command : [process.execPath, EXAMPLE_WORKER];
+    const child = spawn(file!, args, {
+      env: { ...process.env, PORT: String(w.port), HOST: '127.0.0.1', WORKER_ID: w.id },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    w.child = child;
+    w.startedAt = Date.now();
+    let alive = true;
+    child.once('error', (err) => this.options.log(`worker ${w.id} could not start: ${err.message}`));
+    child.once('exit', (code, signal) => {
+      alive = false;
+      if (this.stopping) return;
+      this.registry?.setState(w.id, WorkerState.down);
+      w.failures = Date.now() - w.startedAt > STABLE_MS ? 1 : w.failures + 1;
+      const delay = Math.min(this.options.restartBackoffMs.max, this.options.restartBackoffMs.initial * 2 ** (w.failures - 1));
+      this.options.log(`worker ${w.id} (pid ${child.pid}) exited with ${signal ?? `code ${code}`}; restarting in ${delay} ms`);
+      w.restartTimer = setTimeout(() => {
+        w.restartTimer = null;
+        this.launch(w).catch((err: Error) => this.options.log(`worker ${w.id} restart failed: ${err.message}`));
+      }, delay);
+    });
+    const ready = await waitForPort('127.0.0.1', w.port, READY_TIMEOUT_MS, () => alive && !this.stopping);
+    if (!ready || this.stopping) return;
+    const registry = this.registry!;
+    if (registry.get(w.id)) registry.setState(w.id, WorkerState.ready);
+    else registry.add({ id: w.id, host: '127.0.0.1', port: w.port, weight: this.options.weight });
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Hop-by-hop fields (RFC 9110 section 7.6.1): they describe one connection, so a proxy removes
+ * them, plus every field the Connection header names.
+ */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+export function isHopByHop(lowerName: string): boolean {
+  return HOP_BY_HOP.has(lowerName);
+}
+
+/** The lowercased field names listed in a Connection header value ("close" and "keep-alive" included). */
+export function connectionTokens(value: string): Set<string> | undefined {
+  if (value === '') return undefined;
+  const names = new Set<string>();
+  for (const part of value.split(',')) {
+    const token = part.trim().toLowerCase();
+    if (token !== '') names.add(token);
+  }
+  return names;
+}
+
+/** Methods a client may repeat without a different outcome (RFC 9110 section 9.2.2). */
+export function isIdempotent(upperMethod: string): boolean {
+  switch (upperMethod) {
+    case 'GET':
+    case 'HEAD':
+    case 'OPTIONS':
+    case 'TRACE':
+    case 'PUT':
+    case 'DELETE':
+      return true;
+    default:
+      return false;
+  }
+}

@@ -1,0 +1,81 @@
+import { Worker } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import type { IngressThreadApi, IngressThreadData } from './thread-api.js';
+
+export type IngressThreadOptions = Omit<IngressThreadData, 'threadIndex'>;
+
+interface ThreadHandle {
+  worker: Worker;
+  api: Comlink.Remote<IngressThreadApi>;
+}
+
+const THREAD_FILE = new URL('./thread.js', import.meta.url);
+
+/**
+ * The host's ingress threads: N uWebSockets.js Apps on one port. A thread that dies is replaced
+ * (its connections are lost; the others keep serving). Driven over comlink.
+ */
+export class IngressHost {
+  private readonly threads: (ThreadHandle | null)[] = [];
+  private stopping = false;
+  port = 0;
+
+  private constructor(
+    private readonly options: IngressThreadOptions,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  static async start(options: IngressThreadOptions, count: number, log: (line: string) => void): Promise<IngressHost> {
+    const host = new IngressHost(options, log);
+    try {
+      // The first thread binds (and resolves port 0); the rest join that port.
+      host.port = await host.spawn(0, options.port);
+      await Promise.all(Array.from({ length: count - 1 }, (_, i) => host.spawn(i + 1, host.port)));
+    } catch (err) {
+      await host.close();
+      throw err;
+    }
+    return host;
+  }
+
+  get threadCount(): number {
+    return this.threads.filter((t) => t !== null).length;
+  }
+
+  /** Stops accepting connections on every thread; open connections keep being served. */
+  async stopAccepting(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.threads.map((t) => t?.api.stopAccepting()));
+  }
+
+  async close(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      this.threads.map(async (t) => {
+        if (t === null) return;
+        await Promise.race([t.api.shutdown(), new Promise((r) => setTimeout(r, 1000))]).catch(() => undefined);
+        t.api[Comlink.releaseProxy]();
+        await t.worker.terminate();
+      }),
+    );
+    this.threads.fill(null);
+  }
+
+  private async spawn(index: number, port: number): Promise<number> {
+    const data: IngressThreadData = { ...this.options, port, threadIndex: index };
+    const worker = new Worker(THREAD_FILE, { workerData: data, name: `ingress-${index}` });
+    const api = Comlink.wrap<IngressThreadApi>(nodeEndpoint(worker));
+    this.threads[index] = { worker, api };
+    worker.on('error', (err) => this.log(`ingress thread ${index} failed: ${err.stack ?? err.message}`));
+    worker.on('exit', (code) => {
+      if (this.threads[index]?.worker !== worker) return;
+      this.threads[index] = null;
+      if (this.stopping) return;
+      this.log(`ingress thread ${index} exited with code ${code}; starting a new one`);
+      setTimeout(() => this.spawn(index, this.port).catch((err: Error) => this.log(`ingress thread ${index} could not restart: ${err.message}`)), 100);
+    });
+    const exited = new Promise<never>((_, reject) => worker.once('exit', (code) => reject(new Error(`ingress thread ${index} exited with code ${code} before listening`))));
+    return Promise.race([api.listen(), exited]);
+  }
+}

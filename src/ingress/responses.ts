@@ -1,0 +1,24 @@
+import type { HttpResponse } from 'uWebSockets.js';
+
+/** Statuses the ingress answers by itself, with a short plain-text reason. */
+export const STATUS_TEXT: Record<number, string> = {
+  400: '400 Bad Request',
+  413: '413 Content Too Large',
+  431: '431 Request Header Fields Too Large',
+  502: '502 Bad Gateway',
+  503: '503 Service Unavailable',
+  504: '504 Gateway Timeout',
+};
+
+/**
+ * Ends a response the ingress generates itself. `close` drops the client connection, needed
+ * whenever an unread request body would otherwise be parsed as the next request.
+ */
+export function sendError(res: HttpResponse, status: number, message: string, close: boolean, extraHeaders?: Record<string, string>): void {
+  res.cork(() => {
+    res.writeStatus(STATUS_TEXT[status] ?? `${status} Error`);
+    res.writeHeader('content-type', 'text/plain; charset=utf-8');
+    if (extraHeaders) for (const [name, value] of Object.entries(extraHeaders)) res.writeHeader(name, value);
+    res.end(`${message}\n`, close);
+  });
+}

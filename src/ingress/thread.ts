@@ -1,0 +1,67 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import uWS from 'uWebSockets.js';
+import { createPolicy } from '../balancing/policies/index.js';
+import { RouteTableReader } from '../shared/route-table.js';
+import { StatsTable } from '../shared/stats-table.js';
+import { WorkerDirectory } from '../shared/worker-directory.js';
+import { ProxyExchange, type ExchangeContext } from './proxy-exchange.js';
+import { readRequestHead } from './request-head.js';
+import { sendError } from './responses.js';
+import type { IngressThreadApi, IngressThreadData } from './thread-api.js';
+import { UpstreamPools } from './upstream-pools.js';
+import { attachWebSocketBridge } from './websocket-bridge.js';
+
+/** An ingress thread: one uWebSockets.js App on the shared port, proxying to the route table's picks. */
+
+const data = workerData as IngressThreadData;
+const directory = new WorkerDirectory(data.directory, data.capacity);
+const ctx: ExchangeContext = {
+  routes: new RouteTableReader(data.routes, data.capacity),
+  policy: createPolicy(data.policy),
+  random: Math.random,
+  stats: new StatsTable(data.stats, data.capacity),
+  pools: new UpstreamPools(directory, data.timeouts, data.limits.maxHeaderBytes * 4),
+  maxBodyBytes: data.limits.maxBodyBytes,
+};
+const { maxConcurrentRequests, maxHeaderBytes, maxBodyBytes } = data.limits;
+
+const app = uWS.App();
+attachWebSocketBridge(app, ctx, { connectMs: data.timeouts.connectMs, idleMs: data.timeouts.idleMs, maxMessageBytes: 16 * 1024 * 1024 });
+app.any('/*', (res, req) => {
+  const head = readRequestHead(req, res);
+  const hasBody = head.chunked || head.contentLength > 0;
+  if (head.headerBytes > maxHeaderBytes) return sendError(res, 431, `request head exceeds ${maxHeaderBytes} bytes`, true);
+  if (head.contentLength === -2) return sendError(res, 400, 'invalid Content-Length', true);
+  if (maxBodyBytes > 0 && head.contentLength > maxBodyBytes) return sendError(res, 413, `request body exceeds ${maxBodyBytes} bytes`, true);
+  if (!ctx.stats.tryAdmit(maxConcurrentRequests)) {
+    return sendError(res, 503, `more than ${maxConcurrentRequests} requests in flight`, hasBody, { 'retry-after': '1' });
+  }
+  const exchange = new ProxyExchange(ctx, res, head);
+  res.onAborted(() => exchange.onClientAborted());
+  if (exchange.dispatch() && hasBody) res.onData((chunk, isLast) => exchange.onClientData(chunk, isLast));
+});
+
+let listenSocket: uWS.us_listen_socket | null = null;
+
+const api: IngressThreadApi = {
+  listen() {
+    return new Promise((resolve, reject) => {
+      app.listen(data.host, data.port, (socket) => {
+        if (!socket) return reject(new Error(`ingress thread ${data.threadIndex} cannot listen on ${data.host}:${data.port}`));
+        listenSocket = socket;
+        resolve(uWS.us_socket_local_port(socket as unknown as uWS.us_socket));
+      });
+    });
+  },
+  stopAccepting() {
+    if (listenSocket !== null) uWS.us_listen_socket_close(listenSocket);
+    listenSocket = null;
+  },
+  shutdown() {
+    ctx.pools.closeAll();
+  },
+};
+
+Comlink.expose(api, nodeEndpoint(parentPort!));

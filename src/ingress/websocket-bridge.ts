@@ -1,0 +1,136 @@
+import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket as ClientSocket } from 'uWebSockets.js';
+import { WebSocket as UpstreamSocket, type RawData } from 'ws';
+import { isHopByHop } from '../http/hop-by-hop.js';
+import type { ExchangeContext } from './proxy-exchange.js';
+import { sendError } from './responses.js';
+
+/**
+ * WebSocket pass-through: the upgrade is accepted from the client only once the worker accepted
+ * its own upgrade, so a refusing worker's status reaches the client as a normal HTTP response.
+ * Messages are relayed frame for frame; a slow reader on either side pauses the other.
+ */
+
+interface Bridge {
+  upstream: UpstreamSocket;
+  client: ClientSocket<Bridge> | null;
+  slot: number;
+  openedAt: number;
+}
+
+const SKIPPED_UPGRADE_FIELDS = new Set(['host', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol']);
+/** Above this many buffered bytes on one side, reading from the other side pauses. */
+const HIGH_WATER = 1 << 20;
+
+export interface WebSocketOptions {
+  connectMs: number;
+  idleMs: number;
+  maxMessageBytes: number;
+}
+
+function closeCode(code: number): number | undefined {
+  // 1005 and 1006 are reported, never sent; ws and uWS both reject them on the wire.
+  return code === 1005 || code === 1006 || code < 1000 || code >= 5000 ? undefined : code;
+}
+
+export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, options: WebSocketOptions): void {
+  app.ws<Bridge>('/*', {
+    maxPayloadLength: options.maxMessageBytes,
+    idleTimeout: Math.max(8, Math.round(options.idleMs / 1000)),
+    maxBackpressure: 16 * HIGH_WATER,
+    upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
+      const key = req.getHeader('sec-websocket-key');
+      const protocols = req.getHeader('sec-websocket-protocol');
+      const query = req.getQuery();
+      const target = query ? `${req.getUrl()}?${query}` : req.getUrl();
+      const headers: Record<string, string> = {};
+      let forwardedFor = '';
+      req.forEach((name, value) => {
+        if (name === 'x-forwarded-for') forwardedFor = value;
+        else if (!SKIPPED_UPGRADE_FIELDS.has(name) && !isHopByHop(name)) headers[name] = value;
+      });
+      const host = req.getHeader('host');
+      const client = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
+      headers['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${client}` : client;
+      headers['x-forwarded-proto'] = 'http';
+      if (host) headers['x-forwarded-host'] = host;
+
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      const { routes, policy, random, pools, stats } = ctx;
+      const pool = routes.pick(policy, random) ? pools.get(routes.slot, routes.incarnation) : undefined;
+      if (pool === undefined) return sendError(res, 503, 'no worker is available', true, { 'retry-after': '1' });
+      const slot = routes.slot;
+      const upstream = new UpstreamSocket(
+        `ws://${pool.host.includes(':') ? `[${pool.host}]` : pool.host}:${pool.port}${target}`,
+        protocols ? protocols.split(',').map((p) => p.trim()) : [],
+        { headers, handshakeTimeout: options.connectMs, perMessageDeflate: false, maxPayload: options.maxMessageBytes },
+      );
+      const bridge: Bridge = { upstream, client: null, slot, openedAt: performance.now() };
+      const early: [RawData, boolean][] = [];
+      upstream.on('message', (data, isBinary) => {
+        if (bridge.client === null) early.push([data, isBinary]);
+        else relayDown(bridge, data, isBinary);
+      });
+      upstream.on('unexpected-response', (_request, response) => {
+        response.resume();
+        if (!aborted) sendError(res, 502, `worker refused the WebSocket upgrade with status ${response.statusCode}`, true);
+        upstream.terminate();
+      });
+      upstream.once('open', () => {
+        if (aborted) return upstream.terminate();
+        stats.begin(slot);
+        res.cork(() => res.upgrade(bridge, key, upstream.protocol, '', context));
+        for (const [data, isBinary] of early.splice(0)) relayDown(bridge, data, isBinary);
+      });
+      upstream.on('error', (err) => {
+        if (bridge.client === null && !aborted && upstream.readyState !== UpstreamSocket.CLOSED) {
+          aborted = true;
+          sendError(res, 502, `cannot open a WebSocket to the worker: ${err.message}`, true);
+        }
+      });
+      upstream.on('close', (code, reason) => {
+        const clientSocket = bridge.client;
+        bridge.client = null;
+        if (clientSocket !== null) {
+          const sendable = closeCode(code);
+          if (sendable === undefined) clientSocket.close();
+          else clientSocket.end(sendable, reason);
+        }
+      });
+    },
+    open: (ws) => {
+      ws.getUserData().client = ws;
+    },
+    message: (ws, message, isBinary) => {
+      const { upstream } = ws.getUserData();
+      if (upstream.readyState !== UpstreamSocket.OPEN) return;
+      // This uWS build cannot pause a WebSocket's reads, so client-to-worker buffering is bounded
+      // by the worker's socket buffer plus ws's queue; maxPayloadLength caps each message.
+      upstream.send(Buffer.from(new Uint8Array(message)), { binary: isBinary });
+    },
+    drain: (ws) => {
+      const bridge = ws.getUserData();
+      if (ws.getBufferedAmount() < HIGH_WATER / 2) bridge.upstream.resume();
+    },
+    close: (ws, code, message) => {
+      const bridge = ws.getUserData();
+      const wasOpen = bridge.client !== null;
+      bridge.client = null;
+      ctx.stats.end(bridge.slot, (performance.now() - bridge.openedAt) * 1000, true, 0, 0);
+      if (!wasOpen) return;
+      const sendable = closeCode(code);
+      if (sendable === undefined) bridge.upstream.terminate();
+      else bridge.upstream.close(sendable, Buffer.from(new Uint8Array(message)));
+    },
+  });
+}
+
+function relayDown(bridge: Bridge, data: RawData, isBinary: boolean): void {
+  const client = bridge.client;
+  if (client === null) return;
+  const payload = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+  client.send(payload, isBinary);
+  if (client.getBufferedAmount() > HIGH_WATER) bridge.upstream.pause();
+}

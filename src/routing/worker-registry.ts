@@ -1,0 +1,130 @@
+import { CapacityError, WeighbridgeError } from '../errors.js';
+import type { RouteTableWriter } from '../shared/route-table.js';
+import type { StatsSampler } from '../shared/stats-sampler.js';
+import type { StatsTable } from '../shared/stats-table.js';
+import { WORKER_STATE_NAMES, WorkerState, type WorkerDirectory, type WorkerStateValue } from '../shared/worker-directory.js';
+
+/** A worker as the main thread tracks it. */
+export interface WorkerRecord {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly slot: number;
+  readonly incarnation: number;
+  weight: number;
+  state: WorkerStateValue;
+}
+
+export interface WorkerView {
+  id: string;
+  address: string;
+  state: string;
+  weight: number;
+  slot: number;
+}
+
+/** How long a removed worker's slot rests (and must show nothing in flight) before reuse. */
+const SLOT_QUARANTINE_MS = 5_000;
+
+/**
+ * The main thread's membership of one pool: assigns shared-memory slots, writes worker identities
+ * to the directory, and republishes the route table in O(n) whenever membership, state or weights
+ * change. Only ready workers with weight > 0 are in the table.
+ */
+export class WorkerRegistry {
+  private readonly workers = new Map<string, WorkerRecord>();
+  private readonly freeSlots: number[] = [];
+  private readonly quarantined: { slot: number; since: number }[] = [];
+
+  constructor(
+    private readonly routes: RouteTableWriter,
+    private readonly directory: WorkerDirectory,
+    private readonly stats: StatsTable,
+    private readonly sampler: StatsSampler,
+    private readonly now: () => number = Date.now,
+  ) {
+    for (let s = routes.capacity - 1; s >= 0; s--) this.freeSlots.push(s);
+  }
+
+  add(worker: { id: string; host: string; port: number; weight: number; state?: WorkerStateValue }): WorkerRecord {
+    if (this.workers.has(worker.id)) throw new WeighbridgeError('ERR_DUPLICATE_WORKER', `a worker with id ${worker.id} is already registered`);
+    this.reclaimSlots();
+    const slot = this.freeSlots.pop();
+    if (slot === undefined) throw new CapacityError(`no free worker slot: limits.maxWorkers is ${this.routes.capacity}`);
+    const state = worker.state ?? WorkerState.ready;
+    this.stats.reset(slot);
+    this.sampler.forget(slot);
+    const incarnation = this.directory.write(slot, worker, state);
+    const record: WorkerRecord = { id: worker.id, host: worker.host, port: worker.port, slot, incarnation, weight: worker.weight, state };
+    this.workers.set(worker.id, record);
+    this.publish();
+    return record;
+  }
+
+  /** Takes the worker out of the table at once; its slot is reused only after it drains. */
+  remove(id: string): void {
+    const record = this.workers.get(id);
+    if (!record) return;
+    this.workers.delete(id);
+    this.publish();
+    this.directory.setState(record.slot, WorkerState.free);
+    this.quarantined.push({ slot: record.slot, since: this.now() });
+  }
+
+  setState(id: string, state: WorkerStateValue): void {
+    const record = this.workers.get(id);
+    if (!record || record.state === state) return;
+    record.state = state;
+    this.directory.setState(record.slot, state);
+    this.publish();
+  }
+
+  setWeight(id: string, weight: number): void {
+    const record = this.workers.get(id);
+    if (!record || record.weight === weight) return;
+    record.weight = weight;
+    this.publish();
+  }
+
+  get(id: string): WorkerRecord | undefined {
+    return this.workers.get(id);
+  }
+
+  list(): WorkerRecord[] {
+    return [...this.workers.values()];
+  }
+
+  view(record: WorkerRecord): WorkerView {
+    return {
+      id: record.id,
+      address: `${record.host.includes(':') ? `[${record.host}]` : record.host}:${record.port}`,
+      state: WORKER_STATE_NAMES[record.state] ?? 'unknown',
+      weight: record.weight,
+      slot: record.slot,
+    };
+  }
+
+  /** Slots in use, for the stats sampler: members plus removed ones still draining. */
+  activeSlots(): number[] {
+    return [...[...this.workers.values()].map((w) => w.slot), ...this.quarantined.map((q) => q.slot)];
+  }
+
+  private publish(): void {
+    const entries = [];
+    for (const w of this.workers.values()) {
+      if (w.state === WorkerState.ready && w.weight > 0) entries.push({ slot: w.slot, incarnation: w.incarnation, weight: w.weight });
+    }
+    this.routes.publish(entries);
+  }
+
+  private reclaimSlots(): void {
+    const now = this.now();
+    for (let i = this.quarantined.length - 1; i >= 0; i--) {
+      const q = this.quarantined[i]!;
+      if (now - q.since >= SLOT_QUARANTINE_MS && this.stats.inflight(q.slot) === 0) {
+        this.quarantined.splice(i, 1);
+        this.freeSlots.push(q.slot);
+      }
+    }
+  }
+}

@@ -1,0 +1,130 @@
+import { bucketOf, HISTOGRAM_BUCKETS } from './latency-histogram.js';
+import { align } from './layout.js';
+
+/**
+ * Per-worker request statistics in shared memory, written by every ingress thread with Atomics
+ * and read by the main thread without messages.
+ *
+ * Counters are 32-bit and wrap; the main thread's StatsSampler reads them at least once a second
+ * and accumulates the deltas into 64-bit totals, as Prometheus counters do. Byte counts are added
+ * once per request, so they are 64-bit from the start.
+ */
+
+const S_INFLIGHT = 0;
+const S_COMPLETED = 1;
+const S_ERRORS = 2;
+const S_EWMA_US = 3;
+const S_HIST = 4;
+const SLOT_INTS = S_HIST + HISTOGRAM_BUCKETS;
+
+const G_INFLIGHT = 0;
+const G_REJECTED = 1;
+const G_INTS = 4;
+
+/** EWMA weight of a new sample: 1/8, as TCP's smoothed RTT. */
+const EWMA_SHIFT = 3;
+
+export interface SlotCounters {
+  inflight: number;
+  completed: number;
+  errors: number;
+  ewmaUs: number;
+  bytesIn: bigint;
+  bytesOut: bigint;
+}
+
+export class StatsTable {
+  readonly capacity: number;
+  private readonly global: Int32Array;
+  private readonly slots: Int32Array;
+  private readonly bytes: BigInt64Array;
+
+  static byteLength(capacity: number): number {
+    return G_INTS * 4 + align(capacity * SLOT_INTS * 4, 8) + capacity * 2 * 8;
+  }
+
+  static create(capacity: number): StatsTable {
+    return new StatsTable(new SharedArrayBuffer(StatsTable.byteLength(capacity)), capacity);
+  }
+
+  constructor(readonly buffer: SharedArrayBuffer, capacity: number) {
+    this.capacity = capacity;
+    this.global = new Int32Array(buffer, 0, G_INTS);
+    this.slots = new Int32Array(buffer, G_INTS * 4, capacity * SLOT_INTS);
+    this.bytes = new BigInt64Array(buffer, G_INTS * 4 + align(capacity * SLOT_INTS * 4, 8), capacity * 2);
+  }
+
+  /** Admission against a global concurrency limit (seed 000, section 5); 0 means unlimited. */
+  tryAdmit(limit: number): boolean {
+    const now = Atomics.add(this.global, G_INFLIGHT, 1) + 1;
+    if (limit > 0 && now > limit) {
+      Atomics.sub(this.global, G_INFLIGHT, 1);
+      Atomics.add(this.global, G_REJECTED, 1);
+      return false;
+    }
+    return true;
+  }
+
+  release(): void {
+    Atomics.sub(this.global, G_INFLIGHT, 1);
+  }
+
+  get inflightTotal(): number {
+    return Atomics.load(this.global, G_INFLIGHT);
+  }
+
+  get rejectedTotal(): number {
+    return Atomics.load(this.global, G_REJECTED) >>> 0;
+  }
+
+  begin(slot: number): void {
+    Atomics.add(this.slots, slot * SLOT_INTS + S_INFLIGHT, 1);
+  }
+
+  /** Ends a request begun on the slot: latency in microseconds, success or error, body bytes. */
+  end(slot: number, latencyUs: number, ok: boolean, bytesIn: number, bytesOut: number): void {
+    const base = slot * SLOT_INTS;
+    const s = this.slots;
+    Atomics.sub(s, base + S_INFLIGHT, 1);
+    Atomics.add(s, base + (ok ? S_COMPLETED : S_ERRORS), 1);
+    Atomics.add(s, base + S_HIST + bucketOf(latencyUs), 1);
+    const sample = latencyUs > 0x7fffffff ? 0x7fffffff : latencyUs | 0;
+    for (;;) {
+      const old = Atomics.load(s, base + S_EWMA_US);
+      const next = old === 0 ? sample : old + ((sample - old) >> EWMA_SHIFT);
+      if (Atomics.compareExchange(s, base + S_EWMA_US, old, next) === old) break;
+    }
+    if (bytesIn > 0) Atomics.add(this.bytes, slot * 2, BigInt(bytesIn));
+    if (bytesOut > 0) Atomics.add(this.bytes, slot * 2 + 1, BigInt(bytesOut));
+  }
+
+  inflight(slot: number): number {
+    return Atomics.load(this.slots, slot * SLOT_INTS + S_INFLIGHT);
+  }
+
+  read(slot: number): SlotCounters {
+    const base = slot * SLOT_INTS;
+    return {
+      inflight: Atomics.load(this.slots, base + S_INFLIGHT),
+      completed: Atomics.load(this.slots, base + S_COMPLETED) >>> 0,
+      errors: Atomics.load(this.slots, base + S_ERRORS) >>> 0,
+      ewmaUs: Atomics.load(this.slots, base + S_EWMA_US),
+      bytesIn: Atomics.load(this.bytes, slot * 2),
+      bytesOut: Atomics.load(this.bytes, slot * 2 + 1),
+    };
+  }
+
+  /** Copies the slot's cumulative (wrapping) histogram counts into out. */
+  readHistogram(slot: number, out: Uint32Array): void {
+    const base = slot * SLOT_INTS + S_HIST;
+    for (let b = 0; b < HISTOGRAM_BUCKETS; b++) out[b] = Atomics.load(this.slots, base + b);
+  }
+
+  /** Main thread, for a slot about to be reused: only once nothing is in flight on it. */
+  reset(slot: number): void {
+    const base = slot * SLOT_INTS;
+    for (let i = 0; i < SLOT_INTS; i++) Atomics.store(this.slots, base + i, 0);
+    Atomics.store(this.bytes, slot * 2, 0n);
+    Atomics.store(this.bytes, slot * 2 + 1, 0n);
+  }
+}

@@ -1,0 +1,205 @@
+import { connect, type Socket } from 'node:net';
+import { UpstreamParseError } from '../errors.js';
+import { ResponseParser, type BodyKind, type ResponseHandlers } from './response-parser.js';
+import { FailureKind, UpstreamFailure, type FailureKindValue } from './upstream-failure.js';
+
+/** What a connection reports to the request it is carrying. Callbacks run on the socket's events. */
+export interface UpstreamExchange {
+  onUpstreamHead(status: number, reason: string, headers: string[], bodyKind: BodyKind, contentLength: number): void;
+  /** A view valid only during the call. */
+  onUpstreamBody(chunk: Buffer): void;
+  onUpstreamComplete(): void;
+  onUpstreamError(failure: UpstreamFailure): void;
+  /** The request body may be written again after write() returned false. */
+  onUpstreamDrain(): void;
+}
+
+export interface ConnectionTimeouts {
+  connectMs: number;
+  responseHeadersMs: number;
+  idleMs: number;
+  keepAliveMs: number;
+}
+
+/** Where a finished keep-alive connection goes back to. */
+export interface ConnectionOwner {
+  release(connection: UpstreamConnection): void;
+}
+
+const Phase = {
+  connecting: 0,
+  idle: 1,
+  awaitingHead: 2,
+  body: 3,
+  closed: 4,
+} as const;
+type PhaseValue = (typeof Phase)[keyof typeof Phase];
+
+/**
+ * One keep-alive HTTP/1.1 connection to a worker, carrying one exchange at a time. Hand-written on
+ * net.Socket because undici's request()/dispatch() halved proxy throughput in a prototype here
+ * (see the data-plane issue); the parser is proven against llhttp by a differential fuzz test.
+ */
+export class UpstreamConnection implements ResponseHandlers {
+  private readonly socket: Socket;
+  private readonly parser: ResponseParser;
+  private exchange: UpstreamExchange | null = null;
+  private phase: PhaseValue = Phase.connecting;
+  private connected = false;
+  private requestSent = false;
+  private responseStarted = false;
+  private lastError: NodeJS.ErrnoException | undefined;
+
+  constructor(
+    private readonly owner: ConnectionOwner,
+    host: string,
+    port: number,
+    private readonly timeouts: ConnectionTimeouts,
+    maxHeaderBytes: number,
+  ) {
+    this.parser = new ResponseParser(this, { maxHeaderBytes });
+    this.socket = connect({ host, port, noDelay: true });
+    this.socket.setTimeout(timeouts.connectMs);
+    this.socket.on('connect', () => this.onConnect());
+    this.socket.on('data', (data: Buffer) => this.onData(data));
+    this.socket.on('end', () => this.onEnd());
+    this.socket.on('error', (err: NodeJS.ErrnoException) => (this.lastError = err));
+    this.socket.on('close', () => this.onClose());
+    this.socket.on('timeout', () => this.onTimeout());
+    this.socket.on('drain', () => this.exchange?.onUpstreamDrain());
+  }
+
+  /** Usable for a new exchange: not closed and not carrying one. */
+  get reusable(): boolean {
+    return this.phase === Phase.idle && this.exchange === null;
+  }
+
+  /**
+   * Starts an exchange: writes the request head (and body, if given whole). `requestDone` says
+   * whether the request is complete after this write; otherwise call write() and endRequest().
+   */
+  start(exchange: UpstreamExchange, head: string, noResponseBody: boolean, requestDone: boolean): void {
+    this.exchange = exchange;
+    this.requestSent = requestDone;
+    this.responseStarted = false;
+    this.parser.expect(noResponseBody);
+    if (this.connected) {
+      this.phase = Phase.awaitingHead;
+      this.socket.setTimeout(this.timeouts.responseHeadersMs);
+    }
+    this.socket.write(head, 'latin1');
+  }
+
+  /** A piece of the request body; false means wait for onUpstreamDrain. */
+  write(chunk: Uint8Array | string): boolean {
+    return this.socket.write(chunk);
+  }
+
+  endRequest(): void {
+    this.requestSent = true;
+  }
+
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
+  /** The client went away or the exchange gave up: the connection cannot be reused. */
+  abort(): void {
+    this.exchange = null;
+    this.close();
+  }
+
+  close(): void {
+    this.phase = Phase.closed;
+    this.socket.destroy();
+  }
+
+  // ResponseHandlers: called by the parser from onData.
+
+  onHead(status: number, reason: string, headers: string[], bodyKind: BodyKind, contentLength: number): void {
+    this.phase = Phase.body;
+    this.socket.setTimeout(this.timeouts.idleMs);
+    this.exchange?.onUpstreamHead(status, reason, headers, bodyKind, contentLength);
+  }
+
+  onBody(chunk: Buffer): void {
+    this.exchange?.onUpstreamBody(chunk);
+  }
+
+  onComplete(keepAlive: boolean): void {
+    const exchange = this.exchange;
+    this.exchange = null;
+    if (keepAlive && this.requestSent && this.phase !== Phase.closed) {
+      this.phase = Phase.idle;
+      this.socket.setTimeout(this.timeouts.keepAliveMs);
+      this.socket.resume();
+      this.owner.release(this);
+    } else {
+      this.close();
+    }
+    exchange?.onUpstreamComplete();
+  }
+
+  private onConnect(): void {
+    this.connected = true;
+    if (this.phase === Phase.closed) return;
+    this.phase = this.exchange ? Phase.awaitingHead : Phase.idle;
+    this.socket.setTimeout(this.exchange ? this.timeouts.responseHeadersMs : this.timeouts.keepAliveMs);
+  }
+
+  private onData(data: Buffer): void {
+    if (this.exchange === null) {
+      // Bytes on an idle connection (or after an abort) have no request to belong to.
+      this.close();
+      return;
+    }
+    this.responseStarted = true;
+    try {
+      this.parser.execute(data);
+    } catch (err) {
+      if (!(err instanceof UpstreamParseError)) throw err;
+      this.fail(FailureKind.protocol, `invalid response from upstream: ${err.message}`, err);
+    }
+  }
+
+  private onEnd(): void {
+    if (this.exchange === null) return this.close();
+    try {
+      this.parser.finish();
+    } catch (err) {
+      if (!(err instanceof UpstreamParseError)) throw err;
+      // Falls through to onClose, which reports the reset with what we know.
+    }
+    this.close();
+  }
+
+  private onClose(): void {
+    this.phase = Phase.closed;
+    if (this.exchange === null) return;
+    const code = this.lastError?.code;
+    if (!this.connected) {
+      this.fail(FailureKind.connect, `cannot connect to upstream: ${code ?? 'connection closed'}`, this.lastError);
+    } else {
+      this.fail(FailureKind.reset, `upstream closed the connection${this.responseStarted ? ' mid-response' : ' before responding'}${code ? ` (${code})` : ''}`, this.lastError);
+    }
+  }
+
+  private onTimeout(): void {
+    const phase = this.phase;
+    if (phase === Phase.idle || this.exchange === null) return this.close();
+    if (phase === Phase.connecting) this.fail(FailureKind.connectTimeout, `no connection to upstream within ${this.timeouts.connectMs} ms`);
+    else if (phase === Phase.awaitingHead) this.fail(FailureKind.headersTimeout, `no response head from upstream within ${this.timeouts.responseHeadersMs} ms`);
+    else this.fail(FailureKind.idleTimeout, `upstream idle for ${this.timeouts.idleMs} ms mid-response`);
+  }
+
+  private fail(kind: FailureKindValue, message: string, cause?: unknown): void {
+    const exchange = this.exchange;
+    this.exchange = null;
+    this.close();
+    exchange?.onUpstreamError(new UpstreamFailure(kind, this.responseStarted, message, { cause }));
+  }
+}

@@ -1,0 +1,36 @@
+import { UpstreamConnection, type ConnectionOwner, type ConnectionTimeouts } from './connection.js';
+
+/**
+ * Keep-alive connections from one ingress thread to one worker. Idle connections are reused
+ * most-recently-used first, so a burst's extra connections age out on the keep-alive timeout
+ * instead of being kept warm by round-robin reuse.
+ */
+export class UpstreamPool implements ConnectionOwner {
+  private readonly idle: UpstreamConnection[] = [];
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    private readonly timeouts: ConnectionTimeouts,
+    private readonly maxHeaderBytes: number,
+    private readonly maxIdle = 1024,
+  ) {}
+
+  acquire(): UpstreamConnection {
+    while (this.idle.length > 0) {
+      const connection = this.idle.pop()!;
+      if (connection.reusable) return connection;
+    }
+    return new UpstreamConnection(this, this.host, this.port, this.timeouts, this.maxHeaderBytes);
+  }
+
+  release(connection: UpstreamConnection): void {
+    if (this.idle.length >= this.maxIdle) connection.close();
+    else this.idle.push(connection);
+  }
+
+  /** Closes every idle connection (the worker left, or the thread shuts down). */
+  close(): void {
+    for (const connection of this.idle.splice(0)) connection.close();
+  }
+}

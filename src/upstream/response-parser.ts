@@ -1,0 +1,485 @@
+/**
+ * Incremental HTTP/1.1 response parser (RFC 9112) for the hand-written upstream client.
+ *
+ * Design: a head (and a trailer section) is located with Buffer.indexOf('\r\n\r\n'), decoded once with a
+ * latin1 toString, validated with one native regex scan, and split with String.indexOf; there is no per-byte
+ * JS loop over the head except over header *names* (short). When the whole head is in one buffer nothing is
+ * copied; a head split across buffers is accumulated in a growable scratch buffer. Body bytes are handed out as
+ * subarray views of the input.
+ *
+ * Pipelining: onComplete runs synchronously inside execute(); calling expect() from onComplete lets the same
+ * execute() go on to parse the next response in the same buffer. Without it, trailing bytes are an error.
+ *
+ * Upgrade: after a 101 the parser reports onHead(..., 'none', -1, false) and onComplete(false), then stops:
+ * execute() returns the number of bytes it consumed, and data.subarray(consumed) belongs to the new protocol.
+ * In every other case execute() consumes all of `data` or throws.
+ */
+import { UpstreamParseError } from '../errors.js';
+
+export type BodyKind = 'none' | 'length' | 'chunked' | 'close';
+
+export interface ResponseHandlers {
+  /** Called once per response when the head is complete (1xx interim responses other than 101 are skipped silently and not reported). `headers` is a flat array [name, value, name, value, ...] with names exactly as received (not lowercased) and values trimmed of optional whitespace. bodyKind: 'none' | 'length' | 'chunked' | 'close'. contentLength is the declared length for 'length', else -1. keepAlive: whether the connection may be reused after this response (HTTP/1.1 default true unless `Connection: close`; HTTP/1.0 default false unless `Connection: keep-alive`; 'close' body kind forces false). */
+  onHead(status: number, reason: string, headers: string[], bodyKind: BodyKind, contentLength: number, keepAlive: boolean): void;
+  /** A piece of body, de-chunked. May be a subarray view of the input buffer: valid only during the call. */
+  onBody(chunk: Buffer): void;
+  /** The response is complete (for 'close' bodies: only when finish() is called at EOF). */
+  onComplete(keepAlive: boolean): void;
+}
+
+export interface ResponseParserOptions {
+  /** Largest head (status line + headers + blank line) accepted; also bounds the trailer section. Default 65536. */
+  maxHeaderBytes?: number;
+}
+
+const CR = 13;
+const LF = 10;
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+const HTTP1 = Buffer.from('HTTP/1.', 'latin1');
+/** Chunk-size lines (size + extensions) longer than this are rejected rather than buffered. */
+const MAX_CHUNK_LINE = 4096;
+
+/** RFC 9110 tchar. */
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+const HEX = new Int8Array(256).fill(-1);
+for (let i = 0; i < 16; i++) {
+  HEX['0123456789abcdef'.charCodeAt(i)] = i;
+  HEX['0123456789ABCDEF'.charCodeAt(i)] = i;
+}
+/** Any byte not allowed in a status line or field line (CTLs other than HTAB, DEL), or a CR/LF that is not part of a CRLF. */
+const BAD_HEAD_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
+/** chunk-ext, stricter than RFC 9112 (no BWS, value required after '='), so that llhttp accepts whatever we do. */
+const CHUNK_EXT = /^(?:;[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:=(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"))?)+$/;
+
+const enum S {
+  Idle, // no response expected: any byte is an error
+  Head,
+  Length,
+  Close,
+  ChunkSize,
+  ChunkData,
+  ChunkCrlf,
+  Trailers,
+  Upgraded,
+  Failed,
+}
+
+function fail(code: string, message: string): never {
+  throw new UpstreamParseError(code, message);
+}
+const badStatus = (why: string): never => fail('ERR_UPSTREAM_BAD_STATUS_LINE', `invalid upstream status line: ${why}`);
+const badHeader = (why: string): never => fail('ERR_UPSTREAM_BAD_HEADER', `invalid upstream header: ${why}`);
+const badChunk = (why: string): never => fail('ERR_UPSTREAM_BAD_CHUNK', `invalid upstream chunked body: ${why}`);
+const badTE = (why: string): never => fail('ERR_UPSTREAM_BAD_TRANSFER_ENCODING', `invalid upstream Transfer-Encoding: ${why}`);
+const badCL = (why: string): never => fail('ERR_UPSTREAM_BAD_CONTENT_LENGTH', `invalid upstream Content-Length: ${why}`);
+
+const isOWS = (c: number): boolean => c === 32 || c === 9;
+
+/** ASCII case-insensitive compare of s[at, at + lower.length) with an all-lowercase literal (letters and '-' only). */
+function eqLower(s: string, at: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) if ((s.charCodeAt(at + i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+export class ResponseParser {
+  private readonly h: ResponseHandlers;
+  private readonly max: number;
+  private state = S.Idle;
+  private error: unknown = null;
+  private noBody = false;
+  /** Some byte of the current response (interim responses included) has been consumed. */
+  private started = false;
+  /** Set by a non-keep-alive completion; bytes after it in the same execute() are an error. */
+  private closed = false;
+  private keepAlive = false;
+  private remaining = 0; // body bytes left in a Length body or the current chunk
+  private crlfSeen = 0; // bytes of the CRLF after chunk data seen so far
+
+  // Scratch buffer for a head, trailer section or chunk-size line that spans execute() calls.
+  private acc: Buffer = Buffer.alloc(0);
+  private accLen = 0;
+  // Result of section()/line(): where the complete section/line lies.
+  private sBuf: Buffer = this.acc;
+  private sStart = 0;
+  private sEnd = 0;
+
+  // Framing facts gathered while parsing fields.
+  private contentLength = -1;
+  private sawTE = false;
+  private chunked = false;
+  private connClose = false;
+  private connKeepAlive = false;
+
+  constructor(handlers: ResponseHandlers, options?: ResponseParserOptions) {
+    this.h = handlers;
+    this.max = options?.maxHeaderBytes ?? 65536;
+  }
+
+  /** True while a response is in progress (some bytes received, not yet complete). */
+  get inProgress(): boolean {
+    return this.started;
+  }
+
+  /** Prepare for the next response on this connection. `noBody` is true when the request was HEAD (response has no body whatever its headers say). Must be called before the first execute() of every response. */
+  expect(noBody: boolean): void {
+    this.state = S.Head;
+    this.noBody = noBody;
+    this.started = false;
+    this.error = null;
+    this.accLen = 0;
+  }
+
+  /**
+   * Feed bytes. Throws UpstreamParseError on malformed input (after which the parser is unusable until expect()).
+   * Returns the number of bytes consumed: data.length, except after a 101 (see the module comment).
+   */
+  execute(data: Buffer): number {
+    const len = data.length;
+    let pos = 0;
+    this.closed = false;
+    try {
+      while (pos < len) {
+        if (this.closed) fail('ERR_UPSTREAM_EXTRA_BYTES', 'upstream sent bytes after a response that closes the connection');
+        switch (this.state) {
+          case S.Head:
+            this.started = true;
+            pos = this.readHead(data, pos);
+            if ((this.state as S) === S.Upgraded) return pos; // readHead() may have changed it
+            break;
+          case S.Length: {
+            const n = Math.min(this.remaining, len - pos);
+            this.h.onBody(pos === 0 && n === len ? data : data.subarray(pos, pos + n));
+            pos += n;
+            if ((this.remaining -= n) === 0) this.complete();
+            break;
+          }
+          case S.Close:
+            this.h.onBody(pos === 0 ? data : data.subarray(pos));
+            return len;
+          case S.ChunkSize:
+            pos = this.line(data, pos);
+            if (pos < 0) return len;
+            this.chunkSize(this.sBuf, this.sStart, this.sEnd);
+            break;
+          case S.ChunkData: {
+            const n = Math.min(this.remaining, len - pos);
+            this.h.onBody(pos === 0 && n === len ? data : data.subarray(pos, pos + n));
+            pos += n;
+            if ((this.remaining -= n) === 0) {
+              this.state = S.ChunkCrlf;
+              this.crlfSeen = 0;
+            }
+            break;
+          }
+          case S.ChunkCrlf:
+            if (data[pos++] !== (this.crlfSeen === 0 ? CR : LF)) badChunk('chunk data not followed by CRLF');
+            if (++this.crlfSeen === 2) this.state = S.ChunkSize;
+            break;
+          case S.Trailers:
+            pos = this.section(data, pos, false);
+            if (pos < 0) return len;
+            this.fields(this.sBuf.toString('latin1', this.sStart, this.sEnd), 0, null);
+            if (this.connClose) this.keepAlive = false;
+            this.complete();
+            break;
+          case S.Failed:
+            throw this.error;
+          default: // Idle, Upgraded
+            fail('ERR_UPSTREAM_EXTRA_BYTES', 'upstream sent bytes when no response was expected');
+        }
+      }
+    } catch (err) {
+      this.fail(err);
+    }
+    return len;
+  }
+
+  /** The peer closed the connection. Completes a 'close'-delimited body; throws UpstreamParseError ('ERR_UPSTREAM_TRUNCATED') if a response was in progress and incomplete. */
+  finish(): void {
+    if (this.state === S.Close) return this.complete();
+    if (!this.started || this.state === S.Failed) return;
+    this.fail(new UpstreamParseError('ERR_UPSTREAM_TRUNCATED', 'upstream closed the connection in the middle of a response'));
+  }
+
+  private fail(err: unknown): never {
+    this.state = S.Failed;
+    this.error = err;
+    this.started = false;
+    this.accLen = 0;
+    throw err;
+  }
+
+  private complete(): void {
+    const ka = this.keepAlive;
+    this.state = S.Idle;
+    this.started = false;
+    this.closed = !ka;
+    this.h.onComplete(ka);
+  }
+
+  /** Reads (part of) a head at data[pos]; returns the position after what it consumed. */
+  private readHead(data: Buffer, pos: number): number {
+    const end = this.section(data, pos, true);
+    if (end < 0) return data.length;
+    const buf = this.sBuf;
+    const s = buf.toString('latin1', this.sStart, this.sEnd);
+    // Status line: HTTP/1.x SP 3DIGIT [SP reason]. The prefix was checked by section().
+    const eol = s.indexOf('\r\n');
+    const minor = s.charCodeAt(7) - 48;
+    const d0 = s.charCodeAt(9) - 48, d1 = s.charCodeAt(10) - 48, d2 = s.charCodeAt(11) - 48;
+    if ((minor !== 0 && minor !== 1) || s.charCodeAt(8) !== 32) badStatus('expected HTTP/1.0 or HTTP/1.1');
+    if (!(d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)) badStatus('expected a 3-digit status code');
+    if (eol !== 12 && (eol < 12 || s.charCodeAt(12) !== 32)) badStatus('expected a space after the status code');
+    if (BAD_HEAD_CHAR.test(s)) badHeader('control character or bare CR/LF in the head');
+    const status = d0 * 100 + d1 * 10 + d2;
+
+    const interim = status < 200 && status !== 101;
+    const headers: string[] | null = interim ? null : [];
+    this.contentLength = -1;
+    this.sawTE = this.chunked = this.connClose = this.connKeepAlive = false;
+    this.fields(s, eol + 2, headers);
+    if (this.sawTE && this.contentLength >= 0) badTE('both Transfer-Encoding and Content-Length (possible request smuggling)');
+
+    if (interim) {
+      // RFC 9110 §15.2: never sent to HTTP/1.0; 1xx carries no content. llhttp would give such a 1xx a body or
+      // treat the connection as closed, so refusing keeps us from accepting anything it reads differently.
+      if (minor === 0) badStatus('1xx response on HTTP/1.0');
+      if (this.sawTE || this.contentLength >= 0) badHeader('1xx response with Content-Length or Transfer-Encoding');
+      if (this.connClose) badHeader('1xx response with Connection: close');
+      return end; // stay in Head for the final response
+    }
+    const reason = eol > 13 ? s.slice(13, eol) : '';
+    if (status === 101) {
+      this.h.onHead(101, reason, headers!, 'none', -1, false);
+      this.started = false;
+      this.h.onComplete(false);
+      this.state = S.Upgraded;
+      return end;
+    }
+
+    let kind: BodyKind;
+    if (this.noBody || status === 204 || status === 304) kind = 'none';
+    else if (this.sawTE) kind = this.chunked ? 'chunked' : 'close';
+    else if (this.contentLength >= 0) kind = 'length';
+    else kind = 'close';
+    this.keepAlive = kind !== 'close' && !this.connClose && (minor === 1 || this.connKeepAlive);
+    const cl = kind === 'length' ? this.contentLength : -1;
+    this.h.onHead(status, reason, headers!, kind, cl, this.keepAlive);
+
+    if (kind === 'none' || cl === 0) this.complete();
+    else if (kind === 'length') {
+      this.state = S.Length;
+      this.remaining = cl;
+    } else this.state = kind === 'chunked' ? S.ChunkSize : S.Close;
+    return end;
+  }
+
+  /**
+   * Parses field lines s[p..] (each ending in CRLF; the head has already passed BAD_HEAD_CHAR). Pushes name/value
+   * pairs to `headers`, or, for a trailer section (headers === null after the head), just validates them.
+   */
+  private fields(s: string, p: number, headers: string[] | null): void {
+    const trailer = this.state === S.Trailers;
+    if (trailer && BAD_HEAD_CHAR.test(s)) badHeader('control character or bare CR/LF in the trailers');
+    const n = s.length;
+    while (p < n) {
+      const eol = s.indexOf('\r\n', p);
+      const colon = s.indexOf(':', p);
+      if (colon < 0 || colon > eol) badHeader('line without a colon (or obs-fold)');
+      if (colon === p) badHeader('empty field name');
+      for (let i = p; i < colon; i++) if (TCHAR[s.charCodeAt(i)] === 0) badHeader('invalid character in field name');
+      let vs = colon + 1;
+      let ve = eol;
+      while (vs < ve && isOWS(s.charCodeAt(vs))) vs++;
+      while (ve > vs && isOWS(s.charCodeAt(ve - 1))) ve--;
+      // Only the framing/connection fields need a closer look; dispatch on name length first.
+      switch (colon - p) {
+        case 10:
+          if (eqLower(s, p, 'connection')) this.connection(s, vs, ve, true);
+          break;
+        case 14:
+          if (eqLower(s, p, 'content-length')) {
+            if (trailer) badHeader('Content-Length in trailers');
+            if (this.contentLength >= 0) badCL('more than one Content-Length');
+            this.contentLength = parseLength(s, vs, ve);
+          }
+          break;
+        case 16:
+          // llhttp treats this like Connection; we only honour its "close" (the conservative half).
+          if (eqLower(s, p, 'proxy-connection')) this.connection(s, vs, ve, false);
+          break;
+        case 17:
+          if (eqLower(s, p, 'transfer-encoding')) {
+            if (trailer) badHeader('Transfer-Encoding in trailers');
+            this.transferEncoding(s, vs, ve);
+          }
+          break;
+      }
+      if (headers !== null) headers.push(s.slice(p, colon), s.slice(vs, ve));
+      p = eol + 2;
+    }
+  }
+
+  /** Connection tokens: comma-separated, OWS-trimmed, case-insensitive. */
+  private connection(s: string, start: number, end: number, allowKeepAlive: boolean): void {
+    let i = start;
+    while (i <= end) {
+      let j = s.indexOf(',', i);
+      if (j < 0 || j > end) j = end;
+      let a = i;
+      let b = j;
+      while (a < b && isOWS(s.charCodeAt(a))) a++;
+      while (b > a && isOWS(s.charCodeAt(b - 1))) b--;
+      if (b - a === 5 && eqLower(s, a, 'close')) this.connClose = true;
+      else if (allowKeepAlive && b - a === 10 && eqLower(s, a, 'keep-alive')) this.connKeepAlive = true;
+      i = j + 1;
+    }
+  }
+
+  /** The last Transfer-Encoding field decides: chunked iff its last coding is "chunked". */
+  private transferEncoding(s: string, start: number, end: number): void {
+    if (start === end) badTE('empty value');
+    // llhttp does not treat "chunked<HTAB>" as chunked; refusing HTAB avoids reading the body differently.
+    for (let i = start; i < end; i++) if (s.charCodeAt(i) === 9) badTE('HTAB in value');
+    let a = s.lastIndexOf(',', end - 1);
+    a = a < start ? start : a + 1;
+    while (a < end && s.charCodeAt(a) === 32) a++;
+    this.sawTE = true;
+    this.chunked = end - a === 7 && eqLower(s, a, 'chunked');
+  }
+
+  /** Parses a chunk-size line buf[start, end) that ends in LF. */
+  private chunkSize(buf: Buffer, start: number, end: number): void {
+    const cr = end - 2;
+    if (cr < start || buf[cr] !== CR) badChunk('chunk-size line not ending in CRLF');
+    let i = start;
+    let size = 0;
+    for (; i < cr; i++) {
+      const d = HEX[buf[i]!]!;
+      if (d < 0) break;
+      if ((size = size * 16 + d) > Number.MAX_SAFE_INTEGER) badChunk('chunk size too large');
+    }
+    if (i === start) badChunk('missing chunk size');
+    if (i < cr && !CHUNK_EXT.test(buf.toString('latin1', i, cr))) badChunk('invalid chunk size or extension');
+    if (size === 0) this.state = S.Trailers;
+    else {
+      this.state = S.ChunkData;
+      this.remaining = size;
+    }
+  }
+
+  /**
+   * Locates a head (head=true) or trailer section starting at data[pos]: on success sets sBuf/sStart/sEnd to its
+   * field lines (each with its CRLF, without the blank line) and returns the position after the blank line;
+   * otherwise stashes the bytes and returns -1.
+   */
+  private section(data: Buffer, pos: number, head: boolean): number {
+    const limit = this.max;
+    if (this.accLen === 0) {
+      // Fast path: the whole section is in `data`; nothing is copied.
+      if (head) checkPrefix(data, pos, data.length);
+      const end = sectionEnd(data, pos, pos, data.length);
+      if (end >= 0) {
+        if (end - pos > limit) tooLarge();
+        this.sBuf = data;
+        this.sStart = pos;
+        this.sEnd = end - 2;
+        return end;
+      }
+      if (data.length - pos >= limit) tooLarge();
+      this.append(data, pos, data.length);
+      return -1;
+    }
+    const old = this.accLen;
+    this.append(data, pos, pos + Math.min(data.length - pos, limit - old));
+    const acc = this.acc.subarray(0, this.accLen);
+    if (head) checkPrefix(acc, 0, acc.length);
+    const end = sectionEnd(acc, 0, Math.max(0, old - 3), acc.length);
+    if (end < 0) {
+      if (acc.length >= limit) tooLarge();
+      return -1;
+    }
+    this.sBuf = acc;
+    this.sStart = 0;
+    this.sEnd = end - 2;
+    this.release();
+    return pos + end - old;
+  }
+
+  /** Like section(), for one chunk-size line (ending in LF). */
+  private line(data: Buffer, pos: number): number {
+    if (this.accLen === 0) {
+      const lf = data.indexOf(LF, pos);
+      if (lf >= 0) {
+        if (lf + 1 - pos > MAX_CHUNK_LINE) badChunk('chunk-size line too long');
+        this.sBuf = data;
+        this.sStart = pos;
+        this.sEnd = lf + 1;
+        return lf + 1;
+      }
+      if (data.length - pos >= MAX_CHUNK_LINE) badChunk('chunk-size line too long');
+      this.append(data, pos, data.length);
+      return -1;
+    }
+    const old = this.accLen;
+    this.append(data, pos, pos + Math.min(data.length - pos, MAX_CHUNK_LINE - old));
+    const acc = this.acc.subarray(0, this.accLen);
+    const lf = acc.indexOf(LF, old);
+    if (lf < 0) {
+      if (acc.length >= MAX_CHUNK_LINE) badChunk('chunk-size line too long');
+      return -1;
+    }
+    this.sBuf = acc;
+    this.sStart = 0;
+    this.sEnd = lf + 1;
+    this.release();
+    return pos + lf + 1 - old;
+  }
+
+  private append(data: Buffer, from: number, to: number): void {
+    const need = this.accLen + (to - from);
+    if (need > this.acc.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.acc.length * 2, 512));
+      this.acc.copy(grown, 0, 0, this.accLen);
+      this.acc = grown;
+    }
+    data.copy(this.acc, this.accLen, from, to);
+    this.accLen = need;
+  }
+
+  /** Empties the scratch buffer; a big one is dropped so idle connections do not pin memory. (sBuf may still view it.) */
+  private release(): void {
+    this.accLen = 0;
+    if (this.acc.length > 4096) this.acc = Buffer.alloc(0);
+  }
+}
+
+/** End (exclusive) of a section starting at buf[start]: after the first CRLFCRLF, or after a leading CRLF (empty section). */
+function sectionEnd(buf: Buffer, start: number, from: number, stop: number): number {
+  if (stop - start >= 2 && buf[start] === CR && buf[start + 1] === LF) return start + 2;
+  const i = buf.indexOf(CRLFCRLF, from);
+  return i >= 0 && i + 4 <= stop ? i + 4 : -1;
+}
+
+/** Rejects a head early (without waiting for its end) when it does not start with "HTTP/1.". */
+function checkPrefix(buf: Buffer, start: number, stop: number): void {
+  const n = Math.min(HTTP1.length, stop - start);
+  for (let i = 0; i < n; i++) if (buf[start + i] !== HTTP1[i]) badStatus('expected HTTP/1.x');
+}
+
+function tooLarge(): never {
+  fail('ERR_UPSTREAM_HEADERS_TOO_LARGE', 'upstream response head or trailers exceed maxHeaderBytes');
+}
+
+/** Content-Length: 1*DIGIT, at most Number.MAX_SAFE_INTEGER. */
+function parseLength(s: string, start: number, end: number): number {
+  if (start === end) badCL('empty value');
+  let v = 0;
+  for (let i = start; i < end; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) badCL('not a decimal number');
+    if ((v = v * 10 + d) > Number.MAX_SAFE_INTEGER) badCL('too large');
+  }
+  return v;
+}
