@@ -86,7 +86,7 @@ async function main(): Promise<number> {
   }
   const tools = ensureTools();
   const dir = makeTempDir(opts.keepTmp);
-  const env: BenchEnv = { dir, tools, repoRoot: REPO_ROOT, threads: opts.threads };
+  const env: BenchEnv = { dir, tools, repoRoot: REPO_ROOT, threads: opts.threads, nginxKeepalive: opts.nginxKeepalive };
   const timestamp = new Date().toISOString();
 
   log(`starting 2 nginx backends in ${dir}`);
@@ -115,6 +115,7 @@ async function main(): Promise<number> {
       warmupSec: opts.warmupSec,
       wrkThreads: opts.wrkThreads,
       rounds: opts.rounds,
+      nginxKeepalive: opts.nginxKeepalive,
       targets: opts.targets,
       wrkCommand: wrkCommandLine(opts),
       backends: backends.ports.map((p) => urlFor(p)),
@@ -126,7 +127,7 @@ async function main(): Promise<number> {
       'http-proxy': readPackageVersion('http-proxy'),
       node: process.version,
     },
-    rows: buildRows(opts.targets, (t) => describeTarget(t, opts.threads), measurements),
+    rows: buildRows(opts.targets, (t) => describeTarget(t, opts.threads, opts.nginxKeepalive), measurements),
   };
 
   console.log('');

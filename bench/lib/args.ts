@@ -18,6 +18,8 @@ export interface BenchOptions {
   wrkThreads: number;
   targets: TargetName[];
   rounds: number;
+  /** `keepalive N` of the NGINX proxy's upstream block (idle connections cached per worker). */
+  nginxKeepalive: number;
   outDir: string;
   keepTmp: boolean;
 }
@@ -30,6 +32,7 @@ export const USAGE = `Usage: npm run bench:proxy -- [flags]
   --wrk-threads N     wrk threads (default 1)
   --targets a,b,...   subset of ${ALL_TARGETS.join(',')} (default all)
   --rounds N          repeat all targets N times interleaved, report the median (default 1)
+  --nginx-keepalive N idle upstream connections the nginx proxy caches per worker (default 64)
   --out DIR           results directory (default bench/results)
   --keep-tmp          keep the temp dir with configs and logs
   --help`;
@@ -70,6 +73,7 @@ export function parseBenchArgs(argv: string[], defaultOutDir: string): BenchOpti
       'wrk-threads': { type: 'string', default: '1' },
       targets: { type: 'string', default: ALL_TARGETS.join(',') },
       rounds: { type: 'string', default: '1' },
+      'nginx-keepalive': { type: 'string', default: '64' },
       out: { type: 'string' },
       'keep-tmp': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -84,6 +88,7 @@ export function parseBenchArgs(argv: string[], defaultOutDir: string): BenchOpti
     wrkThreads: positiveInt(values['wrk-threads'], '--wrk-threads'),
     targets: parseTargets(values.targets),
     rounds: positiveInt(values.rounds, '--rounds'),
+    nginxKeepalive: positiveInt(values['nginx-keepalive'], '--nginx-keepalive'),
     outDir: values.out ? path.resolve(values.out) : defaultOutDir,
     keepTmp: values['keep-tmp'],
   };

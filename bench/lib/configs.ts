@@ -45,7 +45,9 @@ ${nginxTempPaths(dir, name)}
 }
 
 /** NGINX as a reverse proxy: round robin over the backends, pooled keep-alive upstream connections. */
-export function nginxProxyConf(dir: string, port: number, threads: number, backends: number[]): string {
+export function nginxProxyConf(
+  dir: string, port: number, threads: number, backends: number[], keepalive: number,
+): string {
   const servers = backends.map((b) => `    server ${HOST}:${b};`).join('\n');
   return `# weighbridge bench: nginx reverse proxy
 daemon off;
@@ -62,7 +64,7 @@ ${nginxTempPaths(dir, 'nginx-proxy')}
   keepalive_timeout 300s;
   upstream backends {
 ${servers}
-    keepalive 64;
+    keepalive ${keepalive};
     keepalive_requests 10000000;
     keepalive_timeout 300s;
   }

@@ -23,6 +23,7 @@ export interface Report {
     warmupSec: number;
     wrkThreads: number;
     rounds: number;
+    nginxKeepalive: number;
     targets: string[];
     wrkCommand: string;
     backends: string[];

@@ -14,6 +14,8 @@ export interface BenchEnv {
   repoRoot: string;
   /** Threads / worker processes for each proxy. */
   threads: number;
+  /** `keepalive` of the NGINX proxy's upstream block. */
+  nginxKeepalive: number;
 }
 
 export interface Running {
@@ -28,16 +30,16 @@ export class NotAvailable extends Error {}
 const READY_TIMEOUT_MS = 15_000;
 
 /** What each target measures, printed and saved with the results. */
-export function describeTarget(name: TargetName, threads: number): string {
+export function describeTarget(name: TargetName, threads: number, nginxKeepalive: number): string {
   switch (name) {
     case 'direct':
       return 'no proxy: wrk straight at backend #1 only (a single nginx worker), the ceiling of one backend';
     case 'weighbridge':
-      return `weighbridge (dist/src/cli/main.js), --threads ${threads}, both backends`;
+      return `weighbridge (dist/src/cli/main.js), --threads ${threads}, its default policy, both backends`;
     case 'haproxy':
       return `HAProxy, nbthread ${threads}, roundrobin over both backends, http-reuse always`;
     case 'nginx':
-      return `NGINX proxy, worker_processes ${threads}, both backends, upstream keepalive 64`;
+      return `NGINX proxy, worker_processes ${threads}, both backends, upstream keepalive ${nginxKeepalive}`;
     case 'http-proxy':
       return `npm http-proxy, ${threads > 1 ? `${threads} node:cluster workers` : '1 node process'}, ` +
         'keep-alive agent, round robin over both backends';
@@ -113,7 +115,7 @@ async function startHaproxy(env: BenchEnv, backendPorts: number[]): Promise<Runn
 
 async function startNginxProxy(env: BenchEnv, backendPorts: number[]): Promise<Running> {
   const port = await freePort();
-  return startNginx(env, 'nginx-proxy', nginxProxyConf(env.dir, port, env.threads, backendPorts), port);
+  return startNginx(env, 'nginx-proxy', nginxProxyConf(env.dir, port, env.threads, backendPorts, env.nginxKeepalive), port);
 }
 
 async function startHttpProxy(env: BenchEnv, backendPorts: number[]): Promise<Running> {

@@ -137,6 +137,8 @@ export class ProxyExchange implements UpstreamExchange {
       for (let i = 0; i < headers.length; i += 2) {
         const lower = headers[i]!.toLowerCase();
         if (lower === 'connection') named = connectionTokens(headers[i + 1]!);
+        // A HEAD response has no body, but its Content-Length is the one a GET would carry.
+        else if (lower === 'content-length' && bodyKind === 'none') this.contentLength = Number(headers[i + 1]);
       }
       for (let i = 0; i < headers.length; i += 2) {
         const name = headers[i]!;
@@ -186,7 +188,7 @@ export class ProxyExchange implements UpstreamExchange {
     const res = this.res;
     if (this.bodyKind === 'none') {
       res.cork(() => {
-        if (this.request.method === 'HEAD' && this.contentLength >= 0) res.endWithoutBody(this.contentLength);
+        if (this.request.method === 'HEAD' && this.contentLength >= 0 && this.status >= 200) res.endWithoutBody(this.contentLength);
         else if (this.request.method === 'HEAD' || this.status === 204 || this.status === 304 || this.status < 200) res.endWithoutBody();
         else res.end();
       });

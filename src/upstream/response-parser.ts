@@ -2,10 +2,11 @@
  * Incremental HTTP/1.1 response parser (RFC 9112) for the hand-written upstream client.
  *
  * Design: a head (and a trailer section) is located with Buffer.indexOf('\r\n\r\n'), decoded once with a
- * latin1 toString, validated with one native regex scan, and split with String.indexOf; there is no per-byte
- * JS loop over the head except over header *names* (short). When the whole head is in one buffer nothing is
- * copied; a head split across buffers is accumulated in a growable scratch buffer. Body bytes are handed out as
- * subarray views of the input.
+ * latin1 toString and split into lines and fields with String.indexOf. The only per-byte JS work is the
+ * character validation llhttp also does (tchar names, no CTLs in values): a branch-free table lookup over the
+ * Buffer, measured faster here than a regex over the string. When the whole head is in one buffer nothing is
+ * copied; a head split across buffers is gathered in a growable scratch buffer. Body bytes are handed out as
+ * subarray views of the input; no per-response allocation beyond the header strings and their array.
  *
  * Pipelining: onComplete runs synchronously inside execute(); calling expect() from onComplete lets the same
  * execute() go on to parse the next response in the same buffer. Without it, trailing bytes are an error.
@@ -39,16 +40,18 @@ const HTTP1 = Buffer.from('HTTP/1.', 'latin1');
 /** Chunk-size lines (size + extensions) longer than this are rejected rather than buffered. */
 const MAX_CHUNK_LINE = 4096;
 
-/** RFC 9110 tchar. */
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+/** 1 for bytes that are NOT an RFC 9110 tchar (1 rather than 0 so a loop can OR them without branching). */
+const NOT_TCHAR = new Uint8Array(256).fill(1);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") NOT_TCHAR[c.charCodeAt(0)] = 0;
+/** 1 for bytes NOT allowed in a reason phrase or field value (allowed: HTAB, SP, VCHAR, obs-text). */
+const NOT_TEXT = new Uint8Array(256);
+for (let i = 0; i < 32; i++) if (i !== 9) NOT_TEXT[i] = 1;
+NOT_TEXT[127] = 1;
 const HEX = new Int8Array(256).fill(-1);
 for (let i = 0; i < 16; i++) {
   HEX['0123456789abcdef'.charCodeAt(i)] = i;
   HEX['0123456789ABCDEF'.charCodeAt(i)] = i;
 }
-/** Any byte not allowed in a status line or field line (CTLs other than HTAB, DEL), or a CR/LF that is not part of a CRLF. */
-const BAD_HEAD_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
 /** chunk-ext, stricter than RFC 9112 (no BWS, value required after '='), so that llhttp accepts whatever we do. */
 const CHUNK_EXT = /^(?:;[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:=(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"))?)+$/;
 
@@ -179,7 +182,7 @@ export class ResponseParser {
           case S.Trailers:
             pos = this.section(data, pos, false);
             if (pos < 0) return len;
-            this.fields(this.sBuf.toString('latin1', this.sStart, this.sEnd), 0, null);
+            this.fields(this.sBuf, this.sStart, this.sBuf.toString('latin1', this.sStart, this.sEnd), 0, null);
             if (this.connClose) this.keepAlive = false;
             this.complete();
             break;
@@ -223,29 +226,31 @@ export class ResponseParser {
     const end = this.section(data, pos, true);
     if (end < 0) return data.length;
     const buf = this.sBuf;
-    const s = buf.toString('latin1', this.sStart, this.sEnd);
+    const off = this.sStart;
+    const s = buf.toString('latin1', off, this.sEnd); // latin1: s.charCodeAt(i) === buf[off + i]
     // Status line: HTTP/1.x SP 3DIGIT [SP reason]. The prefix was checked by section().
-    const eol = s.indexOf('\r\n');
+    const eol = lineEnd(s, 0);
     const minor = s.charCodeAt(7) - 48;
     const d0 = s.charCodeAt(9) - 48, d1 = s.charCodeAt(10) - 48, d2 = s.charCodeAt(11) - 48;
     if ((minor !== 0 && minor !== 1) || s.charCodeAt(8) !== 32) badStatus('expected HTTP/1.0 or HTTP/1.1');
     if (!(d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)) badStatus('expected a 3-digit status code');
     if (eol !== 12 && (eol < 12 || s.charCodeAt(12) !== 32)) badStatus('expected a space after the status code');
-    if (BAD_HEAD_CHAR.test(s)) badHeader('control character or bare CR/LF in the head');
+    if (any(NOT_TEXT, buf, off + 13, off + eol)) badStatus('control character in the reason phrase');
     const status = d0 * 100 + d1 * 10 + d2;
 
     const interim = status < 200 && status !== 101;
     const headers: string[] | null = interim ? null : [];
     this.contentLength = -1;
     this.sawTE = this.chunked = this.connClose = this.connKeepAlive = false;
-    this.fields(s, eol + 2, headers);
+    this.fields(buf, off, s, eol + 2, headers);
     if (this.sawTE && this.contentLength >= 0) badTE('both Transfer-Encoding and Content-Length (possible request smuggling)');
 
     if (interim) {
       // RFC 9110 §15.2: never sent to HTTP/1.0; 1xx carries no content. llhttp would give such a 1xx a body or
       // treat the connection as closed, so refusing keeps us from accepting anything it reads differently.
+      // ("Content-Length: 0" is harmless and read the same by both.)
       if (minor === 0) badStatus('1xx response on HTTP/1.0');
-      if (this.sawTE || this.contentLength >= 0) badHeader('1xx response with Content-Length or Transfer-Encoding');
+      if (this.sawTE || this.contentLength > 0) badHeader('1xx response with a body length or Transfer-Encoding');
       if (this.connClose) badHeader('1xx response with Connection: close');
       return end; // stay in Head for the final response
     }
@@ -276,19 +281,21 @@ export class ResponseParser {
   }
 
   /**
-   * Parses field lines s[p..] (each ending in CRLF; the head has already passed BAD_HEAD_CHAR). Pushes name/value
-   * pairs to `headers`, or, for a trailer section (headers === null after the head), just validates them.
+   * Parses and validates field lines s[p..] (s is buf[off..] in latin1), each ending in CRLF. Every byte is
+   * checked (names: tchar; values: no NOT_TEXT byte), so control characters, bare CR/LF and obs-fold are rejected.
+   * Pushes name/value pairs to `headers` unless it is null (interim responses, trailers).
    */
-  private fields(s: string, p: number, headers: string[] | null): void {
+  private fields(buf: Buffer, off: number, s: string, p: number, headers: string[] | null): void {
     const trailer = this.state === S.Trailers;
-    if (trailer && BAD_HEAD_CHAR.test(s)) badHeader('control character or bare CR/LF in the trailers');
     const n = s.length;
     while (p < n) {
-      const eol = s.indexOf('\r\n', p);
+      const eol = lineEnd(s, p);
       const colon = s.indexOf(':', p);
-      if (colon < 0 || colon > eol) badHeader('line without a colon (or obs-fold)');
+      if (colon < 0 || colon > eol) badHeader('line without a colon');
       if (colon === p) badHeader('empty field name');
-      for (let i = p; i < colon; i++) if (TCHAR[s.charCodeAt(i)] === 0) badHeader('invalid character in field name');
+      // (also rejects obs-fold and whitespace before the colon: SP/HTAB are not tchar)
+      if (any(NOT_TCHAR, buf, off + p, off + colon)) badHeader('invalid character in field name');
+      if (any(NOT_TEXT, buf, off + colon + 1, off + eol)) badHeader('control character in field value');
       let vs = colon + 1;
       let ve = eol;
       while (vs < ve && isOWS(s.charCodeAt(vs))) vs++;
@@ -302,7 +309,7 @@ export class ResponseParser {
           if (eqLower(s, p, 'content-length')) {
             if (trailer) badHeader('Content-Length in trailers');
             if (this.contentLength >= 0) badCL('more than one Content-Length');
-            this.contentLength = parseLength(s, vs, ve);
+            this.contentLength = parseLength(s, vs, eol);
           }
           break;
         case 16:
@@ -312,7 +319,7 @@ export class ResponseParser {
         case 17:
           if (eqLower(s, p, 'transfer-encoding')) {
             if (trailer) badHeader('Transfer-Encoding in trailers');
-            this.transferEncoding(s, vs, ve);
+            this.transferEncoding(s, vs, eol);
           }
           break;
       }
@@ -337,11 +344,12 @@ export class ResponseParser {
     }
   }
 
-  /** The last Transfer-Encoding field decides: chunked iff its last coding is "chunked". */
+  /** Value s[start, end) (leading OWS skipped, trailing not). The last Transfer-Encoding field decides: chunked iff its last coding is "chunked". */
   private transferEncoding(s: string, start: number, end: number): void {
-    if (start === end) badTE('empty value');
-    // llhttp does not treat "chunked<HTAB>" as chunked; refusing HTAB avoids reading the body differently.
+    // llhttp reads "chunked<HTAB>" as not chunked (body until close); refusing HTAB avoids reading a body differently.
     for (let i = start; i < end; i++) if (s.charCodeAt(i) === 9) badTE('HTAB in value');
+    while (end > start && s.charCodeAt(end - 1) === 32) end--;
+    if (start === end) badTE('empty value');
     let a = s.lastIndexOf(',', end - 1);
     a = a < start ? start : a + 1;
     while (a < end && s.charCodeAt(a) === 32) a++;
@@ -468,12 +476,30 @@ function checkPrefix(buf: Buffer, start: number, stop: number): void {
   for (let i = 0; i < n; i++) if (buf[start + i] !== HTTP1[i]) badStatus('expected HTTP/1.x');
 }
 
+/** End of the line starting at s[p] (s ends in CRLF): index of its CR, which must be followed by LF. */
+function lineEnd(s: string, p: number): number {
+  const cr = s.indexOf('\r', p);
+  if (s.charCodeAt(cr + 1) !== LF) badHeader('bare CR');
+  return cr;
+}
+
+/** Whether any byte of buf[from, to) is flagged in `table`. Reads the Buffer, not the string: measured faster. */
+function any(table: Uint8Array, buf: Buffer, from: number, to: number): boolean {
+  let bad = 0;
+  for (let i = from; i < to; i++) bad |= table[buf[i]!]!;
+  return bad !== 0;
+}
+
 function tooLarge(): never {
   fail('ERR_UPSTREAM_HEADERS_TOO_LARGE', 'upstream response head or trailers exceed maxHeaderBytes');
 }
 
-/** Content-Length: 1*DIGIT, at most Number.MAX_SAFE_INTEGER. */
+/**
+ * Content-Length value s[start, end) (leading OWS already skipped): 1*DIGIT, at most Number.MAX_SAFE_INTEGER,
+ * then only SP: llhttp rejects a trailing HTAB here, so we do too.
+ */
 function parseLength(s: string, start: number, end: number): number {
+  while (end > start && s.charCodeAt(end - 1) === 32) end--;
   if (start === end) badCL('empty value');
   let v = 0;
   for (let i = start; i < end; i++) {

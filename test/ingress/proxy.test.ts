@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { after, before, test } from 'node:test';
+import { WebSocket } from 'ws';
+import { fetchRaw, startExampleWorkers, startHttpServer, startProxy, stopProcesses, type ExampleWorker } from '../helpers/servers.js';
+
+let workers: ExampleWorker[];
+let proxy: Awaited<ReturnType<typeof startProxy>>;
+
+before(async () => {
+  workers = await startExampleWorkers(2);
+  proxy = await startProxy({ driver: { kind: 'static', upstreams: workers.map((w) => ({ url: w.url, id: w.id })) } });
+});
+
+after(async () => {
+  await proxy?.stop();
+  await stopProcesses(workers ?? []);
+});
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+test('GET / reaches both workers and answers with their ids', async () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 40; i++) {
+    const reply = await fetchRaw(`${proxy.url}/`);
+    assert.equal(reply.status, 200);
+    seen.add(reply.body.toString().trim());
+  }
+  assert.deepEqual([...seen].sort(), ['w1', 'w2']);
+});
+
+for (const size of [0, 1, 64 * 1024, 50 * 1024 * 1024]) {
+  for (const framing of ['content-length', 'chunked'] as const) {
+    test(`POST /echo round-trips ${size} bytes byte-exact (${framing})`, async () => {
+      const body = randomBytes(size);
+      const reply = await new Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }>((resolve, reject) => {
+        const req = request(`${proxy.url}/echo`, { method: 'POST', headers: framing === 'chunked' ? { 'transfer-encoding': 'chunked' } : { 'content-length': size } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks), headers: res.headers }));
+        });
+        req.on('error', reject);
+        // Several writes, so a chunked body really arrives in chunks.
+        for (let off = 0; off < size; off += 1 << 20) req.write(body.subarray(off, Math.min(size, off + (1 << 20))));
+        req.end();
+      });
+      assert.equal(reply.status, 200);
+      assert.equal(reply.body.length, size);
+      assert.equal(sha256(reply.body), sha256(body));
+    });
+  }
+}
+
+test('query strings, methods and end-to-end headers reach the worker; hop-by-hop ones do not', async () => {
+  const reply = await fetchRaw(`${proxy.url}/headers?a=1&b=%20x`, {
+    method: 'DELETE',
+    headers: {
+      connection: 'keep-alive, x-private',
+      'x-private': 'must not pass',
+      'keep-alive': 'timeout=5',
+      te: 'trailers',
+      'proxy-connection': 'keep-alive',
+      'x-custom': 'v1',
+      'x-forwarded-for': '203.0.113.7',
+      host: 'example.test:8080',
+    },
+  });
+  assert.equal(reply.status, 200);
+  const seen = JSON.parse(reply.body.toString()) as { method: string; url: string; headers: Record<string, string> };
+  assert.equal(seen.method, 'DELETE');
+  assert.equal(seen.url, '/headers?a=1&b=%20x');
+  assert.equal(seen.headers['x-custom'], 'v1');
+  assert.equal(seen.headers.host, 'example.test:8080');
+  for (const gone of ['x-private', 'keep-alive', 'te', 'proxy-connection']) assert.equal(seen.headers[gone], undefined, `${gone} was forwarded`);
+  assert.equal(seen.headers['x-forwarded-for'], '203.0.113.7, 127.0.0.1');
+  assert.equal(seen.headers['x-forwarded-proto'], 'http');
+  assert.equal(seen.headers['x-forwarded-host'], 'example.test:8080');
+});
+
+test('responses keep status, reason and end-to-end headers; hop-by-hop ones are dropped', async () => {
+  const upstream = await startHttpServer((req, res) => {
+    res.writeHead(418, 'Short And Stout', { 'x-one': 'a', connection: 'x-secret', 'x-secret': 'hidden', 'set-cookie': ['a=1', 'b=2'] });
+    res.end('teapot');
+  });
+  const p = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: upstream.url }] } });
+  try {
+    const raw = await new Promise<string>((resolve, reject) => {
+      const req = request(`${p.url}/`, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve(`${res.statusCode} ${res.statusMessage}|${JSON.stringify(res.headers)}|${body}`));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const [statusLine, headersJson, body] = raw.split('|');
+    const headers = JSON.parse(headersJson!) as Record<string, unknown>;
+    assert.equal(statusLine, '418 Short And Stout');
+    assert.equal(body, 'teapot');
+    assert.equal(headers['x-one'], 'a');
+    assert.deepEqual(headers['set-cookie'], ['a=1', 'b=2']);
+    assert.equal(headers['x-secret'], undefined);
+  } finally {
+    await p.stop();
+    await upstream.close();
+  }
+});
+
+test('HEAD, 204 and 304 responses carry no body', async () => {
+  const upstream = await startHttpServer((req, res) => {
+    if (req.url === '/204') res.writeHead(204).end();
+    else if (req.url === '/304') res.writeHead(304, { etag: '"x"' }).end();
+    else res.writeHead(200, { 'content-length': '11' }).end(req.method === 'HEAD' ? undefined : 'hello world');
+  });
+  const p = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: upstream.url }] } });
+  try {
+    const head = await fetchRaw(`${p.url}/`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['content-length'], '11');
+    assert.equal(head.body.length, 0);
+    const noContent = await fetchRaw(`${p.url}/204`);
+    assert.equal(noContent.status, 204);
+    assert.equal(noContent.body.length, 0);
+    const notModified = await fetchRaw(`${p.url}/304`);
+    assert.equal(notModified.status, 304);
+    assert.equal(notModified.headers.etag, '"x"');
+    // The same keep-alive connection still works after bodiless responses.
+    const after = await fetchRaw(`${p.url}/`);
+    assert.equal(after.body.toString(), 'hello world');
+  } finally {
+    await p.stop();
+    await upstream.close();
+  }
+});
+
+test('the first chunk of a slow chunked response reaches the client before the worker finishes', async () => {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const upstream = await startHttpServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('first\n');
+    // The worker finishes only after the client has seen the first chunk.
+    void released.then(() => res.end('last\n'));
+  });
+  const p = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: upstream.url }] } });
+  try {
+    const events: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const req = request(`${p.url}/`, (res) => {
+        assert.equal(res.headers['transfer-encoding'], 'chunked');
+        res.on('data', (c: Buffer) => {
+          events.push(c.toString());
+          if (events.length === 1) release();
+        });
+        res.on('end', () => resolve());
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.deepEqual(events.join(''), 'first\nlast\n');
+    assert.equal(events[0], 'first\n');
+  } finally {
+    release();
+    await p.stop();
+    await upstream.close();
+  }
+});
+
+test('WebSocket messages echo through the proxy, text and binary', async () => {
+  const ws = new WebSocket(`ws://127.0.0.1:${proxy.ingressPort}/chat?room=1`);
+  await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+  const received: { data: Buffer; isBinary: boolean }[] = [];
+  const got = new Promise<void>((resolve) =>
+    ws.on('message', (data, isBinary) => {
+      received.push({ data: data as Buffer, isBinary });
+      if (received.length === 3) resolve();
+    }),
+  );
+  const big = randomBytes(200_000);
+  ws.send('hello');
+  ws.send(Buffer.from([1, 2, 3]), { binary: true });
+  ws.send(big, { binary: true });
+  await got;
+  assert.equal(received[0]!.data.toString(), 'hello');
+  assert.equal(received[0]!.isBinary, false);
+  assert.deepEqual([...received[1]!.data], [1, 2, 3]);
+  assert.equal(received[1]!.isBinary, true);
+  assert.equal(sha256(received[2]!.data), sha256(big));
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+  ws.close(4001, 'bye');
+  assert.equal(await closed, 4001);
+});
+
+test('a worker refusing a WebSocket upgrade gives the client a 502, not a hang', async () => {
+  const upstream = await startHttpServer((_req, res) => res.writeHead(404).end('no sockets here'));
+  const p = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: upstream.url }] } });
+  try {
+    const ws = new WebSocket(`ws://127.0.0.1:${p.ingressPort}/`);
+    const status = await new Promise<number>((resolve) => {
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once('error', () => resolve(-1));
+    });
+    assert.equal(status, 502);
+  } finally {
+    await p.stop();
+    await upstream.close();
+  }
+});
+
+test('the admin API lists workers with their counters and latency quantiles', async () => {
+  for (let i = 0; i < 20; i++) await fetchRaw(`${proxy.url}/`);
+  const status = JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/status`)).body.toString()) as { ingress: { threads: number }; workers: { ready: number } };
+  assert.equal(status.ingress.threads, 2);
+  assert.equal(status.workers.ready, 2);
+  const list = JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/workers`)).body.toString()) as Record<string, unknown>[];
+  assert.equal(list.length, 2);
+  for (const w of list) {
+    for (const field of ['id', 'address', 'state', 'weight', 'inflight', 'completed', 'errors', 'p50Ms', 'p99Ms']) assert.ok(field in w, `missing ${field}`);
+    assert.equal(w.state, 'ready');
+    assert.ok((w.completed as number) > 0);
+    assert.ok((w.p99Ms as number) >= (w.p50Ms as number));
+  }
+  const missing = await fetchRaw(`${proxy.adminUrl}/api/nope`);
+  assert.equal(missing.status, 404);
+});

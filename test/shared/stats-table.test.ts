@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { bucketBounds, bucketOf, HISTOGRAM_BUCKETS, quantile } from '../../src/shared/latency-histogram.js';
+import { StatsSampler } from '../../src/shared/stats-sampler.js';
+import { StatsTable } from '../../src/shared/stats-table.js';
+
+test('every latency falls inside its bucket, and buckets are at most 12.5% wide', () => {
+  for (const us of [0, 1, 7, 8, 9, 15, 16, 100, 1023, 1024, 65_535, 1_000_000, 2 ** 31 - 2]) {
+    const b = bucketOf(us);
+    assert.ok(b >= 0 && b < HISTOGRAM_BUCKETS);
+    const [lo, hi] = bucketBounds(b);
+    assert.ok(us >= lo && us < hi, `${us} not in [${lo}, ${hi}) of bucket ${b}`);
+    if (us >= 8) assert.ok((hi - lo) / lo <= 0.125 + 1e-12);
+  }
+  assert.equal(bucketOf(2 ** 40), HISTOGRAM_BUCKETS - 1);
+  assert.equal(bucketOf(-5), 0);
+});
+
+test('quantiles from the histogram are within 12.5% of exact ones', () => {
+  const counts = new Float64Array(HISTOGRAM_BUCKETS);
+  const values: number[] = [];
+  let x = 12345;
+  for (let i = 0; i < 20_000; i++) {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    const v = 50 + (x % 200_000) * (i % 7 === 0 ? 10 : 1);
+    values.push(v);
+    counts[bucketOf(v)]!++;
+  }
+  values.sort((a, b) => a - b);
+  for (const q of [0.5, 0.9, 0.99]) {
+    const exact = values[Math.ceil(q * values.length) - 1]!;
+    const estimate = quantile(counts, q);
+    assert.ok(Math.abs(estimate - exact) / exact <= 0.125, `q${q}: ${estimate} vs ${exact}`);
+  }
+  assert.ok(Number.isNaN(quantile(new Float64Array(HISTOGRAM_BUCKETS), 0.5)));
+});
+
+test('the admission limit rejects beyond the limit and counts rejections', () => {
+  const table = StatsTable.create(1);
+  assert.ok(table.tryAdmit(2));
+  assert.ok(table.tryAdmit(2));
+  assert.equal(table.tryAdmit(2), false);
+  assert.equal(table.inflightTotal, 2);
+  assert.equal(table.rejectedTotal, 1);
+  table.release();
+  assert.ok(table.tryAdmit(2));
+});
+
+test('concurrent writers from several threads lose no update', async () => {
+  const capacity = 4;
+  const requests = 100_000;
+  const table = StatsTable.create(capacity);
+  const start = new SharedArrayBuffer(4);
+  const writers = [0, 1, 2].map(
+    () => new Worker(new URL('./fixtures/stats-writer.js', import.meta.url), { workerData: { stats: table.buffer, capacity, requests, start } }),
+  );
+  const done = writers.map((w) => new Promise((resolve, reject) => (w.once('message', resolve), w.once('error', reject))));
+  await new Promise((r) => setTimeout(r, 100));
+  Atomics.store(new Int32Array(start), 0, 1);
+  Atomics.notify(new Int32Array(start), 0);
+  await Promise.all(done);
+  await Promise.all(writers.map((w) => w.terminate()));
+  const perSlot = (requests / capacity) * writers.length;
+  const hist = new Uint32Array(HISTOGRAM_BUCKETS);
+  let errors = 0;
+  for (let slot = 0; slot < capacity; slot++) {
+    const c = table.read(slot);
+    assert.equal(c.inflight, 0);
+    assert.equal(c.completed + c.errors, perSlot);
+    errors += c.errors;
+    assert.equal(c.bytesIn, BigInt(perSlot * 3));
+    assert.equal(c.bytesOut, BigInt(perSlot * 5));
+    assert.ok(c.ewmaUs >= 100 && c.ewmaUs < 1100, `ewma ${c.ewmaUs}`);
+    table.readHistogram(slot, hist);
+    assert.equal(hist.reduce((a, b) => a + b, 0), perSlot);
+  }
+  assert.equal(errors, (requests / 10) * writers.length);
+  assert.equal(table.inflightTotal, 0);
+});
+
+test('the sampler reports totals and windowed quantiles', () => {
+  const table = StatsTable.create(2);
+  const sampler = new StatsSampler(table, 2);
+  for (let i = 0; i < 100; i++) {
+    table.begin(1);
+    table.end(1, 1000, true, 10, 20);
+  }
+  sampler.sample([1]);
+  let report = sampler.report(1);
+  assert.equal(report.completed, 100);
+  assert.ok(report.p50Ms! > 0.9 && report.p50Ms! < 1.1, `p50 ${report.p50Ms}`);
+  // Two more samples with slow requests push the fast ones out of the 2-sample window.
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < 10; i++) {
+      table.begin(1);
+      table.end(1, 50_000, false, 0, 0);
+    }
+    sampler.sample([1]);
+  }
+  report = sampler.report(1);
+  assert.equal(report.completed, 100);
+  assert.equal(report.errors, 20);
+  assert.ok(report.p50Ms! > 45 && report.p50Ms! < 55, `p50 ${report.p50Ms}`);
+  assert.equal(report.bytesIn, 1000);
+  assert.equal(sampler.report(0).p99Ms, null);
+});
