@@ -28,7 +28,7 @@ export function startAdminServer(host: string, port: number, source: AdminSource
       if (!socket) return reject(new Error(`admin API cannot listen on ${host}:${port}`));
       resolve({
         port: uWS.us_socket_local_port(socket as unknown as uWS.us_socket),
-        close: () => uWS.us_listen_socket_close(socket),
+        close: () => app.close(),
       });
     });
   });

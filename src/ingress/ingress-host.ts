@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { freePort } from '../drivers/free-port.js';
 import type { IngressThreadApi, IngressThreadData } from './thread-api.js';
 
 export type IngressThreadOptions = Omit<IngressThreadData, 'threadIndex'>;
@@ -29,9 +30,9 @@ export class IngressHost {
   static async start(options: IngressThreadOptions, count: number, log: (line: string) => void): Promise<IngressHost> {
     const host = new IngressHost(options, log);
     try {
-      // The first thread binds (and resolves port 0); the rest join that port.
-      host.port = await host.spawn(0, options.port);
-      await Promise.all(Array.from({ length: count - 1 }, (_, i) => host.spawn(i + 1, host.port)));
+      // uSockets sets SO_REUSEPORT only for a non-zero port, so port 0 is resolved here first.
+      host.port = options.port !== 0 ? options.port : await freePort(options.host === '0.0.0.0' ? '127.0.0.1' : options.host);
+      await Promise.all(Array.from({ length: count }, (_, i) => host.spawn(i, host.port)));
     } catch (err) {
       await host.close();
       throw err;
@@ -49,14 +50,16 @@ export class IngressHost {
     await Promise.all(this.threads.map((t) => t?.api.stopAccepting()));
   }
 
+  /** Ends every thread: each closes its sockets and exits by itself (see thread.ts). */
   async close(): Promise<void> {
     this.stopping = true;
     await Promise.all(
       this.threads.map(async (t) => {
         if (t === null) return;
-        await Promise.race([t.api.shutdown(), new Promise((r) => setTimeout(r, 1000))]).catch(() => undefined);
+        const exited = new Promise((resolve) => t.worker.once('exit', resolve));
+        t.api.shutdown().catch(() => undefined);
+        await exited;
         t.api[Comlink.releaseProxy]();
-        await t.worker.terminate();
       }),
     );
     this.threads.fill(null);

@@ -137,14 +137,14 @@ export class ProxyExchange implements UpstreamExchange {
       for (let i = 0; i < headers.length; i += 2) {
         const lower = headers[i]!.toLowerCase();
         if (lower === 'connection') named = connectionTokens(headers[i + 1]!);
-        // A HEAD response has no body, but its Content-Length is the one a GET would carry.
-        else if (lower === 'content-length' && bodyKind === 'none') this.contentLength = Number(headers[i + 1]);
       }
+      const isHead = this.request.method === 'HEAD';
       for (let i = 0; i < headers.length; i += 2) {
         const name = headers[i]!;
         const lower = name.toLowerCase();
-        // uWS writes its own Date and Content-Length; framing is re-done hop by hop.
-        if (lower === 'content-length' || lower === 'date' || isHopByHop(lower) || named?.has(lower)) continue;
+        // uWS writes its own Date and Content-Length (framing is re-done hop by hop), except for
+        // HEAD, whose Content-Length describes the GET body and is passed on as it is.
+        if ((lower === 'content-length' && !isHead) || lower === 'date' || isHopByHop(lower) || named?.has(lower)) continue;
         const value = headers[i + 1]!;
         // Values arrive as latin1; uWS would re-encode a non-ASCII string as UTF-8.
         res.writeHeader(name, NON_ASCII.test(value) ? Buffer.from(value, 'latin1') : value);
@@ -188,8 +188,9 @@ export class ProxyExchange implements UpstreamExchange {
     const res = this.res;
     if (this.bodyKind === 'none') {
       res.cork(() => {
-        if (this.request.method === 'HEAD' && this.contentLength >= 0 && this.status >= 200) res.endWithoutBody(this.contentLength);
-        else if (this.request.method === 'HEAD' || this.status === 204 || this.status === 304 || this.status < 200) res.endWithoutBody();
+        // endWithoutBody(length) would leave uWS 20.30 waiting for a body; the length header was
+        // written with the head instead.
+        if (this.request.method === 'HEAD' || this.status === 204 || this.status === 304) res.endWithoutBody();
         else res.end();
       });
       this.finish(this.status < 500);

@@ -20,6 +20,6 @@ export interface IngressThreadApi {
   listen(): Promise<number>;
   /** Closes the listening socket: no new connections; open ones keep being served. */
   stopAccepting(): void;
-  /** Closes upstream keep-alive connections; the thread is then ready to be terminated. */
+  /** Closes every client and upstream connection, then ends the thread. */
   shutdown(): void;
 }

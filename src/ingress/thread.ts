@@ -60,8 +60,24 @@ const api: IngressThreadApi = {
     listenSocket = null;
   },
   shutdown() {
-    ctx.pools.closeAll();
+    closeAndExit(0);
   },
 };
+
+/**
+ * A worker thread must close every uWS socket before it ends: Node aborts the whole process if a
+ * thread's loop still has uWS handles when it is torn down. So the thread ends itself, never by
+ * terminate(), and an uncaught error takes the same path (the host then starts a new thread).
+ */
+function closeAndExit(code: number): void {
+  app.close();
+  ctx.pools.closeAll();
+  setImmediate(() => process.exit(code));
+}
+
+process.on('uncaughtException', (err) => {
+  console.error(`ingress thread ${data.threadIndex}: uncaught error, restarting the thread: ${err.stack ?? err.message}`);
+  closeAndExit(1);
+});
 
 Comlink.expose(api, nodeEndpoint(parentPort!));

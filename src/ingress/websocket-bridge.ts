@@ -12,9 +12,16 @@ import { sendError } from './responses.js';
 
 interface Bridge {
   upstream: UpstreamSocket;
-  client: ClientSocket<Bridge> | null;
+  client: ClientSocket<UserData> | null;
   slot: number;
   openedAt: number;
+  /** Worker messages that arrived before the client side opened. */
+  early: [RawData, boolean][];
+}
+
+/** uWS copies the user data object on upgrade, so the shared state sits one reference deeper. */
+interface UserData {
+  bridge: Bridge;
 }
 
 const SKIPPED_UPGRADE_FIELDS = new Set(['host', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol']);
@@ -33,7 +40,7 @@ function closeCode(code: number): number | undefined {
 }
 
 export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, options: WebSocketOptions): void {
-  app.ws<Bridge>('/*', {
+  app.ws<UserData>('/*', {
     maxPayloadLength: options.maxMessageBytes,
     idleTimeout: Math.max(8, Math.round(options.idleMs / 1000)),
     maxBackpressure: 16 * HIGH_WATER,
@@ -54,9 +61,10 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       headers['x-forwarded-proto'] = 'http';
       if (host) headers['x-forwarded-host'] = host;
 
-      let aborted = false;
+      // Once the client went away, was answered or was upgraded, res must not be touched again.
+      let settled = false;
       res.onAborted(() => {
-        aborted = true;
+        settled = true;
       });
       const { routes, policy, random, pools, stats } = ctx;
       const pool = routes.pick(policy, random) ? pools.get(routes.slot, routes.incarnation) : undefined;
@@ -67,28 +75,26 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
         protocols ? protocols.split(',').map((p) => p.trim()) : [],
         { headers, handshakeTimeout: options.connectMs, perMessageDeflate: false, maxPayload: options.maxMessageBytes },
       );
-      const bridge: Bridge = { upstream, client: null, slot, openedAt: performance.now() };
-      const early: [RawData, boolean][] = [];
+      const bridge: Bridge = { upstream, client: null, slot, openedAt: performance.now(), early: [] };
       upstream.on('message', (data, isBinary) => {
-        if (bridge.client === null) early.push([data, isBinary]);
+        if (bridge.client === null) bridge.early.push([data, isBinary]);
         else relayDown(bridge, data, isBinary);
       });
       upstream.on('unexpected-response', (_request, response) => {
         response.resume();
-        if (!aborted) sendError(res, 502, `worker refused the WebSocket upgrade with status ${response.statusCode}`, true);
+        if (!settled) sendError(res, 502, `worker refused the WebSocket upgrade with status ${response.statusCode}`, true);
+        settled = true;
         upstream.terminate();
       });
       upstream.once('open', () => {
-        if (aborted) return upstream.terminate();
+        if (settled) return upstream.terminate();
+        settled = true;
         stats.begin(slot);
-        res.cork(() => res.upgrade(bridge, key, upstream.protocol, '', context));
-        for (const [data, isBinary] of early.splice(0)) relayDown(bridge, data, isBinary);
+        res.cork(() => res.upgrade<UserData>({ bridge }, key, upstream.protocol, '', context));
       });
       upstream.on('error', (err) => {
-        if (bridge.client === null && !aborted && upstream.readyState !== UpstreamSocket.CLOSED) {
-          aborted = true;
-          sendError(res, 502, `cannot open a WebSocket to the worker: ${err.message}`, true);
-        }
+        if (!settled) sendError(res, 502, `cannot open a WebSocket to the worker: ${err.message}`, true);
+        settled = true;
       });
       upstream.on('close', (code, reason) => {
         const clientSocket = bridge.client;
@@ -101,21 +107,23 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       });
     },
     open: (ws) => {
-      ws.getUserData().client = ws;
+      const { bridge } = ws.getUserData();
+      bridge.client = ws;
+      for (const [data, isBinary] of bridge.early.splice(0)) relayDown(bridge, data, isBinary);
     },
     message: (ws, message, isBinary) => {
-      const { upstream } = ws.getUserData();
+      const { upstream } = ws.getUserData().bridge;
       if (upstream.readyState !== UpstreamSocket.OPEN) return;
       // This uWS build cannot pause a WebSocket's reads, so client-to-worker buffering is bounded
       // by the worker's socket buffer plus ws's queue; maxPayloadLength caps each message.
       upstream.send(Buffer.from(new Uint8Array(message)), { binary: isBinary });
     },
     drain: (ws) => {
-      const bridge = ws.getUserData();
+      const { bridge } = ws.getUserData();
       if (ws.getBufferedAmount() < HIGH_WATER / 2) bridge.upstream.resume();
     },
     close: (ws, code, message) => {
-      const bridge = ws.getUserData();
+      const { bridge } = ws.getUserData();
       const wasOpen = bridge.client !== null;
       bridge.client = null;
       ctx.stats.end(bridge.slot, (performance.now() - bridge.openedAt) * 1000, true, 0, 0);
