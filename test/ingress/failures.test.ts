@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { test } from 'node:test';
+import { freePort } from '../../src/drivers/free-port.js';
+import { fetchRaw, startExampleWorkers, startHttpServer, startProxy, stopProcesses } from '../helpers/servers.js';
+import { sendRaw } from '../helpers/raw-http.js';
+
+test('idempotent requests keep succeeding while a worker is killed mid-run', async () => {
+  const workers = await startExampleWorkers(3);
+  const proxy = await startProxy({ driver: { kind: 'static', upstreams: workers.map((w) => ({ url: w.url, id: w.id })) } });
+  try {
+    const statuses = new Map<number, number>();
+    const failures: string[] = [];
+    let killed = false;
+    const client = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        const reply = await fetchRaw(`${proxy.url}/work?latency_ms=2`);
+        statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
+        if (reply.status !== 200) failures.push(`${reply.status} ${reply.body.toString().trim()}`);
+        if (!killed && i === 50) {
+          killed = true;
+          workers[1]!.child.kill('SIGKILL');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, () => client(150)));
+    assert.ok(killed);
+    assert.deepEqual([...statuses.entries()], [[200, 8 * 150]], failures.join('; '));
+  } finally {
+    await proxy.stop();
+    await stopProcesses(workers);
+  }
+});
+
+test('a refused connection is retried once on another worker for GET; POST gets a 502', async () => {
+  const [live] = await startExampleWorkers(1);
+  const dead = await freePort();
+  const proxy = await startProxy({
+    threads: 1,
+    driver: {
+      kind: 'static',
+      upstreams: [
+        { url: live!.url, id: 'live' },
+        { url: `http://127.0.0.1:${dead}`, id: 'dead' },
+      ],
+    },
+  });
+  try {
+    for (let i = 0; i < 30; i++) {
+      const reply = await fetchRaw(`${proxy.url}/`);
+      assert.equal(reply.status, 200);
+      assert.equal(reply.body.toString(), 'w1\n');
+    }
+    const statuses = new Set<number>();
+    for (let i = 0; i < 30; i++) statuses.add((await fetchRaw(`${proxy.url}/echo`, { method: 'POST', body: 'x' })).status);
+    assert.deepEqual([...statuses].sort(), [200, 502], 'POST is never retried, so the dead worker shows as 502');
+    const workers = JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/workers`)).body.toString()) as { id: string; errors: number }[];
+    assert.ok(workers.find((w) => w.id === 'dead')!.errors > 0);
+  } finally {
+    await proxy.stop();
+    await stopProcesses([live!]);
+  }
+});
+
+test('no response head within responseHeadersMs gives 504; a reset mid-response cuts the client', async () => {
+  const silent = await startHttpServer(() => {
+    // Never answers.
+  });
+  const proxy = await startProxy({ threads: 1, timeouts: { responseHeadersMs: 300 }, driver: { kind: 'static', upstreams: [{ url: silent.url }] } });
+  try {
+    const reply = await fetchRaw(`${proxy.url}/`);
+    assert.equal(reply.status, 504);
+    assert.match(reply.body.toString(), /no response head from upstream within 300 ms/);
+  } finally {
+    await proxy.stop();
+    await silent.close();
+  }
+
+  const cutter = await startHttpServer((_req, res) => {
+    res.writeHead(200, { 'content-length': '1000' });
+    res.write('partial');
+    setTimeout(() => res.socket?.destroy(), 50);
+  });
+  const proxy2 = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: cutter.url }] } });
+  try {
+    await assert.rejects(fetchRaw(`${proxy2.url}/`), /aborted|socket hang up|ECONNRESET/);
+  } finally {
+    await proxy2.stop();
+    await cutter.close();
+  }
+});
+
+test('an upstream sending garbage gives 502 and the next request still works', async () => {
+  let calls = 0;
+  const server = createServer((socket) => {
+    socket.once('data', () => {
+      calls++;
+      socket.end(calls === 1 ? 'NOT HTTP AT ALL\r\n\r\n' : 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const proxy = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: `http://127.0.0.1:${port}` }] } });
+  try {
+    const bad = await fetchRaw(`${proxy.url}/x`, { method: 'POST', body: 'a' });
+    assert.equal(bad.status, 502);
+    assert.match(bad.body.toString(), /invalid response from upstream/);
+    const good = await fetchRaw(`${proxy.url}/`);
+    assert.equal(good.status, 200);
+    assert.equal(good.body.toString(), 'ok');
+  } finally {
+    await proxy.stop();
+    server.close();
+  }
+});
+
+test('with no worker at all the ingress answers 503 with Retry-After', async () => {
+  const proxy = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: 'http://127.0.0.1:9', weight: 0 }] } });
+  try {
+    const reply = await fetchRaw(`${proxy.url}/`);
+    assert.equal(reply.status, 503);
+    assert.equal(reply.headers['retry-after'], '1');
+  } finally {
+    await proxy.stop();
+  }
+});
+
+test('limits: 503 over the concurrency limit, 413 over the body limit, 431 over the header limit', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const upstream = await startHttpServer((req, res) => {
+    req.resume();
+    if (req.url === '/hold') void gate.then(() => res.end('held'));
+    else res.end('ok');
+  });
+  const proxy = await startProxy({
+    threads: 1,
+    limits: { maxConcurrentRequests: 1, maxBodyBytes: 1000, maxHeaderBytes: 1024 },
+    driver: { kind: 'static', upstreams: [{ url: upstream.url }] },
+  });
+  try {
+    const held = fetchRaw(`${proxy.url}/hold`, { agent: false });
+    // Wait until the held request is really in flight.
+    for (let i = 0; i < 200; i++) {
+      const status = JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/status`)).body.toString()) as { requests: { inflight: number } };
+      if (status.requests.inflight === 1) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const over = await fetchRaw(`${proxy.url}/`, { agent: false });
+    assert.equal(over.status, 503);
+    assert.equal(over.headers['retry-after'], '1');
+    release();
+    assert.equal((await held).body.toString(), 'held');
+
+    const sized = await fetchRaw(`${proxy.url}/`, { method: 'POST', body: Buffer.alloc(1001), agent: false });
+    assert.equal(sized.status, 413);
+    const chunked = await new Promise<number>((resolve, reject) => {
+      const req = request(`${proxy.url}/`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' }, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.write(Buffer.alloc(600));
+      req.end(Buffer.alloc(600));
+    }).catch((e: Error) => e.message);
+    assert.ok(chunked === 413 || /reset|hang up/.test(String(chunked)), `chunked over the limit: ${chunked}`);
+    const fits = await fetchRaw(`${proxy.url}/`, { method: 'POST', body: Buffer.alloc(1000), agent: false });
+    assert.equal(fits.status, 200);
+
+    const big = await fetchRaw(`${proxy.url}/`, { headers: { 'x-big': 'a'.repeat(2000) }, agent: false });
+    assert.equal(big.status, 431);
+    assert.equal((await fetchRaw(`${proxy.url}/`, { agent: false })).status, 200);
+  } finally {
+    release();
+    await proxy.stop();
+    await upstream.close();
+  }
+});
+
+test('malformed requests, oversized heads and garbage get an error or a closed connection; serving goes on', async () => {
+  const [worker] = await startExampleWorkers(1);
+  const proxy = await startProxy({ threads: 2, driver: { kind: 'static', upstreams: [{ url: worker!.url }] } });
+  try {
+    const cases: [string, Buffer | string][] = [
+      ['garbage', Buffer.from([0, 1, 2, 3, 255, 13, 10, 13, 10])],
+      ['not a request line', 'HELLO THERE\r\n\r\n'],
+      ['bad version', 'GET / HTTP/9.9\r\nHost: a\r\n\r\n'],
+      ['both framings', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+      ['bad content-length', 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 12abc\r\n\r\n'],
+      ['header without colon', 'GET / HTTP/1.1\r\nHost: a\r\nNoColonHere\r\n\r\n'],
+      ['too many headers', `GET / HTTP/1.1\r\nHost: a\r\n${Array.from({ length: 200 }, (_, i) => `X-${i}: v\r\n`).join('')}\r\n`],
+      ['one huge header', `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(100_000)}\r\n\r\n`],
+      ['1 MiB of random bytes', Buffer.from(Array.from({ length: 1 << 20 }, (_, i) => (i * 2654435761) >>> 24))],
+      ['bad chunk size', 'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nabc\r\n0\r\n\r\n'],
+    ];
+    // uWS answers some of these at once and drops others only at its 10 s idle timeout, so the
+    // cases run side by side, each given up to 15 s, while normal requests keep being served.
+    const outcomes = await Promise.all(cases.map(([, payload]) => sendRaw(proxy.ingressPort, payload, 15_000)));
+    outcomes.forEach(({ response, closed }, i) => {
+      const name = cases[i]![0];
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(response)?.[1];
+      assert.ok(closed, `${name}: the connection stayed open (${JSON.stringify(response.slice(0, 80))})`);
+      assert.ok(status === undefined || Number(status) >= 400, `${name}: accepted with ${status}`);
+    });
+    const after = await fetchRaw(`${proxy.url}/`, { agent: false });
+    assert.equal(after.status, 200, 'serving stopped');
+  } finally {
+    await proxy.stop();
+    await stopProcesses([worker!]);
+  }
+});
