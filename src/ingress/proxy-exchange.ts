@@ -117,6 +117,11 @@ export class ProxyExchange implements UpstreamExchange {
     this.finish(false);
   }
 
+  cork(fn: () => void): void {
+    if (this.aborted) fn();
+    else this.res.cork(fn);
+  }
+
   onUpstreamDrain(): void {
     if (this.clientPaused && !this.finished) {
       this.clientPaused = false;

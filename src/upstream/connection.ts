@@ -12,6 +12,11 @@ export interface UpstreamExchange {
   onUpstreamError(failure: UpstreamFailure): void;
   /** The request body may be written again after write() returned false. */
   onUpstreamDrain(): void;
+  /**
+   * Runs fn with the client side corked, so everything one upstream read produces (head, body,
+   * end) leaves in a single write to the client.
+   */
+  cork(fn: () => void): void;
 }
 
 export interface ConnectionTimeouts {
@@ -25,6 +30,9 @@ export interface ConnectionTimeouts {
 export interface ConnectionOwner {
   release(connection: UpstreamConnection): void;
 }
+
+/** One read buffer per thread: reads are handled synchronously, one at a time. */
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
 const Phase = {
   connecting: 0,
@@ -58,10 +66,11 @@ export class UpstreamConnection implements ResponseHandlers {
     maxHeaderBytes: number,
   ) {
     this.parser = new ResponseParser(this, { maxHeaderBytes });
-    this.socket = connect({ host, port, noDelay: true });
+    // onread hands every read to us in one reused buffer, skipping the stream machinery and a
+    // Buffer allocation per read; nothing may keep a view of it past onData (see onBody).
+    this.socket = connect({ host, port, noDelay: true, onread: { buffer: readBuffer, callback: (n: number, buf: Uint8Array) => this.onData(buf as Buffer, n) } });
     this.socket.setTimeout(timeouts.connectMs);
     this.socket.on('connect', () => this.onConnect());
-    this.socket.on('data', (data: Buffer) => this.onData(data));
     this.socket.on('end', () => this.onEnd());
     this.socket.on('error', (err: NodeJS.ErrnoException) => (this.lastError = err));
     this.socket.on('close', () => this.onClose());
@@ -87,7 +96,7 @@ export class UpstreamConnection implements ResponseHandlers {
       this.phase = Phase.awaitingHead;
       this.socket.setTimeout(this.timeouts.responseHeadersMs);
     }
-    this.socket.write(head, 'latin1');
+    this.socket.write(head);
   }
 
   /** A piece of the request body; false means wait for onUpstreamDrain. */
@@ -151,19 +160,23 @@ export class UpstreamConnection implements ResponseHandlers {
     this.socket.setTimeout(this.exchange ? this.timeouts.responseHeadersMs : this.timeouts.keepAliveMs);
   }
 
-  private onData(data: Buffer): void {
+  private onData(buffer: Buffer, length: number): boolean {
     if (this.exchange === null) {
       // Bytes on an idle connection (or after an abort) have no request to belong to.
       this.close();
-      return;
+      return false;
     }
     this.responseStarted = true;
-    try {
-      this.parser.execute(data);
-    } catch (err) {
-      if (!(err instanceof UpstreamParseError)) throw err;
-      this.fail(FailureKind.protocol, `invalid response from upstream: ${err.message}`, err);
-    }
+    const data = buffer.subarray(0, length);
+    this.exchange.cork(() => {
+      try {
+        this.parser.execute(data);
+      } catch (err) {
+        if (!(err instanceof UpstreamParseError)) throw err;
+        this.fail(FailureKind.protocol, `invalid response from upstream: ${err.message}`, err);
+      }
+    });
+    return true;
   }
 
   private onEnd(): void {
