@@ -129,6 +129,9 @@ export class ProxyExchange implements UpstreamExchange {
     }
   }
 
+  // onUpstreamHead, onUpstreamBody and onUpstreamComplete run inside cork(), called by the
+  // connection around each parse, so they write to res without corking again.
+
   onUpstreamHead(status: number, reason: string, headers: string[], bodyKind: BodyKind, contentLength: number): void {
     if (this.aborted) return;
     this.responding = true;
@@ -136,54 +139,44 @@ export class ProxyExchange implements UpstreamExchange {
     this.bodyKind = bodyKind;
     this.contentLength = contentLength;
     const res = this.res;
-    res.cork(() => {
-      res.writeStatus(reason ? `${status} ${reason}` : `${status}`);
-      let named: Set<string> | undefined;
-      for (let i = 0; i < headers.length; i += 2) {
-        const lower = headers[i]!.toLowerCase();
-        if (lower === 'connection') named = connectionTokens(headers[i + 1]!);
-      }
-      const isHead = this.request.method === 'HEAD';
-      for (let i = 0; i < headers.length; i += 2) {
-        const name = headers[i]!;
-        const lower = name.toLowerCase();
-        // uWS writes its own Date and Content-Length (framing is re-done hop by hop), except for
-        // HEAD, whose Content-Length describes the GET body and is passed on as it is.
-        if ((lower === 'content-length' && !isHead) || lower === 'date' || isHopByHop(lower) || named?.has(lower)) continue;
-        const value = headers[i + 1]!;
-        // Values arrive as latin1; uWS would re-encode a non-ASCII string as UTF-8.
-        res.writeHeader(name, NON_ASCII.test(value) ? Buffer.from(value, 'latin1') : value);
-      }
-    });
+    res.writeStatus(reason ? `${status} ${reason}` : `${status}`);
+    const isHead = this.request.method === 'HEAD';
+    let named: Set<string> | undefined;
+    for (let i = 0; i < headers.length; i += 2) {
+      const lower = headers[i]!.toLowerCase();
+      if (lower === 'connection') named = connectionTokens(headers[i + 1]!);
+    }
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!;
+      const lower = name.toLowerCase();
+      // uWS writes its own Date and Content-Length (framing is re-done hop by hop), except for
+      // HEAD, whose Content-Length describes the GET body and is passed on as it is.
+      if ((lower === 'content-length' && !isHead) || lower === 'date' || isHopByHop(lower) || named?.has(lower)) continue;
+      const value = headers[i + 1]!;
+      // Values arrive as latin1; uWS would re-encode a non-ASCII string as UTF-8.
+      res.writeHeader(name, NON_ASCII.test(value) ? Buffer.from(value, 'latin1') : value);
+    }
   }
 
   onUpstreamBody(chunk: Buffer): void {
     if (this.aborted) return;
     this.bytesOut += chunk.length;
-    const res = this.res;
     if (this.pending !== null) {
       // Still waiting for the client: queue behind what uWS has not taken yet.
       this.pending = Buffer.concat([this.pending, chunk]);
       return;
     }
+    const res = this.res;
     if (this.bodyKind === 'length') {
-      let ok = false;
-      res.cork(() => {
-        const offset = res.getWriteOffset();
-        ok = res.tryEnd(chunk, this.contentLength)[0];
-        if (!ok) {
-          // Keep what uWS did not take; Buffer views from the parser die after this call.
-          this.pending = Buffer.from(chunk.subarray(res.getWriteOffset() - offset));
-          this.pendingOffset = res.getWriteOffset();
-        }
-      });
-      if (!ok) this.waitForClient();
-    } else {
-      let ok = true;
-      res.cork(() => {
-        ok = res.write(chunk);
-      });
-      if (!ok) this.waitForClient();
+      const offset = res.getWriteOffset();
+      if (!res.tryEnd(chunk, this.contentLength)[0]) {
+        // Keep what uWS did not take; the chunk is a view of a reused read buffer.
+        this.pending = Buffer.from(chunk.subarray(res.getWriteOffset() - offset));
+        this.pendingOffset = res.getWriteOffset();
+        this.waitForClient();
+      }
+    } else if (!res.write(chunk)) {
+      this.waitForClient();
     }
   }
 
@@ -192,19 +185,17 @@ export class ProxyExchange implements UpstreamExchange {
     if (this.aborted) return;
     const res = this.res;
     if (this.bodyKind === 'none') {
-      res.cork(() => {
-        // endWithoutBody(length) would leave uWS 20.30 waiting for a body; the length header was
-        // written with the head instead.
-        if (this.request.method === 'HEAD' || this.status === 204 || this.status === 304) res.endWithoutBody();
-        else res.end();
-      });
+      // endWithoutBody(length) would leave uWS 20.30 waiting for a body; a HEAD response's
+      // length header was written with the head instead.
+      if (this.request.method === 'HEAD' || this.status === 204 || this.status === 304) res.endWithoutBody();
+      else res.end();
       this.finish(this.status < 500);
     } else if (this.bodyKind === 'length') {
       // tryEnd ended the response when the last byte went out (or will, from onWritable).
-      if (this.contentLength === 0) res.cork(() => res.end());
+      if (this.contentLength === 0) res.end();
       if (this.pending === null) this.finish(this.status < 500);
     } else {
-      res.cork(() => res.end());
+      res.end();
       this.finish(this.status < 500);
     }
   }

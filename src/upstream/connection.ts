@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { UpstreamParseError } from '../errors.js';
 import { ResponseParser, type BodyKind, type ResponseHandlers } from './response-parser.js';
+import { sweeper, type Expirable } from './deadline-sweeper.js';
 import { FailureKind, UpstreamFailure, type FailureKindValue } from './upstream-failure.js';
 
 /** What a connection reports to the request it is carrying. Callbacks run on the socket's events. */
@@ -48,7 +49,8 @@ type PhaseValue = (typeof Phase)[keyof typeof Phase];
  * net.Socket because undici's request()/dispatch() halved proxy throughput in a prototype here
  * (see the data-plane issue); the parser is proven against llhttp by a differential fuzz test.
  */
-export class UpstreamConnection implements ResponseHandlers {
+export class UpstreamConnection implements ResponseHandlers, Expirable {
+  deadline: number;
   private readonly socket: Socket;
   private readonly parser: ResponseParser;
   private exchange: UpstreamExchange | null = null;
@@ -69,12 +71,12 @@ export class UpstreamConnection implements ResponseHandlers {
     // onread hands every read to us in one reused buffer, skipping the stream machinery and a
     // Buffer allocation per read; nothing may keep a view of it past onData (see onBody).
     this.socket = connect({ host, port, noDelay: true, onread: { buffer: readBuffer, callback: (n: number, buf: Uint8Array) => this.onData(buf as Buffer, n) } });
-    this.socket.setTimeout(timeouts.connectMs);
+    this.deadline = sweeper.now + timeouts.connectMs;
+    sweeper.add(this);
     this.socket.on('connect', () => this.onConnect());
     this.socket.on('end', () => this.onEnd());
     this.socket.on('error', (err: NodeJS.ErrnoException) => (this.lastError = err));
     this.socket.on('close', () => this.onClose());
-    this.socket.on('timeout', () => this.onTimeout());
     this.socket.on('drain', () => this.exchange?.onUpstreamDrain());
   }
 
@@ -94,13 +96,16 @@ export class UpstreamConnection implements ResponseHandlers {
     this.parser.expect(noResponseBody);
     if (this.connected) {
       this.phase = Phase.awaitingHead;
-      this.socket.setTimeout(this.timeouts.responseHeadersMs);
+      this.deadline = sweeper.now + this.timeouts.responseHeadersMs;
     }
     this.socket.write(head);
   }
 
   /** A piece of the request body; false means wait for onUpstreamDrain. */
   write(chunk: Uint8Array | string): boolean {
+    // Request body progress keeps the exchange alive; the head timeout runs from the last byte sent.
+    if (this.phase === Phase.body) this.deadline = sweeper.now + this.timeouts.idleMs;
+    else if (this.phase === Phase.awaitingHead) this.deadline = sweeper.now + this.timeouts.responseHeadersMs;
     return this.socket.write(chunk);
   }
 
@@ -124,6 +129,7 @@ export class UpstreamConnection implements ResponseHandlers {
 
   close(): void {
     this.phase = Phase.closed;
+    sweeper.delete(this);
     this.socket.destroy();
   }
 
@@ -131,7 +137,7 @@ export class UpstreamConnection implements ResponseHandlers {
 
   onHead(status: number, reason: string, headers: string[], bodyKind: BodyKind, contentLength: number): void {
     this.phase = Phase.body;
-    this.socket.setTimeout(this.timeouts.idleMs);
+    this.deadline = sweeper.now + this.timeouts.idleMs;
     this.exchange?.onUpstreamHead(status, reason, headers, bodyKind, contentLength);
   }
 
@@ -144,7 +150,7 @@ export class UpstreamConnection implements ResponseHandlers {
     this.exchange = null;
     if (keepAlive && this.requestSent && this.phase !== Phase.closed) {
       this.phase = Phase.idle;
-      this.socket.setTimeout(this.timeouts.keepAliveMs);
+      this.deadline = sweeper.now + this.timeouts.keepAliveMs;
       this.socket.resume();
       this.owner.release(this);
     } else {
@@ -157,7 +163,7 @@ export class UpstreamConnection implements ResponseHandlers {
     this.connected = true;
     if (this.phase === Phase.closed) return;
     this.phase = this.exchange ? Phase.awaitingHead : Phase.idle;
-    this.socket.setTimeout(this.exchange ? this.timeouts.responseHeadersMs : this.timeouts.keepAliveMs);
+    this.deadline = sweeper.now + (this.exchange ? this.timeouts.responseHeadersMs : this.timeouts.keepAliveMs);
   }
 
   private onData(buffer: Buffer, length: number): boolean {
@@ -167,6 +173,7 @@ export class UpstreamConnection implements ResponseHandlers {
       return false;
     }
     this.responseStarted = true;
+    if (this.phase === Phase.body) this.deadline = sweeper.now + this.timeouts.idleMs;
     const data = buffer.subarray(0, length);
     this.exchange.cork(() => {
       try {
@@ -180,18 +187,22 @@ export class UpstreamConnection implements ResponseHandlers {
   }
 
   private onEnd(): void {
-    if (this.exchange === null) return this.close();
-    try {
-      this.parser.finish();
-    } catch (err) {
-      if (!(err instanceof UpstreamParseError)) throw err;
-      // Falls through to onClose, which reports the reset with what we know.
-    }
+    const exchange = this.exchange;
+    if (exchange === null) return this.close();
+    exchange.cork(() => {
+      try {
+        this.parser.finish();
+      } catch (err) {
+        if (!(err instanceof UpstreamParseError)) throw err;
+        // Falls through to onClose, which reports the reset with what we know.
+      }
+    });
     this.close();
   }
 
   private onClose(): void {
     this.phase = Phase.closed;
+    sweeper.delete(this);
     if (this.exchange === null) return;
     const code = this.lastError?.code;
     if (!this.connected) {
@@ -201,7 +212,7 @@ export class UpstreamConnection implements ResponseHandlers {
     }
   }
 
-  private onTimeout(): void {
+  onDeadline(): void {
     const phase = this.phase;
     if (phase === Phase.idle || this.exchange === null) return this.close();
     if (phase === Phase.connecting) this.fail(FailureKind.connectTimeout, `no connection to upstream within ${this.timeouts.connectMs} ms`);
