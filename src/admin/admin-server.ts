@@ -1,4 +1,5 @@
 import uWS from 'uWebSockets.js';
+import { assertPortFree } from '../drivers/free-port.js';
 
 /** What the admin API reads; the runtime provides it. */
 export interface AdminSource {
@@ -18,7 +19,11 @@ function json(res: uWS.HttpResponse, status: string, body: unknown): void {
 }
 
 /** The admin API (JSON over HTTP): GET /api/status and GET /api/workers. */
-export function startAdminServer(host: string, port: number, source: AdminSource): Promise<AdminServer> {
+export async function startAdminServer(host: string, port: number, source: AdminSource): Promise<AdminServer> {
+  // uSockets binds with SO_REUSEPORT, which would silently share the port with another process.
+  await assertPortFree(host, port).catch((err: Error) => {
+    throw new Error(`admin API ${err.message}`);
+  });
   const app = uWS.App();
   app.get('/api/status', (res) => json(res, '200 OK', source.status()));
   app.get('/api/workers', (res) => json(res, '200 OK', source.workers()));

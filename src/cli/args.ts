@@ -6,6 +6,7 @@ import { ConfigError } from '../errors.js';
 export const USAGE = `Usage: weighbridge [options]
 
   --config FILE        JSON or YAML configuration (see README: Configuration)
+  --host ADDR          ingress address (default 0.0.0.0)
   --port N             ingress port (default 8080)
   --admin-port N       admin API port (default 9090)
   --threads N          ingress threads (default: number of cores)
@@ -34,6 +35,7 @@ export function parseCommandLine(argv: readonly string[]): CliResult {
       allowPositionals: false,
       options: {
         config: { type: 'string' },
+        host: { type: 'string' },
         port: { type: 'string' },
         'admin-port': { type: 'string' },
         threads: { type: 'string' },
@@ -56,6 +58,7 @@ export function parseCommandLine(argv: readonly string[]): CliResult {
   const threads = int('threads', v.threads);
   const workers = int('workers', v.workers);
   if (port !== undefined) raw.port = port;
+  if (v.host !== undefined) raw.host = v.host;
   if (threads !== undefined) raw.threads = threads;
   if (v.policy !== undefined) raw.policy = v.policy;
   if (adminPort !== undefined) raw.admin = { ...(raw.admin as object | undefined), port: adminPort };

@@ -4,5 +4,7 @@ import type { WorkerRegistry } from '../routing/worker-registry.js';
 export interface WorkerDriver {
   readonly kind: string;
   start(registry: WorkerRegistry): Promise<void>;
+  /** Shutdown has begun: replace nothing that exits from now on. */
+  quiesce(): void;
   stop(): Promise<void>;
 }

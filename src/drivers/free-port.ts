@@ -29,3 +29,12 @@ export async function waitForPort(host: string, port: number, timeoutMs: number,
   }
   return false;
 }
+
+/** Rejects with a clear error if host:port cannot be bound right now (for example, in use). */
+export function assertPortFree(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${host}:${port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`)));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve()));
+  });
+}

@@ -52,6 +52,10 @@ export class ProcessDriver implements WorkerDriver {
     await Promise.all(this.workers.map((w) => this.launch(w)));
   }
 
+  quiesce(): void {
+    this.stopping = true;
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     await Promise.all(
@@ -78,6 +82,9 @@ export class ProcessDriver implements WorkerDriver {
     const child = spawn(file!, args, {
       env: { ...process.env, PORT: String(w.port), HOST: '127.0.0.1', WORKER_ID: w.id },
       stdio: ['ignore', 'inherit', 'inherit'],
+      // A process group of its own: Ctrl-C in a terminal signals weighbridge, which drains
+      // in-flight requests before it stops the workers itself.
+      detached: true,
     });
     w.child = child;
     w.startedAt = Date.now();

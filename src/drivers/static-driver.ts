@@ -17,5 +17,7 @@ export class StaticDriver implements WorkerDriver {
     }
   }
 
+  quiesce(): void {}
+
   async stop(): Promise<void> {}
 }

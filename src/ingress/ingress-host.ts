@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { freePort } from '../drivers/free-port.js';
+import { assertPortFree, freePort } from '../drivers/free-port.js';
 import type { IngressThreadApi, IngressThreadData } from './thread-api.js';
 
 export type IngressThreadOptions = Omit<IngressThreadData, 'threadIndex'>;
@@ -31,7 +31,10 @@ export class IngressHost {
     const host = new IngressHost(options, log);
     try {
       // uSockets sets SO_REUSEPORT only for a non-zero port, so port 0 is resolved here first.
+      // Its threads share the port through SO_REUSEPORT, which would also let them join another
+      // process's listener silently; an exclusive probe bind turns that into an error.
       host.port = options.port !== 0 ? options.port : await freePort(options.host === '0.0.0.0' ? '127.0.0.1' : options.host);
+      await assertPortFree(options.host, host.port);
       await Promise.all(Array.from({ length: count }, (_, i) => host.spawn(i, host.port)));
     } catch (err) {
       await host.close();

@@ -87,6 +87,7 @@ export async function startWeighbridge(config: Config, log: (line: string) => vo
     driver,
     stop() {
       stopping ??= (async () => {
+        driver.quiesce();
         await ingressHost.stopAccepting();
         const deadline = Date.now() + config.timeouts.shutdownMs;
         while (stats.inflightTotal > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

@@ -1,7 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { UpstreamParseError } from '../errors.js';
 import { ResponseParser, type BodyKind, type ResponseHandlers } from './response-parser.js';
-import { sweeper, type Expirable } from './deadline-sweeper.js';
 import { FailureKind, UpstreamFailure, type FailureKindValue } from './upstream-failure.js';
 
 /** What a connection reports to the request it is carrying. Callbacks run on the socket's events. */
@@ -49,8 +48,7 @@ type PhaseValue = (typeof Phase)[keyof typeof Phase];
  * net.Socket because undici's request()/dispatch() halved proxy throughput in a prototype here
  * (see the data-plane issue); the parser is proven against llhttp by a differential fuzz test.
  */
-export class UpstreamConnection implements ResponseHandlers, Expirable {
-  deadline: number;
+export class UpstreamConnection implements ResponseHandlers {
   private readonly socket: Socket;
   private readonly parser: ResponseParser;
   private exchange: UpstreamExchange | null = null;
@@ -71,12 +69,12 @@ export class UpstreamConnection implements ResponseHandlers, Expirable {
     // onread hands every read to us in one reused buffer, skipping the stream machinery and a
     // Buffer allocation per read; nothing may keep a view of it past onData (see onBody).
     this.socket = connect({ host, port, noDelay: true, onread: { buffer: readBuffer, callback: (n: number, buf: Uint8Array) => this.onData(buf as Buffer, n) } });
-    this.deadline = sweeper.now + timeouts.connectMs;
-    sweeper.add(this);
+    this.socket.setTimeout(timeouts.connectMs);
     this.socket.on('connect', () => this.onConnect());
     this.socket.on('end', () => this.onEnd());
     this.socket.on('error', (err: NodeJS.ErrnoException) => (this.lastError = err));
     this.socket.on('close', () => this.onClose());
+    this.socket.on('timeout', () => this.onTimeout());
     this.socket.on('drain', () => this.exchange?.onUpstreamDrain());
   }
 
@@ -96,16 +94,13 @@ export class UpstreamConnection implements ResponseHandlers, Expirable {
     this.parser.expect(noResponseBody);
     if (this.connected) {
       this.phase = Phase.awaitingHead;
-      this.deadline = sweeper.now + this.timeouts.responseHeadersMs;
+      this.socket.setTimeout(this.timeouts.responseHeadersMs);
     }
     this.socket.write(head);
   }
 
   /** A piece of the request body; false means wait for onUpstreamDrain. */
   write(chunk: Uint8Array | string): boolean {
-    // Request body progress keeps the exchange alive; the head timeout runs from the last byte sent.
-    if (this.phase === Phase.body) this.deadline = sweeper.now + this.timeouts.idleMs;
-    else if (this.phase === Phase.awaitingHead) this.deadline = sweeper.now + this.timeouts.responseHeadersMs;
     return this.socket.write(chunk);
   }
 
@@ -129,7 +124,6 @@ export class UpstreamConnection implements ResponseHandlers, Expirable {
 
   close(): void {
     this.phase = Phase.closed;
-    sweeper.delete(this);
     this.socket.destroy();
   }
 
@@ -137,7 +131,7 @@ export class UpstreamConnection implements ResponseHandlers, Expirable {
 
   onHead(status: number, reason: string, headers: string[], bodyKind: BodyKind, contentLength: number): void {
     this.phase = Phase.body;
-    this.deadline = sweeper.now + this.timeouts.idleMs;
+    this.socket.setTimeout(this.timeouts.idleMs);
     this.exchange?.onUpstreamHead(status, reason, headers, bodyKind, contentLength);
   }
 
@@ -150,7 +144,7 @@ export class UpstreamConnection implements ResponseHandlers, Expirable {
     this.exchange = null;
     if (keepAlive && this.requestSent && this.phase !== Phase.closed) {
       this.phase = Phase.idle;
-      this.deadline = sweeper.now + this.timeouts.keepAliveMs;
+      this.socket.setTimeout(this.timeouts.keepAliveMs);
       this.socket.resume();
       this.owner.release(this);
     } else {
@@ -163,7 +157,7 @@ export class UpstreamConnection implements ResponseHandlers, Expirable {
     this.connected = true;
     if (this.phase === Phase.closed) return;
     this.phase = this.exchange ? Phase.awaitingHead : Phase.idle;
-    this.deadline = sweeper.now + (this.exchange ? this.timeouts.responseHeadersMs : this.timeouts.keepAliveMs);
+    this.socket.setTimeout(this.exchange ? this.timeouts.responseHeadersMs : this.timeouts.keepAliveMs);
   }
 
   private onData(buffer: Buffer, length: number): boolean {
@@ -173,7 +167,6 @@ export class UpstreamConnection implements ResponseHandlers, Expirable {
       return false;
     }
     this.responseStarted = true;
-    if (this.phase === Phase.body) this.deadline = sweeper.now + this.timeouts.idleMs;
     const data = buffer.subarray(0, length);
     this.exchange.cork(() => {
       try {
@@ -202,7 +195,6 @@ export class UpstreamConnection implements ResponseHandlers, Expirable {
 
   private onClose(): void {
     this.phase = Phase.closed;
-    sweeper.delete(this);
     if (this.exchange === null) return;
     const code = this.lastError?.code;
     if (!this.connected) {
@@ -212,7 +204,7 @@ export class UpstreamConnection implements ResponseHandlers, Expirable {
     }
   }
 
-  onDeadline(): void {
+  private onTimeout(): void {
     const phase = this.phase;
     if (phase === Phase.idle || this.exchange === null) return this.close();
     if (phase === Phase.connecting) this.fail(FailureKind.connectTimeout, `no connection to upstream within ${this.timeouts.connectMs} ms`);

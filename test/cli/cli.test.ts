@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { freePort, waitForPort } from '../../src/drivers/free-port.js';
+import { runCli, startCli } from '../helpers/cli.js';
+import { fetchRaw, startExampleWorkers, stopProcesses } from '../helpers/servers.js';
+
+function childPids(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)]).toString().trim().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('with no configuration it starts 3 example workers and answers on the ingress', async () => {
+  const cli = await startCli(['--port', String(await freePort()), '--admin-port', String(await freePort())]);
+  try {
+    const ids = new Set<string>();
+    for (let i = 0; i < 30; i++) ids.add((await fetchRaw(`http://127.0.0.1:${cli.ingressPort}/`)).body.toString().trim());
+    assert.deepEqual([...ids].sort(), ['worker-1', 'worker-2', 'worker-3']);
+    const workers = JSON.parse((await fetchRaw(`http://127.0.0.1:${cli.adminPort}/api/workers`)).body.toString()) as unknown[];
+    assert.equal(workers.length, 3);
+  } finally {
+    cli.child.kill('SIGTERM');
+    assert.equal(await cli.exited, 0);
+  }
+});
+
+test('a bad config file or flag is one clear error naming the field, and nothing starts', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'weighbridge-cli-'));
+  const port = await freePort();
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, `port: ${port}\nlimits:\n  maxConcurrentRequests: lots\n`);
+  const r1 = await runCli(['--config', bad]);
+  assert.equal(r1.code, 2);
+  assert.equal(r1.stderr.trim(), `weighbridge: ${bad}: limits.maxConcurrentRequests: Invalid input: expected number, received string`);
+  assert.equal(await waitForPort('127.0.0.1', port, 300), false, 'something listens after a config error');
+  const r2 = await runCli(['--port', String(port), '--threads', 'two']);
+  assert.equal(r2.code, 2);
+  assert.equal(r2.stderr.trim(), 'weighbridge: --threads: expected a non-negative integer, got "two"');
+  const r3 = await runCli(['--config', join(dir, 'nope.yaml')]);
+  assert.equal(r3.code, 2);
+  assert.match(r3.stderr, /cannot read config file .*nope\.yaml/);
+});
+
+test('a port already in use is a clear error, and the workers it started are stopped', async () => {
+  const taken = await startCli(['--port', String(await freePort()), '--admin-port', String(await freePort()), '--workers', '1']);
+  try {
+    const r = await runCli(['--host', '127.0.0.1', '--port', String(await freePort()), '--admin-port', String(taken.adminPort), '--workers', '1']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /admin API cannot listen on 127\.0\.0\.1:\d+: the port is in use/);
+    const r2 = await runCli(['--host', '127.0.0.1', '--port', String(taken.ingressPort), '--admin-port', String(await freePort()), '--workers', '1']);
+    assert.equal(r2.code, 1);
+    assert.equal(r2.stderr.trim(), `weighbridge: cannot listen on 127.0.0.1:${taken.ingressPort}: the port is in use`);
+  } finally {
+    taken.child.kill('SIGTERM');
+    await taken.exited;
+  }
+});
+
+test('SIGTERM lets in-flight requests finish, stops accepting, and stops the workers', async () => {
+  const cli = await startCli(['--port', String(await freePort()), '--admin-port', String(await freePort()), '--workers', '2']);
+  const workerPids = childPids(cli.child.pid!);
+  assert.equal(workerPids.length, 2);
+  const slow = fetchRaw(`http://127.0.0.1:${cli.ingressPort}/work?latency_ms=800`, { agent: false });
+  // Let the slow request reach a worker before the signal.
+  for (let i = 0; i < 100; i++) {
+    const status = JSON.parse((await fetchRaw(`http://127.0.0.1:${cli.adminPort}/api/status`, { agent: false })).body.toString()) as { requests: { inflight: number } };
+    if (status.requests.inflight > 0) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  cli.child.kill('SIGTERM');
+  const reply = await slow;
+  assert.equal(reply.status, 200);
+  assert.equal(await cli.exited, 0);
+  assert.match(cli.stderr(), /SIGTERM: draining/);
+  assert.equal(await waitForPort('127.0.0.1', cli.ingressPort, 200), false);
+  for (const pid of workerPids) assert.equal(alive(pid), false, `worker ${pid} outlived weighbridge`);
+});
+
+// uWS 20.30 refuses a Content-Length of 10^9 or more (it reads at most 9 digits), so the
+// 1 GiB body goes chunked; sized bodies are covered up to 50 MiB in proxy.test.ts.
+test('a 1 GiB upload echoed back streams through without being held in memory', async () => {
+  const [worker] = await startExampleWorkers(1);
+  const cli = await startCli(['--port', String(await freePort()), '--admin-port', String(await freePort()), '--threads', '1', '--upstreams', worker!.url]);
+  try {
+    const total = 1 << 30;
+    const block = randomBytes(1 << 20);
+    const sent = createHash('sha256');
+    const received = createHash('sha256');
+    let receivedBytes = 0;
+    await new Promise<void>((resolve, reject) => {
+      const req = request(`http://127.0.0.1:${cli.ingressPort}/echo`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
+        res.on('data', (c: Buffer) => {
+          received.update(c);
+          receivedBytes += c.length;
+        });
+        res.on('end', () => resolve());
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      let written = 0;
+      const pump = (): void => {
+        while (written < total) {
+          sent.update(block);
+          written += block.length;
+          if (!req.write(block)) return void req.once('drain', pump);
+        }
+        req.end();
+      };
+      pump();
+    });
+    assert.equal(receivedBytes, total);
+    assert.equal(received.digest('hex'), sent.digest('hex'));
+    const status = readFileSync(`/proc/${cli.child.pid}/status`, 'utf8');
+    const peakKiB = Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]);
+    assert.ok(peakKiB < 400 * 1024, `weighbridge peaked at ${Math.round(peakKiB / 1024)} MiB for a 1 GiB body`);
+  } finally {
+    cli.child.kill('SIGTERM');
+    await cli.exited;
+    await stopProcesses([worker!]);
+  }
+});

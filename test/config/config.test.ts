@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseCommandLine } from '../../src/cli/args.js';
+import { readConfigFile, resolveConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'weighbridge-config-'));
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+function throwsConfig(fn: () => unknown, message: string): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof ConfigError, `not a ConfigError: ${String(err)}`);
+    assert.equal(err.message, message);
+    return true;
+  });
+}
+
+test('defaults: every field is optional', () => {
+  const c = resolveConfig({});
+  assert.equal(c.port, 8080);
+  assert.equal(c.admin.port, 9090);
+  assert.equal(c.policy, 'weighted-random');
+  assert.equal(c.driver.kind, 'process');
+  assert.equal(c.driver.kind === 'process' && c.driver.count, 3);
+  assert.ok(c.threads >= 1);
+  assert.equal(c.limits.maxConcurrentRequests, 10_000);
+});
+
+test('exact messages name the offending field', () => {
+  throwsConfig(() => resolveConfig({ port: 'eighty' }), 'config: port: Invalid input: expected number, received string');
+  throwsConfig(() => resolveConfig({ port: 70000 }), 'config: port: Too big: expected number to be <=65535');
+  throwsConfig(() => resolveConfig({ treads: 2 }), 'config: unknown field treads');
+  throwsConfig(() => resolveConfig({ limits: { maxBodyByte: 1 } }), 'config: unknown field limits.maxBodyByte');
+  throwsConfig(() => resolveConfig({ policy: 'fastest' }), 'config: policy: Invalid option: expected one of "weighted-random"|"round-robin"');
+  throwsConfig(
+    () => resolveConfig({ driver: { kind: 'static', upstreams: [{ url: 'ftp://x' }] } }),
+    'config: driver.upstreams.0.url: must be an http:// URL with a host, an optional port and no path, e.g. http://127.0.0.1:3000',
+  );
+  throwsConfig(() => resolveConfig({ driver: { kind: 'static', upstreams: [{ url: 'http://a:1', weight: -1 }] } }), 'config: driver.upstreams.0.weight: Too small: expected number to be >=0');
+  throwsConfig(() => resolveConfig({ timeouts: { connectMs: 0 } }), 'config: timeouts.connectMs: Too small: expected number to be >=1');
+});
+
+test('YAML and JSON files are read; a broken file is one clear error', () => {
+  const yaml = file('ok.yaml', 'port: 8181\npolicy: round-robin\ndriver:\n  kind: static\n  upstreams:\n    - url: http://127.0.0.1:3000\n      weight: 3\n');
+  const fromYaml = resolveConfig(readConfigFile(yaml));
+  assert.equal(fromYaml.port, 8181);
+  assert.equal(fromYaml.driver.kind === 'static' && fromYaml.driver.upstreams[0]!.weight, 3);
+  const json = file('ok.json', JSON.stringify({ threads: 3 }));
+  assert.equal(resolveConfig(readConfigFile(json)).threads, 3);
+  assert.throws(() => readConfigFile(file('bad.json', '{"port": ')), /config file .*bad\.json is not valid JSON/);
+  assert.throws(() => readConfigFile(file('bad.yaml', 'port: [1, 2')), /config file .*bad\.yaml is not valid YAML/);
+  assert.throws(() => readConfigFile(file('list.yaml', '- 1\n- 2\n')), /the top level must be a mapping of fields/);
+  assert.throws(() => readConfigFile(join(dir, 'missing.yaml')), /cannot read config file .*missing\.yaml/);
+});
+
+test('flags override the file and are validated', () => {
+  const path = file('base.yaml', 'port: 8181\nthreads: 4\n');
+  const r = parseCommandLine(['--config', path, '--port', '9999', '--upstreams', 'http://127.0.0.1:1,http://127.0.0.1:2']);
+  assert.ok(!r.help);
+  assert.equal(r.config.port, 9999);
+  assert.equal(r.config.threads, 4);
+  assert.deepEqual(
+    r.config.driver.kind === 'static' && r.config.driver.upstreams.map((u) => [u.url, u.weight]),
+    [
+      ['http://127.0.0.1:1', 1],
+      ['http://127.0.0.1:2', 1],
+    ],
+  );
+  const w = parseCommandLine(['--workers', '5', '--admin-port', '9191']);
+  assert.ok(!w.help && w.config.driver.kind === 'process' && w.config.driver.count === 5 && w.config.admin.port === 9191);
+  throwsConfig(() => parseCommandLine(['--port', 'x']), '--port: expected a non-negative integer, got "x"');
+  throwsConfig(() => parseCommandLine(['--workers', '2', '--upstreams', 'http://a:1']), '--upstreams and --workers cannot be combined: choose static upstreams or example workers');
+  throwsConfig(() => parseCommandLine(['--threads', '0']), 'flags: threads: Too small: expected number to be >=1');
+  throwsConfig(() => parseCommandLine(['--upstreams', 'http://a:1/path']), 'flags: driver.upstreams.0.url: must be an http:// URL with a host, an optional port and no path, e.g. http://127.0.0.1:3000');
+  assert.throws(() => parseCommandLine(['--bogus']), /Unknown option '--bogus'/);
+  assert.deepEqual(parseCommandLine(['--help']), { help: true });
+});

@@ -1,0 +1,37 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { CLI } from './servers.js';
+
+export interface RunningCli {
+  child: ChildProcess;
+  ingressPort: number;
+  adminPort: number;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Runs the weighbridge CLI as a real process and waits for its one-line summary. */
+export function startCli(args: string[]): Promise<RunningCli> {
+  const child = spawn(process.execPath, [CLI, '--host', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /ingress http:\/\/[^:]+:(\d+) .*admin http:\/\/[^:]+:(\d+)\//.exec(out);
+      if (m) resolve({ child, ingressPort: Number(m[1]), adminPort: Number(m[2]), stderr: () => err, exited });
+    });
+    void exited.then((code) => reject(new Error(`weighbridge exited with ${code} before starting: ${err}`)));
+  });
+}
+
+/** Runs the CLI to completion: exit code and output. */
+export function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+}
