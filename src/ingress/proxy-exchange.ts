@@ -22,6 +22,11 @@ export interface ExchangeContext {
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;
+const PROBE_MAX_DELAY_MS = 1000;
+/** A chunk-sized write plus its framing fits uWS's empty 16 KiB cork buffer. */
+const CORK_PIECE_BYTES = 16 * 1024 - 64;
+/** Write retries without progress before a client that reads nothing is left to the idle timeout. */
+const PROBE_MAX_FRUITLESS = 64;
 const CHUNK_END = Buffer.from('\r\n');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 
@@ -46,8 +51,15 @@ export class ProxyExchange implements UpstreamExchange {
   /** The part of a sized response chunk uWS could not take yet (tryEnd backpressure). */
   private pending: Buffer | null = null;
   private pendingOffset = 0;
+  /** A chunked (or close-delimited) response's body from the current upstream read; see cork(). */
+  private chunks: Buffer[] = [];
+  private endAfterChunks = false;
   private requestBodyDone: boolean;
   private clientPaused = false;
+  /** Upstream reads are paused until the client takes what uWS holds for it. */
+  private awaitingWritable = false;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private fruitlessProbes = 0;
 
   constructor(
     private readonly ctx: ExchangeContext,
@@ -104,9 +116,8 @@ export class ProxyExchange implements UpstreamExchange {
       this.requestBodyDone = true;
       if (this.request.chunked) writable = connection.write(LAST_CHUNK);
       connection.endRequest();
-    } else if (!writable && !this.clientPaused) {
-      this.clientPaused = true;
-      this.res.pause();
+    } else if (!writable) {
+      this.pauseClient();
     }
   }
 
@@ -117,9 +128,18 @@ export class ProxyExchange implements UpstreamExchange {
     this.finish(false);
   }
 
+  /**
+   * uWS 20.30 loses data when a res.write() in a cork does not fit the rest of its 16 KiB cork
+   * buffer and flushing that buffer fails: the corked bytes (the chunk header among them) are
+   * buffered, the new ones dropped, and the client's chunked framing breaks. tryEnd() is safe (it
+   * reports what it did not take), so sized bodies are written in this cork; chunked bodies are
+   * gathered and written after it in pieces that each fit an empty cork buffer (flushChunks).
+   * Writing outside a cork is not an option either: uWS prints a warning for every such write.
+   */
   cork(fn: () => void): void {
-    if (this.aborted) fn();
-    else this.res.cork(fn);
+    if (this.aborted) return fn();
+    this.res.cork(fn);
+    if (this.chunks.length > 0 || this.endAfterChunks) this.flushChunks();
   }
 
   onUpstreamDrain(): void {
@@ -159,7 +179,8 @@ export class ProxyExchange implements UpstreamExchange {
   }
 
   onUpstreamBody(chunk: Buffer): void {
-    if (this.aborted) return;
+    // An empty write would end a chunked response in uWS.
+    if (this.aborted || chunk.length === 0) return;
     this.bytesOut += chunk.length;
     if (this.pending !== null) {
       // Still waiting for the client: queue behind what uWS has not taken yet.
@@ -175,8 +196,31 @@ export class ProxyExchange implements UpstreamExchange {
         this.pendingOffset = res.getWriteOffset();
         this.waitForClient();
       }
-    } else if (!res.write(chunk)) {
-      this.waitForClient();
+    } else {
+      // A view of the read buffer, which is not reused before cork() returns.
+      this.chunks.push(chunk);
+    }
+  }
+
+  private flushChunks(): void {
+    const chunks = this.chunks;
+    this.chunks = [];
+    if (this.finished) return;
+    const res = this.res;
+    let writable = true;
+    for (const chunk of chunks) {
+      for (let offset = 0; offset < chunk.length; offset += CORK_PIECE_BYTES) {
+        // uWS buffers what the socket does not take, so every piece is written even after a false.
+        const piece = chunk.subarray(offset, offset + CORK_PIECE_BYTES);
+        res.cork(() => (writable = res.write(piece) && writable));
+      }
+    }
+    if (!writable) this.waitForClient();
+    else if (this.awaitingWritable) this.clientWritable();
+    if (this.endAfterChunks) {
+      this.endAfterChunks = false;
+      res.cork(() => res.end());
+      this.finish(this.status < 500);
     }
   }
 
@@ -195,8 +239,7 @@ export class ProxyExchange implements UpstreamExchange {
       if (this.contentLength === 0) res.end();
       if (this.pending === null) this.finish(this.status < 500);
     } else {
-      res.end();
-      this.finish(this.status < 500);
+      this.endAfterChunks = true;
     }
   }
 
@@ -223,25 +266,85 @@ export class ProxyExchange implements UpstreamExchange {
     this.fail(failure.status, failure.message, !this.requestBodyDone);
   }
 
+  /**
+   * Request body backpressure. A failed write may make uWS poll the socket for reading again,
+   * so every failed upstream write pauses the client, not only the first.
+   */
+  private pauseClient(): void {
+    this.clientPaused = true;
+    this.res.pause();
+    if (this.awaitingWritable) this.scheduleProbe();
+  }
+
+  /** Response backpressure: upstream reads wait until the client takes what uWS holds. */
   private waitForClient(): void {
     const connection = this.connection;
     if (connection === null) return;
     connection.pauseReading();
-    this.res.onWritable((offset) => {
-      if (this.aborted) return true;
-      const pending = this.pending;
-      if (pending !== null) {
-        const [ok, done] = this.res.tryEnd(pending.subarray(offset - this.pendingOffset), this.contentLength);
-        if (!ok && !done) return false;
-        this.pending = null;
-        if (done && this.connection === null) {
-          this.finish(this.status < 500);
-          return true;
-        }
+    this.awaitingWritable = true;
+    this.res.onWritable((offset) => this.onClientWritable(offset));
+    if (this.clientPaused) this.repause();
+  }
+
+  /**
+   * A failed write makes uSockets poll the client socket for reading again, undoing pause():
+   * without this, an upload whose echo backs up would be read as fast as the client sends and
+   * buffered towards the worker without bound.
+   */
+  private repause(): void {
+    this.res.pause();
+    this.scheduleProbe();
+  }
+
+  /** Sends what waited for the client; false while it still does not fit. */
+  private onClientWritable(offset: number): boolean {
+    if (this.aborted) return true;
+    const pending = this.pending;
+    if (pending !== null) {
+      const [ok, done] = this.res.tryEnd(pending.subarray(offset - this.pendingOffset), this.contentLength);
+      if (!ok && !done) {
+        if (this.clientPaused) this.res.pause();
+        return false;
       }
+      this.pending = null;
+      if (done && this.connection === null) {
+        this.finish(this.status < 500);
+        return true;
+      }
+    }
+    this.clientWritable();
+    return true;
+  }
+
+  private clientWritable(): void {
+    this.awaitingWritable = false;
+    this.fruitlessProbes = 0;
+    this.connection?.resumeReading();
+  }
+
+  /**
+   * uWS stops polling a paused socket for writability too, so while the request waits for the
+   * worker and the response waits for the client, onWritable would never come: an echo of a
+   * large upload would stall both ways. A timer retries the write instead, with a growing delay;
+   * each retry lets at most one more upstream read into uWS's buffer, and a client that reads
+   * nothing is left to the idle timeout after PROBE_MAX_FRUITLESS of them.
+   */
+  private scheduleProbe(): void {
+    if (this.probeTimer !== null || this.fruitlessProbes >= PROBE_MAX_FRUITLESS) return;
+    const delay = Math.min(PROBE_MAX_DELAY_MS, 2 ** this.fruitlessProbes);
+    this.fruitlessProbes++;
+    this.probeTimer = setTimeout(() => this.probe(), delay);
+  }
+
+  private probe(): void {
+    this.probeTimer = null;
+    if (this.finished || !this.awaitingWritable || !this.clientPaused) return;
+    if (this.pending !== null) {
+      if (!this.onClientWritable(this.res.getWriteOffset())) this.scheduleProbe();
+    } else {
+      // The next upstream read retries res.write(); if it fails, waitForClient() probes again.
       this.connection?.resumeReading();
-      return true;
-    });
+    }
   }
 
   private fail(status: number, message: string, closeClient: boolean): void {
@@ -252,6 +355,7 @@ export class ProxyExchange implements UpstreamExchange {
   private finish(ok: boolean): void {
     if (this.finished) return;
     this.finished = true;
+    if (this.probeTimer !== null) clearTimeout(this.probeTimer);
     if (this.slot >= 0) this.ctx.stats.end(this.slot, this.elapsedUs(), ok, this.bytesIn, this.bytesOut);
     this.ctx.stats.release();
   }
