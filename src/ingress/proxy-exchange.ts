@@ -340,7 +340,9 @@ export class ProxyExchange implements UpstreamExchange {
     this.probeTimer = null;
     if (this.finished || !this.awaitingWritable || !this.clientPaused) return;
     if (this.pending !== null) {
-      if (!this.onClientWritable(this.res.getWriteOffset())) this.scheduleProbe();
+      let sent = false;
+      this.res.cork(() => (sent = this.onClientWritable(this.res.getWriteOffset())));
+      if (!sent) this.scheduleProbe();
     } else {
       // The next upstream read retries res.write(); if it fails, waitForClient() probes again.
       this.connection?.resumeReading();

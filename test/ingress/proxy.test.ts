@@ -55,42 +55,45 @@ for (const size of [0, 1, 64 * 1024, 50 * 1024 * 1024]) {
 // Both directions back up at once: the client uploads faster than it reads the echo. This once
 // stalled both ways (a paused uWS socket is not polled for writability) and broke the chunked
 // framing of the response (uWS dropped a corked write that did not fit its cork buffer).
-test('a chunked echo read slowly while the upload continues keeps every byte and its framing', async () => {
-  const total = 96 << 20;
-  const block = randomBytes(1 << 20);
-  const sent = createHash('sha256');
-  const received = createHash('sha256');
-  let receivedBytes = 0;
-  await new Promise<void>((resolve, reject) => {
-    const req = request(`${proxy.url}/echo`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
-      res.on('data', (c: Buffer) => {
-        received.update(c);
-        const before = receivedBytes;
-        receivedBytes += c.length;
-        // A slow reader: a pause after every 4 MiB.
-        if (before >> 22 !== receivedBytes >> 22) {
-          res.pause();
-          setTimeout(() => res.resume(), 15);
-        }
+for (const framing of ['chunked', 'content-length'] as const) {
+  test(`an echo read slowly while the upload continues keeps every byte and its framing (${framing})`, async () => {
+    const total = 96 << 20;
+    const block = randomBytes(1 << 20);
+    const sent = createHash('sha256');
+    const received = createHash('sha256');
+    let receivedBytes = 0;
+    await new Promise<void>((resolve, reject) => {
+      const headers = framing === 'chunked' ? { 'transfer-encoding': 'chunked' } : { 'content-length': total };
+      const req = request(`${proxy.url}/echo`, { method: 'POST', headers }, (res) => {
+        res.on('data', (c: Buffer) => {
+          received.update(c);
+          const before = receivedBytes;
+          receivedBytes += c.length;
+          // A slow reader: a pause after every 4 MiB.
+          if (before >> 22 !== receivedBytes >> 22) {
+            res.pause();
+            setTimeout(() => res.resume(), 15);
+          }
+        });
+        res.on('end', () => resolve());
+        res.on('error', reject);
       });
-      res.on('end', () => resolve());
-      res.on('error', reject);
+      req.on('error', reject);
+      let written = 0;
+      const pump = (): void => {
+        while (written < total) {
+          sent.update(block);
+          written += block.length;
+          if (!req.write(block)) return void req.once('drain', pump);
+        }
+        req.end();
+      };
+      pump();
     });
-    req.on('error', reject);
-    let written = 0;
-    const pump = (): void => {
-      while (written < total) {
-        sent.update(block);
-        written += block.length;
-        if (!req.write(block)) return void req.once('drain', pump);
-      }
-      req.end();
-    };
-    pump();
+    assert.equal(receivedBytes, total);
+    assert.equal(received.digest('hex'), sent.digest('hex'));
   });
-  assert.equal(receivedBytes, total);
-  assert.equal(received.digest('hex'), sent.digest('hex'));
-});
+}
 
 test('query strings, methods and end-to-end headers reach the worker; hop-by-hop ones do not', async () => {
   const reply = await fetchRaw(`${proxy.url}/headers?a=1&b=%20x`, {
