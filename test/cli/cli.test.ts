@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { freePort, waitForPort } from '../../src/drivers/free-port.js';
 import { runCli, startCli } from '../helpers/cli.js';
+import { echoUpload } from '../helpers/echo-upload.js';
 import { fetchRaw, startExampleWorkers, stopProcesses } from '../helpers/servers.js';
 
 function childPids(pid: number): number[] {
@@ -100,33 +99,9 @@ test('a 1 GiB upload echoed back streams through without being held in memory', 
   const cli = await startCli(['--port', String(await freePort()), '--admin-port', String(await freePort()), '--threads', '1', '--upstreams', worker!.url]);
   try {
     const total = 1 << 30;
-    const block = randomBytes(1 << 20);
-    const sent = createHash('sha256');
-    const received = createHash('sha256');
-    let receivedBytes = 0;
-    await new Promise<void>((resolve, reject) => {
-      const req = request(`http://127.0.0.1:${cli.ingressPort}/echo`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
-        res.on('data', (c: Buffer) => {
-          received.update(c);
-          receivedBytes += c.length;
-        });
-        res.on('end', () => resolve());
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      let written = 0;
-      const pump = (): void => {
-        while (written < total) {
-          sent.update(block);
-          written += block.length;
-          if (!req.write(block)) return void req.once('drain', pump);
-        }
-        req.end();
-      };
-      pump();
-    });
-    assert.equal(receivedBytes, total);
-    assert.equal(received.digest('hex'), sent.digest('hex'));
+    const echo = await echoUpload(`http://127.0.0.1:${cli.ingressPort}/echo`, total, 'chunked');
+    assert.equal(echo.receivedBytes, total);
+    assert.equal(echo.receivedSha256, echo.sentSha256);
     const status = readFileSync(`/proc/${cli.child.pid}/status`, 'utf8');
     const peakKiB = Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]);
     assert.ok(peakKiB < 400 * 1024, `weighbridge peaked at ${Math.round(peakKiB / 1024)} MiB for a 1 GiB body`);

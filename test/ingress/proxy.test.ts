@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { WebSocket } from 'ws';
+import { echoUpload } from '../helpers/echo-upload.js';
 import { fetchRaw, startExampleWorkers, startHttpServer, startProxy, stopProcesses, type ExampleWorker } from '../helpers/servers.js';
 
 let workers: ExampleWorker[];
@@ -58,40 +59,9 @@ for (const size of [0, 1, 64 * 1024, 50 * 1024 * 1024]) {
 for (const framing of ['chunked', 'content-length'] as const) {
   test(`an echo read slowly while the upload continues keeps every byte and its framing (${framing})`, async () => {
     const total = 96 << 20;
-    const block = randomBytes(1 << 20);
-    const sent = createHash('sha256');
-    const received = createHash('sha256');
-    let receivedBytes = 0;
-    await new Promise<void>((resolve, reject) => {
-      const headers = framing === 'chunked' ? { 'transfer-encoding': 'chunked' } : { 'content-length': total };
-      const req = request(`${proxy.url}/echo`, { method: 'POST', headers }, (res) => {
-        res.on('data', (c: Buffer) => {
-          received.update(c);
-          const before = receivedBytes;
-          receivedBytes += c.length;
-          // A slow reader: a pause after every 4 MiB.
-          if (before >> 22 !== receivedBytes >> 22) {
-            res.pause();
-            setTimeout(() => res.resume(), 15);
-          }
-        });
-        res.on('end', () => resolve());
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      let written = 0;
-      const pump = (): void => {
-        while (written < total) {
-          sent.update(block);
-          written += block.length;
-          if (!req.write(block)) return void req.once('drain', pump);
-        }
-        req.end();
-      };
-      pump();
-    });
-    assert.equal(receivedBytes, total);
-    assert.equal(received.digest('hex'), sent.digest('hex'));
+    const echo = await echoUpload(`${proxy.url}/echo`, total, framing, true);
+    assert.equal(echo.receivedBytes, total);
+    assert.equal(echo.receivedSha256, echo.sentSha256);
   });
 }
 
