@@ -8,9 +8,12 @@ export function isHopByHop(lowerName: string): boolean {
   return HOP_BY_HOP.has(lowerName);
 }
 
-/** The lowercased field names listed in a Connection header value ("close" and "keep-alive" included). */
+/**
+ * The lowercased field names listed in a Connection header value, or undefined when it names
+ * none beyond the hop-by-hop ones (the usual "keep-alive" or "close", checked without allocating).
+ */
 export function connectionTokens(value: string): Set<string> | undefined {
-  if (value === '') return undefined;
+  if (value === '' || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close') return undefined;
   const names = new Set<string>();
   for (const part of value.split(',')) {
     const token = part.trim().toLowerCase();

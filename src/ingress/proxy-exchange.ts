@@ -163,8 +163,8 @@ export class ProxyExchange implements UpstreamExchange {
     const isHead = this.request.method === 'HEAD';
     let named: Set<string> | undefined;
     for (let i = 0; i < headers.length; i += 2) {
-      const lower = headers[i]!.toLowerCase();
-      if (lower === 'connection') named = connectionTokens(headers[i + 1]!);
+      const name = headers[i]!;
+      if (name.length === 10 && name.toLowerCase() === 'connection') named = connectionTokens(headers[i + 1]!);
     }
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;

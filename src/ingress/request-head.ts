@@ -33,7 +33,7 @@ export function readRequestHead(req: HttpRequest, res: HttpResponse): ClientRequ
   const url = req.getUrl();
   const target = query ? `${url}?${query}` : url;
   const connection = req.getHeader('connection');
-  const named = connection === '' || connection === 'keep-alive' || connection === 'close' ? undefined : connectionTokens(connection);
+  const named = connectionTokens(connection);
 
   let head = `${method} ${target} HTTP/1.1\r\n`;
   let headerBytes = method.length + target.length + 11;

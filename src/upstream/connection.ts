@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { UpstreamParseError } from '../errors.js';
 import { ResponseParser, type BodyKind, type ResponseHandlers } from './response-parser.js';
+import { sweeper, type Expirable } from './deadline-sweeper.js';
 import { FailureKind, UpstreamFailure, type FailureKindValue } from './upstream-failure.js';
 
 /** What a connection reports to the request it is carrying. Callbacks run on the socket's events. */
@@ -33,6 +34,7 @@ export interface ConnectionOwner {
 
 /** One read buffer per thread: reads are handled synchronously, one at a time. */
 const readBuffer = Buffer.allocUnsafe(64 * 1024);
+const EMPTY = Buffer.alloc(0);
 
 const Phase = {
   connecting: 0,
@@ -48,7 +50,8 @@ type PhaseValue = (typeof Phase)[keyof typeof Phase];
  * net.Socket because undici's request()/dispatch() halved proxy throughput in a prototype here
  * (see the data-plane issue); the parser is proven against llhttp by a differential fuzz test.
  */
-export class UpstreamConnection implements ResponseHandlers {
+export class UpstreamConnection implements ResponseHandlers, Expirable {
+  deadline: number;
   private readonly socket: Socket;
   private readonly parser: ResponseParser;
   private exchange: UpstreamExchange | null = null;
@@ -57,6 +60,9 @@ export class UpstreamConnection implements ResponseHandlers {
   private requestSent = false;
   private responseStarted = false;
   private lastError: NodeJS.ErrnoException | undefined;
+  private readingPaused = false;
+  /** The read being parsed: a view of readBuffer, valid only during onData. */
+  private readData: Buffer = EMPTY;
 
   constructor(
     private readonly owner: ConnectionOwner,
@@ -69,12 +75,12 @@ export class UpstreamConnection implements ResponseHandlers {
     // onread hands every read to us in one reused buffer, skipping the stream machinery and a
     // Buffer allocation per read; nothing may keep a view of it past onData (see onBody).
     this.socket = connect({ host, port, noDelay: true, onread: { buffer: readBuffer, callback: (n: number, buf: Uint8Array) => this.onData(buf as Buffer, n) } });
-    this.socket.setTimeout(timeouts.connectMs);
+    this.deadline = sweeper.now + timeouts.connectMs;
+    sweeper.add(this);
     this.socket.on('connect', () => this.onConnect());
     this.socket.on('end', () => this.onEnd());
     this.socket.on('error', (err: NodeJS.ErrnoException) => (this.lastError = err));
     this.socket.on('close', () => this.onClose());
-    this.socket.on('timeout', () => this.onTimeout());
     this.socket.on('drain', () => this.exchange?.onUpstreamDrain());
   }
 
@@ -94,13 +100,16 @@ export class UpstreamConnection implements ResponseHandlers {
     this.parser.expect(noResponseBody);
     if (this.connected) {
       this.phase = Phase.awaitingHead;
-      this.socket.setTimeout(this.timeouts.responseHeadersMs);
+      this.deadline = sweeper.now + this.timeouts.responseHeadersMs;
     }
     this.socket.write(head);
   }
 
   /** A piece of the request body; false means wait for onUpstreamDrain. */
   write(chunk: Uint8Array | string): boolean {
+    // Request body progress keeps the exchange alive; the head timeout runs from the last byte sent.
+    if (this.phase === Phase.body) this.deadline = sweeper.now + this.timeouts.idleMs;
+    else if (this.phase === Phase.awaitingHead) this.deadline = sweeper.now + this.timeouts.responseHeadersMs;
     return this.socket.write(chunk);
   }
 
@@ -110,9 +119,13 @@ export class UpstreamConnection implements ResponseHandlers {
 
   pauseReading(): void {
     this.socket.pause();
+    this.readingPaused = true;
   }
 
   resumeReading(): void {
+    // Socket.resume() costs a nextTick even when nothing is paused; it runs once per request.
+    if (!this.readingPaused) return;
+    this.readingPaused = false;
     this.socket.resume();
   }
 
@@ -124,6 +137,7 @@ export class UpstreamConnection implements ResponseHandlers {
 
   close(): void {
     this.phase = Phase.closed;
+    sweeper.delete(this);
     this.socket.destroy();
   }
 
@@ -131,7 +145,7 @@ export class UpstreamConnection implements ResponseHandlers {
 
   onHead(status: number, reason: string, headers: string[], bodyKind: BodyKind, contentLength: number): void {
     this.phase = Phase.body;
-    this.socket.setTimeout(this.timeouts.idleMs);
+    this.deadline = sweeper.now + this.timeouts.idleMs;
     this.exchange?.onUpstreamHead(status, reason, headers, bodyKind, contentLength);
   }
 
@@ -144,8 +158,8 @@ export class UpstreamConnection implements ResponseHandlers {
     this.exchange = null;
     if (keepAlive && this.requestSent && this.phase !== Phase.closed) {
       this.phase = Phase.idle;
-      this.socket.setTimeout(this.timeouts.keepAliveMs);
-      this.socket.resume();
+      this.deadline = sweeper.now + this.timeouts.keepAliveMs;
+      this.resumeReading();
       this.owner.release(this);
     } else {
       this.close();
@@ -157,7 +171,7 @@ export class UpstreamConnection implements ResponseHandlers {
     this.connected = true;
     if (this.phase === Phase.closed) return;
     this.phase = this.exchange ? Phase.awaitingHead : Phase.idle;
-    this.socket.setTimeout(this.exchange ? this.timeouts.responseHeadersMs : this.timeouts.keepAliveMs);
+    this.deadline = sweeper.now + (this.exchange ? this.timeouts.responseHeadersMs : this.timeouts.keepAliveMs);
   }
 
   private onData(buffer: Buffer, length: number): boolean {
@@ -167,17 +181,22 @@ export class UpstreamConnection implements ResponseHandlers {
       return false;
     }
     this.responseStarted = true;
-    const data = buffer.subarray(0, length);
-    this.exchange.cork(() => {
-      try {
-        this.parser.execute(data);
-      } catch (err) {
-        if (!(err instanceof UpstreamParseError)) throw err;
-        this.fail(FailureKind.protocol, `invalid response from upstream: ${err.message}`, err);
-      }
-    });
+    if (this.phase === Phase.body) this.deadline = sweeper.now + this.timeouts.idleMs;
+    this.readData = buffer.subarray(0, length);
+    this.exchange.cork(this.parseRead);
+    this.readData = EMPTY;
     return true;
   }
+
+  /** Parses the current read; made once per connection, since a closure per read shows up. */
+  private readonly parseRead = (): void => {
+    try {
+      this.parser.execute(this.readData);
+    } catch (err) {
+      if (!(err instanceof UpstreamParseError)) throw err;
+      this.fail(FailureKind.protocol, `invalid response from upstream: ${err.message}`, err);
+    }
+  };
 
   private onEnd(): void {
     const exchange = this.exchange;
@@ -195,6 +214,7 @@ export class UpstreamConnection implements ResponseHandlers {
 
   private onClose(): void {
     this.phase = Phase.closed;
+    sweeper.delete(this);
     if (this.exchange === null) return;
     const code = this.lastError?.code;
     if (!this.connected) {
@@ -204,7 +224,7 @@ export class UpstreamConnection implements ResponseHandlers {
     }
   }
 
-  private onTimeout(): void {
+  onDeadline(): void {
     const phase = this.phase;
     if (phase === Phase.idle || this.exchange === null) return this.close();
     if (phase === Phase.connecting) this.fail(FailureKind.connectTimeout, `no connection to upstream within ${this.timeouts.connectMs} ms`);
