@@ -41,13 +41,20 @@ function wrkParams(tools: Tools, o: BenchOptions, url: string, durationSec: numb
   return { bin: tools.wrk, url, threads: o.wrkThreads, connections: o.connections, durationSec };
 }
 
-/** Warm-up (not recorded) and the measured wrk run against an already running target. */
-async function measure(env: BenchEnv, o: BenchOptions, target: Running): Promise<WrkResult> {
+/**
+ * Warm-up (not recorded) and the measured wrk run against an already running target, with the
+ * CPU its processes spent per request during the measured run.
+ */
+async function measure(env: BenchEnv, o: BenchOptions, target: Running): Promise<{ wrk: WrkResult; cpuUsPerRequest: number | null }> {
   const check = await httpGet(target.url);
   if (check.status !== 200) throw new Error(`pre-check GET ${target.url} answered HTTP ${check.status}`);
   const logFile = path.join(env.dir, `wrk-${target.name}.log`);
   if (o.warmupSec > 0) await runWrk(wrkParams(env.tools, o, target.url, o.warmupSec), logFile, false);
-  return parseWrk(await runWrk(wrkParams(env.tools, o, target.url, o.durationSec), logFile, true));
+  const cpuBefore = target.cpuSeconds?.();
+  const wrk = parseWrk(await runWrk(wrkParams(env.tools, o, target.url, o.durationSec), logFile, true));
+  const cpuAfter = target.cpuSeconds?.();
+  const cpuUsPerRequest = cpuBefore !== undefined && cpuAfter !== undefined && wrk.requests > 0 ? ((cpuAfter - cpuBefore) * 1e6) / wrk.requests : null;
+  return { wrk, cpuUsPerRequest };
 }
 
 /** One round for one target: start it, measure, stop it. Never throws; failures become error measurements. */
@@ -62,7 +69,7 @@ async function runOnce(
     return { round, ok: false, error: `${prefix}: ${(err as Error).message}` };
   }
   try {
-    return { round, ok: true, wrk: await measure(env, o, target) };
+    return { round, ok: true, ...(await measure(env, o, target)) };
   } catch (err) {
     return { round, ok: false, error: `failed: ${(err as Error).message}` };
   } finally {
@@ -75,7 +82,8 @@ function progress(name: TargetName, round: number, rounds: number, m: Measuremen
   if (!m.ok) return `${head} ${m.error.split('\n')[0]}`;
   const w = m.wrk;
   return `${head} ${Math.round(w.rps).toLocaleString('en-US')} req/s, p50 ${w.p50Ms.toFixed(2)} ms, ` +
-    `p99 ${w.p99Ms.toFixed(2)} ms, errors ${w.errors}`;
+    `p99 ${w.p99Ms.toFixed(2)} ms, errors ${w.errors}` +
+    (m.cpuUsPerRequest === null ? '' : `, CPU ${m.cpuUsPerRequest.toFixed(1)} us/req`);
 }
 
 async function main(): Promise<number> {

@@ -52,6 +52,31 @@ export function startProcess(name: string, cmd: string, args: string[], logFile:
   return m;
 }
 
+/**
+ * CPU seconds (user + system, every thread) used so far by the live processes of a process group,
+ * read from /proc. Comparing proxies by CPU per request is steadier than by throughput on a
+ * shared machine whose other tenants take cores away at random.
+ */
+export function groupCpuSeconds(pgid: number): number {
+  let ticks = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // Fields after the parenthesised command name: state ppid pgrp ... utime(14) stime(15).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}
+
+/** USER_HZ, which Linux fixes at 100 for /proc on every architecture it runs benchmarks on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /** SIGTERM to the process group, then SIGKILL if it is still there after `graceMs`. */
 export async function stopProcess(m: Managed, graceMs = 3000): Promise<void> {
   if (m.exitInfo !== null) return;

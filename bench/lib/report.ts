@@ -68,15 +68,18 @@ function fmtErrors(r: Row): string {
   return `${fmtInt(r.errors)} (${pct})${r.flagged ? ' FLAGGED' : ''}`;
 }
 
-const COLUMNS = ['target', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio to HAProxy', 'p99 vs HAProxy'];
-const RIGHT_ALIGNED = new Set([1, 2, 3, 5, 6]);
+const COLUMNS = ['target', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio to HAProxy', 'p99 vs HAProxy', 'CPU us/req', 'CPU vs HAProxy'];
+const RIGHT_ALIGNED = new Set([1, 2, 3, 5, 6, 7, 8]);
 
 /** The results as a fixed-width text table, one line per target. */
 export function formatTable(rows: Row[]): string {
   const cells = rows.map((r) =>
     r.rps === null
       ? null
-      : [r.target, fmtInt(r.rps), fmtMs(r.p50Ms!), fmtMs(r.p99Ms!), fmtErrors(r), fmtRatio(r.ratioToHaproxy), fmtRatio(r.p99VsHaproxy)],
+      : [
+          r.target, fmtInt(r.rps), fmtMs(r.p50Ms!), fmtMs(r.p99Ms!), fmtErrors(r), fmtRatio(r.ratioToHaproxy), fmtRatio(r.p99VsHaproxy),
+          r.cpuUsPerRequest === null ? 'n/a' : r.cpuUsPerRequest.toFixed(1), fmtRatio(r.cpuVsHaproxy),
+        ],
   );
   const widths = COLUMNS.map((c, i) =>
     Math.max(c.length, ...cells.map((row) => row?.[i]?.length ?? 0), ...(i === 0 ? rows.map((r) => r.target.length) : [])),

@@ -6,7 +6,7 @@ import type { WrkResult } from './wrk.js';
 export const ERROR_FLAG_RATE = 0.01;
 
 export type Measurement =
-  | { round: number; ok: true; wrk: WrkResult }
+  | { round: number; ok: true; wrk: WrkResult; cpuUsPerRequest: number | null }
   | { round: number; ok: false; error: string };
 
 export interface Row {
@@ -18,6 +18,8 @@ export interface Row {
   rps: number | null;
   p50Ms: number | null;
   p99Ms: number | null;
+  /** Median CPU microseconds (user + system, all the target's processes) per request. */
+  cpuUsPerRequest: number | null;
   /** Totals over all successful rounds. */
   requests: number;
   errors: number;
@@ -30,6 +32,8 @@ export interface Row {
   ratioToHaproxy: number | null;
   /** p99 ÷ HAProxy p99 (lower is better); null when either is missing. */
   p99VsHaproxy: number | null;
+  /** CPU per request ÷ HAProxy's (lower is better). */
+  cpuVsHaproxy: number | null;
   rounds: Measurement[];
 }
 
@@ -51,6 +55,7 @@ function summarizeFailures(rounds: Measurement[]): string | null {
 
 function buildRow(target: TargetName, description: string, rounds: Measurement[]): Row {
   const ok = rounds.flatMap((m) => (m.ok ? [m.wrk] : []));
+  const cpu = rounds.flatMap((m) => (m.ok && m.cpuUsPerRequest !== null ? [m.cpuUsPerRequest] : []));
   const requests = ok.reduce((a, w) => a + w.requests, 0);
   const errors = ok.reduce((a, w) => a + w.errors, 0);
   const sum = (f: (w: WrkResult) => number): number => ok.reduce((a, w) => a + f(w), 0);
@@ -69,6 +74,7 @@ function buildRow(target: TargetName, description: string, rounds: Measurement[]
     rps: median(ok.map((w) => w.rps)),
     p50Ms: median(ok.map((w) => w.p50Ms)),
     p99Ms: median(ok.map((w) => w.p99Ms)),
+    cpuUsPerRequest: median(cpu),
     requests,
     errors,
     errorKinds,
@@ -76,6 +82,7 @@ function buildRow(target: TargetName, description: string, rounds: Measurement[]
     flagged: errorRate > ERROR_FLAG_RATE,
     ratioToHaproxy: null,
     p99VsHaproxy: null,
+    cpuVsHaproxy: null,
     rounds,
   };
 }
@@ -91,6 +98,7 @@ export function buildRows(
   for (const r of rows) {
     if (base?.rps && r.rps !== null) r.ratioToHaproxy = r.rps / base.rps;
     if (base?.p99Ms && r.p99Ms !== null) r.p99VsHaproxy = r.p99Ms / base.p99Ms;
+    if (base?.cpuUsPerRequest && r.cpuUsPerRequest !== null) r.cpuVsHaproxy = r.cpuUsPerRequest / base.cpuUsPerRequest;
   }
   return rows;
 }

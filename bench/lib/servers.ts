@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { TargetName } from './args.js';
 import { haproxyConf, nginxBackendConf, nginxProxyConf } from './configs.js';
 import { freePort, urlFor, waitFor200 } from './net.js';
-import { logTail, startProcess, stopProcess } from './procs.js';
+import { groupCpuSeconds, logTail, startProcess, stopProcess } from './procs.js';
 import type { Tools } from './tools.js';
 
 export interface BenchEnv {
@@ -21,6 +21,8 @@ export interface BenchEnv {
 export interface Running {
   name: string;
   url: string;
+  /** CPU seconds its processes used so far; undefined for the no-proxy baseline. */
+  cpuSeconds?: () => number;
   stop(): Promise<void>;
 }
 
@@ -58,7 +60,7 @@ async function launch(env: BenchEnv, name: string, cmd: string, args: string[], 
     const exit = proc.exitInfo && proc.exitInfo !== 'SIGTERM' ? ` [${proc.exitInfo}]` : '';
     throw new Error(`${name}: ${(err as Error).message}${exit}${tail ? `\n${tail}` : ''}`);
   }
-  return { name, url, stop: () => stopProcess(proc) };
+  return { name, url, cpuSeconds: () => groupCpuSeconds(proc.child.pid!), stop: () => stopProcess(proc) };
 }
 
 function writeConf(env: BenchEnv, file: string, text: string): string {
