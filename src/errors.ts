@@ -28,3 +28,24 @@ export class CapacityError extends WeighbridgeError {
     super('ERR_CAPACITY', message);
   }
 }
+
+/** Why a bus message was refused at a transport boundary. */
+export type MessageRejection = 'too-large' | 'not-json' | 'invalid' | 'unexpected-type';
+
+/** A message arriving on (or leaving for) the bus is not a valid member of the catalogue. */
+export class BusMessageError extends WeighbridgeError {
+  constructor(
+    readonly reason: MessageRejection,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`ERR_BUS_${reason.toUpperCase().replace('-', '_')}`, message, options);
+  }
+}
+
+/** A bus request got no reply in time, or the bus closed first. */
+export class BusRequestError extends WeighbridgeError {
+  constructor(code: 'ERR_BUS_TIMEOUT' | 'ERR_BUS_CLOSED', message: string) {
+    super(code, message);
+  }
+}

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+
+/**
+ * The message catalogue: every message on the bus is a versioned member of one discriminated
+ * union, validated by its runtime schema at every transport boundary. A message type changes
+ * shape only with a new version; until a reader knows it, a message of another version is
+ * rejected as invalid, never half-understood.
+ */
+
+const id = z.string().min(1).max(128);
+const finite = z.number().finite();
+const nonNegative = finite.min(0);
+const timestamp = nonNegative; // ms since the epoch
+
+/** The scorer's verdict, applied by every ingress host to its route table. */
+export const weightsUpdatedV1 = z.strictObject({
+  type: z.literal('weights.updated'),
+  v: z.literal(1),
+  pool: id,
+  /** Monotonic per scorer: a host ignores an update older than the one it applied. */
+  sequence: z.number().int().min(0),
+  at: timestamp,
+  weights: z.array(z.strictObject({ id, weight: nonNegative.max(1e9) })).max(100_000),
+});
+
+/** One ingress host's view of its workers, from its shared-memory stats table. */
+export const ingressStatsV1 = z.strictObject({
+  type: z.literal('ingress.stats'),
+  v: z.literal(1),
+  host: id,
+  at: timestamp,
+  workers: z
+    .array(
+      z.strictObject({
+        id,
+        address: z.string().max(300),
+        inflight: z.number().int().min(0),
+        completed: z.number().int().min(0),
+        errors: z.number().int().min(0),
+        p50Ms: nonNegative.nullable(),
+        p99Ms: nonNegative.nullable(),
+      }),
+    )
+    .max(100_000),
+});
+
+/** The collector's measurements of the workers (seed 000, section 3.1 inputs). */
+export const metricsSampleV1 = z.strictObject({
+  type: z.literal('metrics.sample'),
+  v: z.literal(1),
+  host: id,
+  at: timestamp,
+  workers: z
+    .array(
+      z.strictObject({
+        id,
+        cpuPct: nonNegative.nullable(),
+        memoryPct: nonNegative.nullable(),
+        networkMBps: nonNegative.nullable(),
+        latencyMs: nonNegative.nullable(),
+        inflight: z.number().int().min(0),
+      }),
+    )
+    .max(100_000),
+});
+
+/** Every host announces itself and its roles; the admin API lists who is alive. */
+export const presenceV1 = z.strictObject({
+  type: z.literal('presence'),
+  v: z.literal(1),
+  host: id,
+  roles: z.array(z.string().min(1).max(64)).max(16),
+  startedAt: timestamp,
+  at: timestamp,
+});
+
+/** A request for a host's current presence (used by request/reply tests and tools). */
+export const pingV1 = z.strictObject({ type: z.literal('ping'), v: z.literal(1), from: id, at: timestamp });
+
+export const messageSchema = z.discriminatedUnion('type', [weightsUpdatedV1, ingressStatsV1, metricsSampleV1, presenceV1, pingV1]);
+
+export type Message = z.infer<typeof messageSchema>;
+export type MessageType = Message['type'];
+export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;

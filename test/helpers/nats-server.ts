@@ -1,0 +1,66 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, waitForPort } from '../../src/drivers/free-port.js';
+
+function hasCommand(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Debian's nats-server, installed on first use when the tests run as root (CI does). */
+export function ensureNatsServer(): void {
+  if (hasCommand('nats-server')) return;
+  if (process.getuid?.() !== 0) throw new Error('nats-server is missing: apt-get install nats-server (as root)');
+  try {
+    execFileSync('apt-get', ['install', '-y', '-q', 'nats-server'], { stdio: 'ignore' });
+  } catch {
+    execFileSync('apt-get', ['update', '-q'], { stdio: 'ignore' });
+    execFileSync('apt-get', ['install', '-y', '-q', 'nats-server'], { stdio: 'ignore' });
+  }
+}
+
+export interface NatsServer {
+  readonly port: number;
+  readonly url: string;
+  /** Stops the server (SIGKILL, like a crash) and starts it again on the same port. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A real nats-server of the test's own on an ephemeral loopback port. */
+export async function startNatsServer(): Promise<NatsServer> {
+  ensureNatsServer();
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'weighbridge-nats-'));
+  const config = join(dir, 'nats.conf');
+  // The bus allows 8 MiB messages (100,000 workers' weights; the server's default is 1 MiB). The
+  // server takes twice that here, so the tests reach the bus's own limit, not the server's.
+  writeFileSync(config, `listen: 127.0.0.1:${port}\nmax_payload: 16777216\n`);
+  let child: ChildProcess;
+  const launch = async (): Promise<void> => {
+    child = spawn('nats-server', ['-c', config], { stdio: 'ignore' });
+    if (!(await waitForPort('127.0.0.1', port, 10_000))) throw new Error(`nats-server did not listen on ${port}`);
+  };
+  const kill = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  await launch();
+  return {
+    port,
+    url: `nats://127.0.0.1:${port}`,
+    async restart() {
+      await kill();
+      await launch();
+    },
+    stop: kill,
+  };
+}
