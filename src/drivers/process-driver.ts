@@ -4,6 +4,7 @@ import type { WorkerRegistry } from '../routing/worker-registry.js';
 import { WorkerState } from '../shared/worker-directory.js';
 import type { WorkerDriver } from './driver.js';
 import { freePort, waitForPort } from './free-port.js';
+import { Backoff } from '../util/backoff.js';
 
 export interface ProcessDriverOptions {
   /** argv; empty runs the bundled example worker. */
@@ -25,8 +26,7 @@ interface Managed {
   id: string;
   port: number;
   child: ChildProcess | null;
-  startedAt: number;
-  failures: number;
+  backoff: Backoff;
   restartTimer: NodeJS.Timeout | null;
 }
 
@@ -47,7 +47,7 @@ export class ProcessDriver implements WorkerDriver {
     this.registry = registry;
     for (let i = 0; i < this.options.count; i++) {
       const port = this.options.basePort > 0 ? this.options.basePort + i : await freePort();
-      this.workers.push({ id: `worker-${i + 1}`, port, child: null, startedAt: 0, failures: 0, restartTimer: null });
+      this.workers.push({ id: `worker-${i + 1}`, port, child: null, backoff: new Backoff(this.options.restartBackoffMs, STABLE_MS), restartTimer: null });
     }
     await Promise.all(this.workers.map((w) => this.launch(w)));
   }
@@ -87,15 +87,14 @@ export class ProcessDriver implements WorkerDriver {
       detached: true,
     });
     w.child = child;
-    w.startedAt = Date.now();
+    w.backoff.started(Date.now());
     let alive = true;
     child.once('error', (err) => this.options.log(`worker ${w.id} could not start: ${err.message}`));
     child.once('exit', (code, signal) => {
       alive = false;
       if (this.stopping) return;
       this.registry?.setState(w.id, WorkerState.down);
-      w.failures = Date.now() - w.startedAt > STABLE_MS ? 1 : w.failures + 1;
-      const delay = Math.min(this.options.restartBackoffMs.max, this.options.restartBackoffMs.initial * 2 ** (w.failures - 1));
+      const delay = w.backoff.failed(Date.now());
       this.options.log(`worker ${w.id} (pid ${child.pid}) exited with ${signal ?? `code ${code}`}; restarting in ${delay} ms`);
       w.restartTimer = setTimeout(() => {
         w.restartTimer = null;
