@@ -1,11 +1,8 @@
 import uWS from 'uWebSockets.js';
 import { assertPortFree } from '../drivers/free-port.js';
 
-/** What the admin API reads; the runtime provides it. */
-export interface AdminSource {
-  status(): unknown;
-  workers(): unknown;
-}
+/** The admin API's GET endpoints, by path (e.g. "/api/status"), each producing its JSON. */
+export type AdminEndpoints = Record<string, () => unknown>;
 
 export interface AdminServer {
   readonly port: number;
@@ -18,16 +15,16 @@ function json(res: uWS.HttpResponse, status: string, body: unknown): void {
   });
 }
 
-/** The admin API (JSON over HTTP): GET /api/status and GET /api/workers. */
-export async function startAdminServer(host: string, port: number, source: AdminSource): Promise<AdminServer> {
+/** The admin API: JSON over HTTP, one GET per endpoint. */
+export async function startAdminServer(host: string, port: number, endpoints: AdminEndpoints): Promise<AdminServer> {
   // uSockets binds with SO_REUSEPORT, which would silently share the port with another process.
   await assertPortFree(host, port).catch((err: Error) => {
     throw new Error(`admin API ${err.message}`);
   });
   const app = uWS.App();
-  app.get('/api/status', (res) => json(res, '200 OK', source.status()));
-  app.get('/api/workers', (res) => json(res, '200 OK', source.workers()));
-  app.any('/*', (res, req) => json(res, '404 Not Found', { error: `no such endpoint: ${req.getMethod().toUpperCase()} ${req.getUrl()}`, endpoints: ['GET /api/status', 'GET /api/workers'] }));
+  for (const [path, produce] of Object.entries(endpoints)) app.get(path, (res) => json(res, '200 OK', produce()));
+  const listed = Object.keys(endpoints).map((path) => `GET ${path}`);
+  app.any('/*', (res, req) => json(res, '404 Not Found', { error: `no such endpoint: ${req.getMethod().toUpperCase()} ${req.getUrl()}`, endpoints: listed }));
   return new Promise((resolve, reject) => {
     app.listen(host, port, (socket) => {
       if (!socket) return reject(new Error(`admin API cannot listen on ${host}:${port}`));

@@ -34,6 +34,9 @@ export const ingressStatsV1 = z.strictObject({
       z.strictObject({
         id,
         address: z.string().max(300),
+        /** The weight its driver gave it, and the one in this host's route table now. */
+        baseWeight: nonNegative.max(1e9),
+        weight: nonNegative.max(1e9),
         inflight: z.number().int().min(0),
         completed: z.number().int().min(0),
         errors: z.number().int().min(0),

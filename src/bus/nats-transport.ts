@@ -51,6 +51,11 @@ export class NatsTransport implements Transport {
     return new NatsTransport(nc, log);
   }
 
+  /** The client connection, for what rides on NATS beyond subjects (the lease's key-value bucket). */
+  get connection(): NatsConnection {
+    return this.nc;
+  }
+
   get state(): TransportState {
     if (this.nc.isClosed()) return 'closed';
     return this.connected ? 'connected' : 'disconnected';

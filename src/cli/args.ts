@@ -13,6 +13,11 @@ export const USAGE = `Usage: weighbridge [options]
   --policy NAME        weighted-random | round-robin
   --upstreams URLS     static workers, comma-separated http:// URLs, equal weights
   --workers N          example workers started as local processes (default 3)
+  --roles LIST         what this process runs, comma-separated (default: all):
+                       ingress,collector,scorer,autoscaler,reconciler
+  --nats URLS          NATS servers, comma-separated (nats://host:4222); without it the bus is
+                       in-process: roles talk only within this process
+  --host-id ID         this host's id on the bus (default: hostname-pid)
   --help               this text
 
 Flags override the config file.`;
@@ -42,6 +47,9 @@ export function parseCommandLine(argv: readonly string[]): CliResult {
         policy: { type: 'string' },
         upstreams: { type: 'string' },
         workers: { type: 'string' },
+        roles: { type: 'string' },
+        nats: { type: 'string' },
+        'host-id': { type: 'string' },
         help: { type: 'boolean' },
       },
     });
@@ -66,6 +74,17 @@ export function parseCommandLine(argv: readonly string[]): CliResult {
     const urls = v.upstreams.split(',').map((s) => s.trim()).filter((s) => s !== '');
     if (urls.length === 0) throw new ConfigError('--upstreams: expected at least one http:// URL');
     raw.driver = { kind: 'static', upstreams: urls.map((url) => ({ url })) };
+  }
+  const list = (flag: string, value: string): string[] => {
+    const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    if (items.length === 0) throw new ConfigError(`--${flag}: expected a comma-separated list`);
+    return items;
+  };
+  if (v.roles !== undefined) raw.roles = list('roles', v.roles);
+  if (v['host-id'] !== undefined) raw.hostId = v['host-id'];
+  if (v.nats !== undefined) {
+    const bus = (raw.bus ?? {}) as Record<string, unknown>;
+    raw.bus = { ...bus, nats: { ...(bus.nats as object | undefined), servers: list('nats', v.nats) } };
   }
   if (workers !== undefined) {
     const driver = raw.driver as Record<string, unknown> | undefined;

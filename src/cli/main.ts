@@ -22,8 +22,10 @@ async function main(): Promise<void> {
   const wb = await startWeighbridge(config);
   const d = config.driver;
   const workers = d.kind === 'static' ? `${d.upstreams.length} static upstream(s)` : `${d.count} example worker process(es)`;
+  const bus = config.bus.nats ? `NATS ${config.bus.nats.servers.join(',')}` : 'in-process bus';
+  const ingress = wb.ingressPort === null ? '' : `ingress http://${config.host}:${wb.ingressPort} (${config.threads} thread(s), ${config.policy}), `;
   console.log(
-    `weighbridge: ingress http://${config.host}:${wb.ingressPort} (${config.threads} thread(s), ${config.policy}), admin http://${config.admin.host}:${wb.adminPort}/api/status, ${workers}`,
+    `weighbridge: ${ingress}admin http://${config.admin.host}:${wb.adminPort}/api/status, host ${wb.hostId}, roles ${config.roles.join(',')}, ${bus}${wb.ingressPort === null ? '' : `, ${workers}`}`,
   );
   let signalled = false;
   const stop = (signal: string): void => {

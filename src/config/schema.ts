@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { z } from 'zod';
 import { POLICY_NAMES } from '../balancing/policies/index.js';
+import { ROLE_NAMES } from '../runtime/roles.js';
 
 /**
  * The configuration file schema (JSON or YAML). Every field is optional; DEFAULTS fills the rest.
@@ -41,7 +42,42 @@ export const processDriverSchema = z.strictObject({
   restartBackoffMs: z.strictObject({ initial: positiveMs.default(200), max: positiveMs.default(10_000) }).default({ initial: 200, max: 10_000 }),
 });
 
+const natsUrl = z.string().refine((s) => {
+  try {
+    const u = new URL(s);
+    return ['nats:', 'tls:'].includes(u.protocol) && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}, 'must be a nats:// or tls:// URL with a host, e.g. nats://10.0.0.5:4222');
+
+export const natsSchema = z.strictObject({
+  /** One or more servers of one NATS cluster; the client fails over between them. */
+  servers: z.array(natsUrl).min(1),
+  user: z.string().min(1).optional(),
+  pass: z.string().min(1).optional(),
+  token: z.string().min(1).optional(),
+  tls: z.strictObject({ caFile: z.string().min(1).optional(), certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional() }).optional(),
+});
+
 export const configSchema = z.strictObject({
+  /** This host's id on the bus (letters, digits, - and _); default: hostname and process id. */
+  hostId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'use 1 to 64 letters, digits, - or _').optional(),
+  /** What this process runs; all of them by default, on the in-process bus. */
+  roles: z
+    .array(z.enum(ROLE_NAMES))
+    .min(1)
+    .refine((r) => new Set(r).size === r.length, 'a role is listed twice')
+    .default([...ROLE_NAMES]),
+  bus: z
+    .strictObject({
+      /** Absent: the in-process bus (one process). Present: NATS, for roles spread over processes and hosts. */
+      nats: natsSchema.optional(),
+      /** How often each host announces itself and ingress hosts report their stats. */
+      presenceIntervalMs: positiveMs.default(2_000),
+      statsIntervalMs: positiveMs.default(1_000),
+    })
+    .default({ presenceIntervalMs: 2_000, statsIntervalMs: 1_000 }),
   host: z.string().min(1).default('0.0.0.0'),
   port: port.default(8080),
   threads: z.number().int().min(1).max(256).default(Math.max(1, cpus().length)),
@@ -85,3 +121,4 @@ export const configSchema = z.strictObject({
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
 export type StaticUpstream = z.output<typeof staticUpstreamSchema>;
+export type NatsConfig = z.output<typeof natsSchema>;

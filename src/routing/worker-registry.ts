@@ -11,6 +11,9 @@ export interface WorkerRecord {
   readonly port: number;
   readonly slot: number;
   readonly incarnation: number;
+  /** The weight its driver gave it (configuration); the scorer's weights are relative to it. */
+  readonly baseWeight: number;
+  /** The weight in the route table: the base weight until the scorer sends one. */
   weight: number;
   state: WorkerStateValue;
 }
@@ -20,6 +23,7 @@ export interface WorkerView {
   address: string;
   state: string;
   weight: number;
+  baseWeight: number;
   slot: number;
 }
 
@@ -55,7 +59,7 @@ export class WorkerRegistry {
     this.stats.reset(slot);
     this.sampler.forget(slot);
     const incarnation = this.directory.write(slot, worker, state);
-    const record: WorkerRecord = { id: worker.id, host: worker.host, port: worker.port, slot, incarnation, weight: worker.weight, state };
+    const record: WorkerRecord = { id: worker.id, host: worker.host, port: worker.port, slot, incarnation, baseWeight: worker.weight, weight: worker.weight, state };
     this.workers.set(worker.id, record);
     this.publish();
     return record;
@@ -100,6 +104,7 @@ export class WorkerRegistry {
       address: `${record.host.includes(':') ? `[${record.host}]` : record.host}:${record.port}`,
       state: WORKER_STATE_NAMES[record.state] ?? 'unknown',
       weight: record.weight,
+      baseWeight: record.baseWeight,
       slot: record.slot,
     };
   }

@@ -1,101 +1,114 @@
+import { hostname } from 'node:os';
+import { collector } from '../../actors/collector.js';
+import { ingressAgent, type AppliedWeights } from '../../actors/ingress-agent.js';
+import { leaderOnly } from '../../actors/leader-only.js';
+import { scorer } from '../../actors/scorer.js';
+import { Supervisor } from '../actor/supervisor.js';
 import { startAdminServer, type AdminServer } from '../admin/admin-server.js';
+import type { Bus, Log } from '../bus/bus.js';
+import { connectBus } from '../bus/connect.js';
+import type { LeadershipStatus } from '../cluster/leadership.js';
+import { Presence } from '../cluster/presence.js';
 import type { Config } from '../config/schema.js';
-import type { WorkerDriver } from '../drivers/driver.js';
-import { ProcessDriver } from '../drivers/process-driver.js';
-import { StaticDriver } from '../drivers/static-driver.js';
-import { IngressHost } from '../ingress/ingress-host.js';
-import { WorkerRegistry } from '../routing/worker-registry.js';
-import { RouteTableWriter } from '../shared/route-table.js';
-import { StatsSampler } from '../shared/stats-sampler.js';
-import { StatsTable } from '../shared/stats-table.js';
-import { WorkerDirectory, WorkerState } from '../shared/worker-directory.js';
+import { startDataPlane, type DataPlane } from './data-plane.js';
+import type { RoleName } from './roles.js';
+
+/** The one pool until pools arrive; subjects and leases are per pool already. */
+const POOL = 'default';
 
 export interface Weighbridge {
-  readonly ingressPort: number;
+  readonly hostId: string;
+  readonly roles: readonly RoleName[];
+  /** The ingress port, or null on a host without the ingress role. */
+  readonly ingressPort: number | null;
   readonly adminPort: number;
-  readonly registry: WorkerRegistry;
-  readonly driver: WorkerDriver;
-  /** Graceful stop: no new connections, in-flight requests get timeouts.shutdownMs, workers stop. */
+  readonly dataPlane: DataPlane | null;
+  /** Resolves once the bus is connected and the roles' actors run. */
+  readonly ready: Promise<void>;
+  /** Graceful stop: actors give up their leases, the ingress drains, workers stop, the bus closes. */
   stop(): Promise<void>;
 }
 
-function createDriver(config: Config, log: (line: string) => void): WorkerDriver {
-  const d = config.driver;
-  return d.kind === 'static' ? new StaticDriver(d.upstreams) : new ProcessDriver({ ...d, log });
+function defaultHostId(): string {
+  return `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 48)}-${process.pid}`;
 }
 
-/** Starts one weighbridge host: shared tables, workers, ingress threads and the admin API. */
-export async function startWeighbridge(config: Config, log: (line: string) => void = (l) => console.error(l)): Promise<Weighbridge> {
-  const capacity = config.limits.maxWorkers;
-  const routes = RouteTableWriter.create(capacity);
-  const stats = StatsTable.create(capacity);
-  const directory = WorkerDirectory.create(capacity);
-  const sampler = new StatsSampler(stats);
-  const registry = new WorkerRegistry(routes, directory, stats, sampler);
-  const driver = createDriver(config, log);
+/**
+ * Starts one weighbridge host with the roles of its configuration. The data plane and the admin
+ * API start at once; the actors start when the bus is up, so an ingress host serves with its
+ * configured weights even while NATS is unreachable.
+ */
+export async function startWeighbridge(config: Config, log: Log = (l) => console.error(l)): Promise<Weighbridge> {
+  const hostId = config.hostId ?? defaultHostId();
+  const roles = new Set<RoleName>(config.roles);
   const startedAt = Date.now();
+  const leadership = new Map<string, LeadershipStatus>();
+  let applied: AppliedWeights | null = null;
+  let bus: Bus | null = null;
+  let supervisor: Supervisor | null = null;
+  let presence: Presence | null = null;
+  let stopped = false;
 
-  let ingress: IngressHost | undefined;
-  let admin: AdminServer | undefined;
-  const sampling = setInterval(() => sampler.sample(registry.activeSlots()), 1000);
+  const dataPlane = roles.has('ingress') ? await startDataPlane(config, log) : null;
+  let admin: AdminServer;
   try {
-    await driver.start(registry);
-    ingress = await IngressHost.start(
-      {
-        host: config.host,
-        port: config.port,
-        policy: config.policy,
-        capacity,
-        routes: routes.buffer,
-        stats: stats.buffer,
-        directory: directory.buffer,
-        limits: config.limits,
-        timeouts: config.timeouts,
-      },
-      config.threads,
-      log,
-    );
-    const ingressHost = ingress;
     admin = await startAdminServer(config.admin.host, config.admin.port, {
-      status: () => ({
+      '/api/status': () => ({
         name: 'weighbridge',
+        host: hostId,
+        roles: config.roles,
         uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-        ingress: { host: config.host, port: ingressHost.port, threads: ingressHost.threadCount },
-        policy: config.policy,
-        driver: driver.kind,
-        routeGeneration: routes.generation,
-        workers: { total: registry.list().length, ready: registry.list().filter((w) => w.state === WorkerState.ready).length },
-        requests: { inflight: stats.inflightTotal, rejectedOverLimit: stats.rejectedTotal, limit: config.limits.maxConcurrentRequests },
+        bus: bus === null ? { kind: config.bus.nats ? 'nats' : 'in-process', state: 'connecting' } : { kind: bus.kind, state: bus.state, counters: bus.counters },
+        leadership: [...leadership.values()],
+        weights: applied,
+        ...(dataPlane === null ? {} : (dataPlane.status() as object)),
       }),
-      workers: () => registry.list().map((w) => ({ ...registry.view(w), ...sampler.report(w.slot) })),
+      '/api/workers': () => dataPlane?.workers() ?? [],
+      '/api/hosts': () => presence?.list() ?? [],
+      '/api/actors': () => supervisor?.status() ?? [],
     });
   } catch (err) {
-    clearInterval(sampling);
-    admin?.close();
-    await ingress?.close();
-    await driver.stop();
+    await dataPlane?.stop();
     throw err;
   }
-  const ingressHost = ingress;
-  const adminServer = admin;
+
+  const startRoles = async (): Promise<void> => {
+    const b = await connectBus(config.bus.nats, hostId, log);
+    if (stopped) return void (await b.close());
+    bus = b;
+    const sup = new Supervisor({ hostId, bus: b, log });
+    supervisor = sup;
+    const interval = config.bus.statsIntervalMs;
+    if (dataPlane !== null) {
+      await sup.start(ingressAgent({ registry: dataPlane.registry, sampler: dataPlane.sampler, pool: POOL, statsIntervalMs: interval, onApplied: (a) => (applied = a) }));
+    }
+    if (roles.has('collector')) await sup.start(collector());
+    if (roles.has('scorer')) await sup.start(scorer({ pool: POOL, intervalMs: interval }));
+    for (const role of ['autoscaler', 'reconciler'] as const) {
+      if (!roles.has(role)) continue;
+      await sup.start(leaderOnly({ name: role, intervalMs: interval, leaseTtlMs: 3 * interval, onStatus: (s) => leadership.set(role, s), act: () => undefined }));
+    }
+    presence = new Presence(b, { host: hostId, roles: config.roles, startedAt }, config.bus.presenceIntervalMs);
+    presence.start();
+  };
+  const ready = startRoles().catch((err: Error) => log(`bus: cannot start the roles: ${err.message}`));
 
   let stopping: Promise<void> | undefined;
   return {
-    ingressPort: ingressHost.port,
-    adminPort: adminServer.port,
-    registry,
-    driver,
+    hostId,
+    roles: config.roles,
+    ingressPort: dataPlane?.ingressPort ?? null,
+    adminPort: admin.port,
+    dataPlane,
+    ready,
     stop() {
       stopping ??= (async () => {
-        driver.quiesce();
-        await ingressHost.stopAccepting();
-        const deadline = Date.now() + config.timeouts.shutdownMs;
-        while (stats.inflightTotal > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-        if (stats.inflightTotal > 0) log(`shutdown: ${stats.inflightTotal} requests still in flight after ${config.timeouts.shutdownMs} ms; closing them`);
-        clearInterval(sampling);
-        adminServer.close();
-        await ingressHost.close();
-        await driver.stop();
+        stopped = true;
+        presence?.stop();
+        await supervisor?.stop();
+        await dataPlane?.stop();
+        admin.close();
+        await bus?.close();
       })();
       return stopping;
     },

@@ -61,10 +61,12 @@ export function stopProcesses(children: { child: ChildProcess }[]): Promise<void
 }
 
 /** weighbridge in this process on ephemeral ports, quiet unless a test reads its log. */
-export async function startProxy(config: ConfigInput, log: string[] = []): Promise<Weighbridge & { url: string; adminUrl: string }> {
-  const resolved = resolveConfig({ host: '127.0.0.1', port: 0, threads: 2, ...config, admin: { port: 0, ...config.admin } });
+export async function startProxy(config: ConfigInput, log: string[] = []): Promise<Weighbridge & { url: string; adminUrl: string; ingressPort: number }> {
+  const resolved = resolveConfig({ host: '127.0.0.1', port: 0, threads: 2, roles: ['ingress'], ...config, admin: { port: 0, ...config.admin } });
   const wb = await startWeighbridge(resolved, (line) => log.push(line));
-  return Object.assign(wb, { url: `http://127.0.0.1:${wb.ingressPort}`, adminUrl: `http://127.0.0.1:${wb.adminPort}` });
+  await wb.ready;
+  const ingressPort = wb.ingressPort!;
+  return Object.assign(wb, { ingressPort, url: `http://127.0.0.1:${ingressPort}`, adminUrl: `http://127.0.0.1:${wb.adminPort}` });
 }
 
 export interface Reply {

@@ -1,0 +1,95 @@
+import type { Config } from '../config/schema.js';
+import type { WorkerDriver } from '../drivers/driver.js';
+import { ProcessDriver } from '../drivers/process-driver.js';
+import { StaticDriver } from '../drivers/static-driver.js';
+import { IngressHost } from '../ingress/ingress-host.js';
+import { WorkerRegistry } from '../routing/worker-registry.js';
+import { RouteTableWriter } from '../shared/route-table.js';
+import { StatsSampler } from '../shared/stats-sampler.js';
+import { StatsTable } from '../shared/stats-table.js';
+import { WorkerDirectory, WorkerState } from '../shared/worker-directory.js';
+
+/** The ingress role's data plane: shared tables, workers and ingress threads. */
+export interface DataPlane {
+  readonly ingressPort: number;
+  readonly registry: WorkerRegistry;
+  readonly sampler: StatsSampler;
+  readonly driver: WorkerDriver;
+  status(): unknown;
+  workers(): unknown[];
+  /** Graceful stop: no new connections, in-flight requests get timeouts.shutdownMs, workers stop. */
+  stop(): Promise<void>;
+}
+
+function createDriver(config: Config, log: (line: string) => void): WorkerDriver {
+  const d = config.driver;
+  return d.kind === 'static' ? new StaticDriver(d.upstreams) : new ProcessDriver({ ...d, log });
+}
+
+/** Starts the data plane: shared tables, workers and ingress threads. */
+export async function startDataPlane(config: Config, log: (line: string) => void): Promise<DataPlane> {
+  const capacity = config.limits.maxWorkers;
+  const routes = RouteTableWriter.create(capacity);
+  const stats = StatsTable.create(capacity);
+  const directory = WorkerDirectory.create(capacity);
+  const sampler = new StatsSampler(stats);
+  const registry = new WorkerRegistry(routes, directory, stats, sampler);
+  const driver = createDriver(config, log);
+
+  let ingress: IngressHost | undefined;
+  const sampling = setInterval(() => sampler.sample(registry.activeSlots()), 1000);
+  try {
+    await driver.start(registry);
+    ingress = await IngressHost.start(
+      {
+        host: config.host,
+        port: config.port,
+        policy: config.policy,
+        capacity,
+        routes: routes.buffer,
+        stats: stats.buffer,
+        directory: directory.buffer,
+        limits: config.limits,
+        timeouts: config.timeouts,
+      },
+      config.threads,
+      log,
+    );
+  } catch (err) {
+    clearInterval(sampling);
+    await ingress?.close();
+    await driver.stop();
+    throw err;
+  }
+  const ingressHost = ingress;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    ingressPort: ingressHost.port,
+    registry,
+    sampler,
+    driver,
+    status: () => ({
+      ingress: { host: config.host, port: ingressHost.port, threads: ingressHost.threadCount },
+      policy: config.policy,
+      driver: driver.kind,
+      routeGeneration: routes.generation,
+      workers: { total: registry.list().length, ready: registry.list().filter((w) => w.state === WorkerState.ready).length },
+      requests: { inflight: stats.inflightTotal, rejectedOverLimit: stats.rejectedTotal, limit: config.limits.maxConcurrentRequests },
+    }),
+    workers: () => registry.list().map((w) => ({ ...registry.view(w), ...sampler.report(w.slot) })),
+    stop() {
+      stopping ??= (async () => {
+        driver.quiesce();
+        await ingressHost.stopAccepting();
+        const deadline = Date.now() + config.timeouts.shutdownMs;
+        while (stats.inflightTotal > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        if (stats.inflightTotal > 0) log(`shutdown: ${stats.inflightTotal} requests still in flight after ${config.timeouts.shutdownMs} ms; closing them`);
+        clearInterval(sampling);
+        await ingressHost.close();
+        await driver.stop();
+      })();
+      return stopping;
+    },
+  };
+}
