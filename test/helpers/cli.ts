@@ -19,8 +19,9 @@ export function startCli(args: string[]): Promise<RunningCli> {
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (d) => {
       out += d;
-      const m = /ingress http:\/\/[^:]+:(\d+) .*admin http:\/\/[^:]+:(\d+)\//.exec(out);
-      if (m) resolve({ child, ingressPort: Number(m[1]), adminPort: Number(m[2]), stderr: () => err, exited });
+      // A host without the ingress role prints no ingress address (ingressPort 0).
+      const m = /(?:ingress http:\/\/[^:]+:(\d+) .*)?admin http:\/\/[^:]+:(\d+)\//.exec(out);
+      if (m) resolve({ child, ingressPort: Number(m[1] ?? 0), adminPort: Number(m[2]), stderr: () => err, exited });
     });
     void exited.then((code) => reject(new Error(`weighbridge exited with ${code} before starting: ${err}`)));
   });

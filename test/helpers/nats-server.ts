@@ -41,7 +41,8 @@ export async function startNatsServer(): Promise<NatsServer> {
   const config = join(dir, 'nats.conf');
   // The bus allows 8 MiB messages (100,000 workers' weights; the server's default is 1 MiB). The
   // server takes twice that here, so the tests reach the bus's own limit, not the server's.
-  writeFileSync(config, `listen: 127.0.0.1:${port}\nmax_payload: 16777216\n`);
+  // JetStream holds the leases of the autoscaler and the reconciler.
+  writeFileSync(config, `listen: 127.0.0.1:${port}\nmax_payload: 16777216\njetstream { store_dir: "${join(dir, 'js')}" }\n`);
   let child: ChildProcess;
   const launch = async (): Promise<void> => {
     child = spawn('nats-server', ['-c', config], { stdio: 'ignore' });

@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { connect } from 'nats';
+import { freePort } from '../../src/drivers/free-port.js';
+import { startCli, type RunningCli } from '../helpers/cli.js';
+import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
+import { fetchRaw, startHttpServer } from '../helpers/servers.js';
+
+/**
+ * Roles spread over real OS processes on one real nats-server: two ingress hosts and a control
+ * plane, then two control planes competing for the autoscaler's lease.
+ */
+
+let nats: NatsServer;
+let dir: string;
+const INTERVAL_MS = 200;
+
+before(async () => {
+  nats = await startNatsServer();
+  dir = mkdtempSync(join(tmpdir(), 'weighbridge-cluster-'));
+  // Short intervals keep the test quick; the lease lasts three of them.
+  writeFileSync(join(dir, 'fast.yaml'), `bus:\n  statsIntervalMs: ${INTERVAL_MS}\n  presenceIntervalMs: ${INTERVAL_MS}\n`);
+});
+
+after(async () => {
+  await nats?.stop();
+});
+
+async function host(id: string, roles: string, extra: string[] = []): Promise<RunningCli> {
+  return startCli(['--config', join(dir, 'fast.yaml'), '--host-id', id, '--roles', roles, '--nats', nats.url, '--admin-port', String(await freePort()), '--threads', '1', ...extra]);
+}
+
+async function stop(cli: RunningCli, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill(signal);
+  await cli.exited;
+}
+
+async function admin<T>(cli: RunningCli, path: string): Promise<T> {
+  return JSON.parse((await fetchRaw(`http://127.0.0.1:${cli.adminPort}${path}`, { agent: false })).body.toString()) as T;
+}
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+interface WorkerRow {
+  id: string;
+  weight: number;
+  baseWeight: number;
+}
+interface Status {
+  bus: { state: string; counters: { rejected: { invalid: number; 'not-json': number; 'too-large': number; 'unexpected-type': number } } };
+  weights: { sequence: number; at: number; applied: number } | null;
+  leadership: { lease: string; leader: boolean }[];
+}
+
+const weightsOf = async (cli: RunningCli): Promise<Record<string, number>> =>
+  Object.fromEntries((await admin<WorkerRow[]>(cli, '/api/workers')).map((w) => [w.id, w.weight]));
+
+test('weights from the scorer reach both ingress hosts; they survive the control plane and NATS restarting', async () => {
+  // Two workers of the test's own, one 25 ms slower, so the scorer has something to weigh.
+  const fast = await startHttpServer((_req, res) => res.end('fast'));
+  const slow = await startHttpServer((_req, res) => void setTimeout(() => res.end('slow'), 25));
+  const upstreams = ['--upstreams', `${fast.url},${slow.url}`];
+  const fastId = `127.0.0.1:${fast.port}`;
+  const slowId = `127.0.0.1:${slow.port}`;
+  const a = await host('ingress-a', 'ingress', ['--port', String(await freePort()), ...upstreams]);
+  const b = await host('ingress-b', 'ingress', ['--port', String(await freePort()), ...upstreams]);
+  let control = await host('control', 'collector,scorer,autoscaler,reconciler');
+  let traffic = true;
+  const failures: string[] = [];
+  const drive = (async () => {
+    while (traffic) {
+      for (const cli of [a, b]) {
+        const reply = await fetchRaw(`http://127.0.0.1:${cli.ingressPort}/`).catch((err: Error) => ({ status: 0, body: Buffer.from(err.message) }));
+        if (reply.status !== 200) failures.push(`${reply.status} ${reply.body.toString()}`);
+      }
+    }
+  })();
+  try {
+    // The scorer's weights land in both route tables, the slow worker well below the fast one.
+    const converged = await eventually('converged weights', async () => {
+      const [wa, wb] = [await weightsOf(a), await weightsOf(b)];
+      return wa[slowId]! < 0.5 && wa[fastId] === 1 && JSON.stringify(wa) === JSON.stringify(wb) ? wa : undefined;
+    });
+    const hosts = await admin<{ host: string; roles: string[] }[]>(a, '/api/hosts');
+    assert.deepEqual(
+      hosts.map((h) => `${h.host}:${h.roles.join('+')}`),
+      ['control:collector+scorer+autoscaler+reconciler', 'ingress-a:ingress', 'ingress-b:ingress'],
+    );
+
+    // Garbage on the bus is refused and counted by the hosts; nothing crashes.
+    const raw = await connect({ servers: nats.url });
+    const junk = [new TextEncoder().encode('{"type":"weights.updated","v":2}'), new TextEncoder().encode('{"type":"weights.updated"'), randomBytes(1 << 20)];
+    for (const subject of ['wb.weights.default', 'wb.presence.intruder', 'wb.ingress.stats.intruder']) for (const data of junk) raw.publish(subject, data);
+    await raw.flush();
+    await raw.close();
+    const counters = await eventually('rejections counted', async () => {
+      const c = (await admin<Status>(a, '/api/status')).bus.counters.rejected;
+      return c.invalid >= 2 && c['not-json'] >= 4 ? c : undefined;
+    });
+    assert.ok(counters.invalid >= 2, JSON.stringify(counters));
+    assert.deepEqual(await weightsOf(a), converged);
+
+    // Without a control plane, both keep serving with the last weights.
+    await stop(control, 'SIGKILL');
+    const frozenAt = (await admin<Status>(a, '/api/status')).weights!.at;
+    await new Promise((r) => setTimeout(r, 5 * INTERVAL_MS));
+    assert.equal((await admin<Status>(a, '/api/status')).weights!.at, frozenAt, 'weights changed with no scorer running');
+    assert.deepEqual(await weightsOf(a), converged);
+    assert.deepEqual(await weightsOf(b), converged);
+
+    // A new control plane: updates resume.
+    control = await host('control', 'collector,scorer,autoscaler,reconciler');
+    await eventually('updates after the control plane restarted', async () => ((await admin<Status>(b, '/api/status')).weights!.at > frozenAt ? true : undefined));
+
+    // nats-server restarts: every process reconnects by itself and updates flow again.
+    await nats.restart();
+    const restartedAt = Date.now();
+    for (const cli of [a, b, control]) await eventually('reconnection', async () => ((await admin<Status>(cli, '/api/status')).bus.state === 'connected' ? true : undefined));
+    await eventually('updates after NATS restarted', async () => ((await admin<Status>(a, '/api/status')).weights!.at > restartedAt ? true : undefined));
+    assert.match(a.stderr(), /NATS connection lost/);
+    traffic = false;
+    await drive;
+    assert.deepEqual(failures, [], 'requests failed while the control plane or NATS was down');
+  } finally {
+    traffic = false;
+    await drive;
+    for (const cli of [a, b, control]) await stop(cli);
+    await fast.close();
+    await slow.close();
+  }
+});
+
+test('two autoscalers: exactly one holds the lease; kill it and the other takes over', async () => {
+  const first = await host('scaler-1', 'autoscaler');
+  const second = await host('scaler-2', 'autoscaler');
+  const clis = [first, second];
+  try {
+    const leaderOf = async (cli: RunningCli): Promise<boolean> => (await admin<Status>(cli, '/api/status')).leadership.some((l) => l.lease === 'autoscaler' && l.leader);
+    const leader = await eventually('a leader', async () => {
+      const flags = await Promise.all(clis.map(leaderOf));
+      return flags.filter(Boolean).length === 1 ? clis[flags.indexOf(true)]! : undefined;
+    });
+    // It stays exactly one over several renewals.
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, INTERVAL_MS));
+      assert.equal((await Promise.all(clis.map(leaderOf))).filter(Boolean).length, 1);
+    }
+    const other = leader === first ? second : first;
+    await stop(leader, 'SIGKILL');
+    const killedAt = Date.now();
+    await eventually('the other to take over', async () => ((await leaderOf(other)) ? true : undefined), 5_000);
+    assert.ok(Date.now() - killedAt < 5_000);
+    assert.match(other.stderr(), /took the autoscaler lease as scaler-\d/);
+  } finally {
+    for (const cli of clis) await stop(cli);
+  }
+});
