@@ -4,6 +4,18 @@ import { assertPortFree } from '../drivers/free-port.js';
 /** The admin API's GET endpoints, by path (e.g. "/api/status"), each producing its JSON. */
 export type AdminEndpoints = Record<string, () => unknown>;
 
+/** Answers with a producer's JSON, waiting for it when it is asynchronous (comlink calls). */
+function answer(res: uWS.HttpResponse, produce: () => unknown): void {
+  const value = produce();
+  if (!(value instanceof Promise)) return json(res, '200 OK', value);
+  let aborted = false;
+  res.onAborted(() => (aborted = true));
+  value.then(
+    (v: unknown) => aborted || json(res, '200 OK', v),
+    (err: Error) => aborted || json(res, '500 Internal Server Error', { error: err.message }),
+  );
+}
+
 export interface AdminServer {
   readonly port: number;
   close(): void;
@@ -22,7 +34,7 @@ export async function startAdminServer(host: string, port: number, endpoints: Ad
     throw new Error(`admin API ${err.message}`);
   });
   const app = uWS.App();
-  for (const [path, produce] of Object.entries(endpoints)) app.get(path, (res) => json(res, '200 OK', produce()));
+  for (const [path, produce] of Object.entries(endpoints)) app.get(path, (res) => answer(res, produce));
   const listed = Object.keys(endpoints).map((path) => `GET ${path}`);
   app.any('/*', (res, req) => json(res, '404 Not Found', { error: `no such endpoint: ${req.getMethod().toUpperCase()} ${req.getUrl()}`, endpoints: listed }));
   return new Promise((resolve, reject) => {

@@ -43,6 +43,22 @@ async function main(): Promise<void> {
       },
     );
   };
+  // SIGHUP: read the configuration again; limits and timeouts apply at once, the rest on restart.
+  process.on('SIGHUP', () => {
+    let next;
+    try {
+      const parsed = parseCommandLine(process.argv.slice(2));
+      if (parsed.help) return;
+      next = parsed.config;
+    } catch (err) {
+      console.error(`weighbridge: SIGHUP: configuration not reloaded: ${(err as Error).message}`);
+      return;
+    }
+    wb.reload(next).then(
+      (restart) => console.error(`weighbridge: SIGHUP: limits and timeouts reloaded${restart.length > 0 ? `; changes to ${restart.join(', ')} need a restart` : ''}`),
+      (err: Error) => console.error(`weighbridge: SIGHUP: reload failed: ${err.message}`),
+    );
+  });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { assertPortFree, freePort } from '../drivers/free-port.js';
-import type { IngressThreadApi, IngressThreadData } from './thread-api.js';
+import type { IngressThreadApi, IngressThreadData, ReloadableSettings, ThreadSnapshot } from './thread-api.js';
 
 export type IngressThreadOptions = Omit<IngressThreadData, 'threadIndex'>;
 
@@ -51,6 +51,18 @@ export class IngressHost {
   async stopAccepting(): Promise<void> {
     this.stopping = true;
     await Promise.all(this.threads.map((t) => t?.api.stopAccepting()));
+  }
+
+  /** Every live thread's own counters. */
+  async snapshot(): Promise<ThreadSnapshot[]> {
+    return Promise.all(this.threads.flatMap((t) => (t === null ? [] : [t.api.snapshot()])));
+  }
+
+  /** New limits and timeouts for every thread, and for threads started later. */
+  async reload(settings: ReloadableSettings): Promise<void> {
+    Object.assign(this.options.limits, settings.limits);
+    Object.assign(this.options.timeouts, settings.timeouts);
+    await Promise.all(this.threads.map((t) => t?.api.reload(settings)));
   }
 
   /** Ends every thread: each closes its sockets and exits by itself (see thread.ts). */

@@ -18,7 +18,8 @@ export interface ExchangeContext {
   readonly random: RandomSource;
   readonly stats: StatsTable;
   readonly pools: UpstreamPools;
-  readonly maxBodyBytes: number;
+  /** Read per request, so a reload applies to the next one. */
+  readonly limits: { readonly maxBodyBytes: number };
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;
@@ -92,7 +93,7 @@ export class ProxyExchange implements UpstreamExchange {
     if (this.finished) return;
     const size = chunk.byteLength;
     this.bytesIn += size;
-    const limit = this.ctx.maxBodyBytes;
+    const limit = this.ctx.limits.maxBodyBytes;
     if (limit > 0 && this.bytesIn > limit) {
       this.connection?.abort();
       this.connection = null;

@@ -14,6 +14,22 @@ export interface IngressThreadData {
   timeouts: { connectMs: number; responseHeadersMs: number; idleMs: number; keepAliveMs: number };
 }
 
+/** What may change while a thread runs (SIGHUP or the admin API): applied to new requests. */
+export interface ReloadableSettings {
+  limits: IngressThreadData['limits'];
+  timeouts: IngressThreadData['timeouts'];
+}
+
+/** One thread's own view, beyond the shared stats table. */
+export interface ThreadSnapshot {
+  threadIndex: number;
+  /** Requests this thread has taken since it started. */
+  requests: number;
+  /** Idle keep-alive connections to workers, over all its pools. */
+  idleUpstreamConnections: number;
+  heapUsedBytes: number;
+}
+
 /** The RPC surface a host's main thread drives its ingress threads with, over comlink. */
 export interface IngressThreadApi {
   /** Binds the port (shared by every thread through SO_REUSEPORT); rejects if it cannot. */
@@ -22,4 +38,7 @@ export interface IngressThreadApi {
   stopAccepting(): void;
   /** Closes every client and upstream connection, then ends the thread. */
   shutdown(): void;
+  snapshot(): ThreadSnapshot;
+  /** New limits and timeouts; a request already in progress keeps the ones it started with. */
+  reload(settings: ReloadableSettings): void;
 }

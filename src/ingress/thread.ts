@@ -23,13 +23,17 @@ const ctx: ExchangeContext = {
   random: Math.random,
   stats: new StatsTable(data.stats, data.capacity),
   pools: new UpstreamPools(directory, data.timeouts, data.limits.maxHeaderBytes * 4),
-  maxBodyBytes: data.limits.maxBodyBytes,
+  limits: data.limits,
 };
-const { maxConcurrentRequests, maxHeaderBytes, maxBodyBytes } = data.limits;
+// Reloads replace the fields of these objects in place; connections read timeouts at use time.
+const { limits, timeouts } = data;
+let requests = 0;
 
 const app = uWS.App();
 attachWebSocketBridge(app, ctx, { connectMs: data.timeouts.connectMs, idleMs: data.timeouts.idleMs, maxMessageBytes: 16 * 1024 * 1024 });
 app.any('/*', (res, req) => {
+  requests++;
+  const { maxConcurrentRequests, maxHeaderBytes, maxBodyBytes } = limits;
   const head = readRequestHead(req, res);
   const hasBody = head.chunked || head.contentLength > 0;
   if (head.headerBytes > maxHeaderBytes) return sendError(res, 431, `request head exceeds ${maxHeaderBytes} bytes`, true);
@@ -61,6 +65,13 @@ const api: IngressThreadApi = {
   },
   shutdown() {
     closeAndExit(0);
+  },
+  snapshot() {
+    return { threadIndex: data.threadIndex, requests, idleUpstreamConnections: ctx.pools.idleCount(), heapUsedBytes: process.memoryUsage().heapUsed };
+  },
+  reload(settings) {
+    Object.assign(limits, settings.limits);
+    Object.assign(timeouts, settings.timeouts);
   },
 };
 

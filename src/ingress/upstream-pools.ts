@@ -30,6 +30,12 @@ export class UpstreamPools {
     return fresh;
   }
 
+  idleCount(): number {
+    let n = 0;
+    for (const pool of this.pools) n += pool?.idleCount ?? 0;
+    return n;
+  }
+
   closeAll(): void {
     for (const pool of this.pools) pool?.close();
   }

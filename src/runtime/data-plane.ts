@@ -17,6 +17,10 @@ export interface DataPlane {
   readonly driver: WorkerDriver;
   status(): unknown;
   workers(): unknown[];
+  /** Each ingress thread's own counters, over comlink. */
+  threads(): Promise<unknown[]>;
+  /** Applies new limits and timeouts to every ingress thread. */
+  reload(config: Config): Promise<void>;
   /** Graceful stop: no new connections, in-flight requests get timeouts.shutdownMs, workers stop. */
   stop(): Promise<void>;
 }
@@ -78,6 +82,8 @@ export async function startDataPlane(config: Config, log: (line: string) => void
       requests: { inflight: stats.inflightTotal, rejectedOverLimit: stats.rejectedTotal, limit: config.limits.maxConcurrentRequests },
     }),
     workers: () => registry.list().map((w) => ({ ...registry.view(w), ...sampler.report(w.slot) })),
+    threads: () => ingressHost.snapshot(),
+    reload: (next) => ingressHost.reload({ limits: next.limits, timeouts: next.timeouts }),
     stop() {
       stopping ??= (async () => {
         driver.quiesce();

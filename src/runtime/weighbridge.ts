@@ -25,6 +25,11 @@ export interface Weighbridge {
   readonly dataPlane: DataPlane | null;
   /** Resolves once the bus is connected and the roles' actors run. */
   readonly ready: Promise<void>;
+  /**
+   * Applies a changed configuration's limits and timeouts at once; returns the changed fields
+   * that need a restart instead (listeners, roles, bus, driver, policy).
+   */
+  reload(next: Config): Promise<string[]>;
   /** Graceful stop: actors give up their leases, the ingress drains, workers stop, the bus closes. */
   stop(): Promise<void>;
 }
@@ -66,6 +71,7 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
       '/api/workers': () => dataPlane?.workers() ?? [],
       '/api/hosts': () => presence?.list() ?? [],
       '/api/actors': () => supervisor?.status() ?? [],
+      '/api/threads': () => dataPlane?.threads() ?? [],
     });
   } catch (err) {
     await dataPlane?.stop();
@@ -101,6 +107,14 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
     adminPort: admin.port,
     dataPlane,
     ready,
+    async reload(next) {
+      const restartNeeded = (Object.keys(next) as (keyof Config)[]).filter(
+        (k) => k !== 'limits' && k !== 'timeouts' && JSON.stringify(next[k]) !== JSON.stringify(config[k]),
+      );
+      if (next.limits.maxWorkers !== config.limits.maxWorkers) restartNeeded.push('limits');
+      await dataPlane?.reload(next);
+      return restartNeeded;
+    },
     stop() {
       stopping ??= (async () => {
         stopped = true;

@@ -16,6 +16,10 @@ export class UpstreamPool implements ConnectionOwner {
     private readonly maxIdle = 1024,
   ) {}
 
+  get idleCount(): number {
+    return this.idle.length;
+  }
+
   acquire(): UpstreamConnection {
     while (this.idle.length > 0) {
       const connection = this.idle.pop()!;

@@ -111,3 +111,25 @@ test('a 1 GiB upload echoed back streams through without being held in memory', 
     await stopProcesses([worker!]);
   }
 });
+
+test('SIGHUP reloads limits from the config file; ingress threads report over the admin API', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'weighbridge-hup-'));
+  const file = join(dir, 'wb.yaml');
+  writeFileSync(file, 'limits:\n  maxBodyBytes: 0\n');
+  const cli = await startCli(['--config', file, '--port', String(await freePort()), '--admin-port', String(await freePort()), '--workers', '1', '--threads', '2', '--roles', 'ingress']);
+  try {
+    const post = (): Promise<number> => fetchRaw(`http://127.0.0.1:${cli.ingressPort}/echo`, { method: 'POST', body: 'x'.repeat(100), agent: false }).then((r) => r.status);
+    assert.equal(await post(), 200);
+    writeFileSync(file, 'limits:\n  maxBodyBytes: 10\npolicy: round-robin\n');
+    cli.child.kill('SIGHUP');
+    for (let i = 0; i < 200 && !/limits and timeouts reloaded/.test(cli.stderr()); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.match(cli.stderr(), /SIGHUP: limits and timeouts reloaded; changes to policy need a restart/);
+    assert.equal(await post(), 413);
+    const threads = JSON.parse((await fetchRaw(`http://127.0.0.1:${cli.adminPort}/api/threads`)).body.toString()) as { threadIndex: number; requests: number }[];
+    assert.deepEqual(threads.map((t) => t.threadIndex).sort(), [0, 1]);
+    assert.equal(threads.reduce((n, t) => n + t.requests, 0), 2);
+  } finally {
+    cli.child.kill('SIGTERM');
+    await cli.exited;
+  }
+});
