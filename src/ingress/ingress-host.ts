@@ -48,9 +48,9 @@ export class IngressHost {
   }
 
   /** Stops accepting connections on every thread; open connections keep being served. */
-  async stopAccepting(): Promise<void> {
+  async drain(): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.threads.map((t) => t?.api.stopAccepting()));
+    await Promise.all(this.threads.map((t) => t?.api.drain()));
   }
 
   /** Every live thread's own counters. */

@@ -34,8 +34,8 @@ export interface ThreadSnapshot {
 export interface IngressThreadApi {
   /** Binds the port (shared by every thread through SO_REUSEPORT); rejects if it cannot. */
   listen(): Promise<number>;
-  /** Closes the listening socket: no new connections; open ones keep being served. */
-  stopAccepting(): void;
+  /** Drains: closes the listening socket, so no new connections; open ones keep being served. */
+  drain(): void;
   /** Closes every client and upstream connection, then ends the thread. */
   shutdown(): void;
   snapshot(): ThreadSnapshot;

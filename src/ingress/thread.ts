@@ -59,7 +59,7 @@ const api: IngressThreadApi = {
       });
     });
   },
-  stopAccepting() {
+  drain() {
     if (listenSocket !== null) uWS.us_listen_socket_close(listenSocket);
     listenSocket = null;
   },

@@ -87,7 +87,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
     stop() {
       stopping ??= (async () => {
         driver.quiesce();
-        await ingressHost.stopAccepting();
+        await ingressHost.drain();
         const deadline = Date.now() + config.timeouts.shutdownMs;
         while (stats.inflightTotal > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         if (stats.inflightTotal > 0) log(`shutdown: ${stats.inflightTotal} requests still in flight after ${config.timeouts.shutdownMs} ms; closing them`);
