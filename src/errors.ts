@@ -49,3 +49,10 @@ export class BusRequestError extends WeighbridgeError {
     super(code, message);
   }
 }
+
+/** The bus cannot reach its servers for a reason that waiting will not fix (credentials, TLS). */
+export class BusConnectError extends WeighbridgeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_BUS_CONNECT', message, options);
+  }
+}

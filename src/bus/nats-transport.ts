@@ -1,4 +1,5 @@
 import { connect, DebugEvents, Events, type ConnectionOptions, type NatsConnection } from 'nats';
+import { BusConnectError } from '../errors.js';
 import type { Log } from './bus.js';
 import type { RawMessage, Transport, TransportState } from './transport.js';
 
@@ -46,7 +47,13 @@ export class NatsTransport implements Transport {
     if (options.user !== undefined) Object.assign(connectionOptions, { user: options.user, pass: options.pass });
     if (options.token !== undefined) connectionOptions.token = options.token;
     if (options.tls !== undefined) connectionOptions.tls = options.tls;
-    const nc = await connect(connectionOptions);
+    let nc: NatsConnection;
+    try {
+      nc = await connect(connectionOptions);
+    } catch (cause) {
+      // Unreachable servers are waited for; what ends up here is final (credentials, TLS, bad URL).
+      throw new BusConnectError(`cannot connect to NATS at ${options.servers.join(', ')}: ${(cause as Error).message}`, { cause });
+    }
     log(`bus: connected to NATS at ${nc.getServer()}`);
     return new NatsTransport(nc, log);
   }

@@ -33,8 +33,8 @@ export interface NatsServer {
   stop(): Promise<void>;
 }
 
-/** A real nats-server of the test's own on an ephemeral loopback port. */
-export async function startNatsServer(): Promise<NatsServer> {
+/** A real nats-server of the test's own on an ephemeral loopback port; `extra` is more config. */
+export async function startNatsServer(extra = ''): Promise<NatsServer> {
   ensureNatsServer();
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'weighbridge-nats-'));
@@ -42,7 +42,7 @@ export async function startNatsServer(): Promise<NatsServer> {
   // The bus allows 8 MiB messages (100,000 workers' weights; the server's default is 1 MiB). The
   // server takes twice that here, so the tests reach the bus's own limit, not the server's.
   // JetStream holds the leases of the autoscaler and the reconciler.
-  writeFileSync(config, `listen: 127.0.0.1:${port}\nmax_payload: 16777216\njetstream { store_dir: "${join(dir, 'js')}" }\n`);
+  writeFileSync(config, `listen: 127.0.0.1:${port}\nmax_payload: 16777216\njetstream { store_dir: "${join(dir, 'js')}" }\n${extra}\n`);
   let child: ChildProcess;
   const launch = async (): Promise<void> => {
     child = spawn('nats-server', ['-c', config], { stdio: 'ignore' });
