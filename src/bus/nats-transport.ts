@@ -3,6 +3,9 @@ import { BusConnectError } from '../errors.js';
 import type { Log } from './bus.js';
 import type { RawMessage, Transport, TransportState } from './transport.js';
 
+/** Connection errors that waiting does not fix: the server refused the credentials. */
+const FINAL_CONNECT_ERRORS = new Set(['AUTHORIZATION_VIOLATION', 'BAD_AUTHENTICATION', 'AUTHENTICATION_EXPIRED', 'BAD_CREDS']);
+
 /** What a cluster needs to reach its NATS servers. */
 export interface NatsOptions {
   /** One or more server URLs, e.g. nats://10.0.0.5:4222; the client fails over between them. */
@@ -31,8 +34,12 @@ export class NatsTransport implements Transport {
     void this.watch();
   }
 
-  /** Connects (waiting while no server answers yet, as a host may start before NATS). */
-  static async connect(options: NatsOptions, log: Log): Promise<NatsTransport> {
+  /**
+   * Connects, retrying while no server answers (a host may start before NATS) and saying why in
+   * the log; a rejected credential is final and throws BusConnectError. `keepTrying` ends the
+   * wait when the host stops first.
+   */
+  static async connect(options: NatsOptions, log: Log, keepTrying: () => boolean = () => true): Promise<NatsTransport> {
     const connectionOptions: ConnectionOptions = {
       servers: options.servers,
       name: options.name,
@@ -40,19 +47,25 @@ export class NatsTransport implements Transport {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
       reconnectJitter: 250,
-      waitOnFirstConnect: true,
       pingInterval: 5_000,
       maxPingOut: 3,
     };
     if (options.user !== undefined) Object.assign(connectionOptions, { user: options.user, pass: options.pass });
     if (options.token !== undefined) connectionOptions.token = options.token;
     if (options.tls !== undefined) connectionOptions.tls = options.tls;
+    const where = options.servers.join(', ');
     let nc: NatsConnection;
-    try {
-      nc = await connect(connectionOptions);
-    } catch (cause) {
-      // Unreachable servers are waited for; what ends up here is final (credentials, TLS, bad URL).
-      throw new BusConnectError(`cannot connect to NATS at ${options.servers.join(', ')}: ${(cause as Error).message}`, { cause });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        nc = await connect(connectionOptions);
+        break;
+      } catch (cause) {
+        const err = cause as Error & { code?: string };
+        if (FINAL_CONNECT_ERRORS.has(err.code ?? '')) throw new BusConnectError(`cannot connect to NATS at ${where}: ${err.message}`, { cause });
+        if (!keepTrying()) throw new BusConnectError(`gave up connecting to NATS at ${where}: ${err.message}`, { cause });
+        if (attempt === 1 || attempt % 20 === 0) log(`bus: cannot reach NATS at ${where} (${err.code ?? err.message}: ${err.message}); retrying`);
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
+      }
     }
     log(`bus: connected to NATS at ${nc.getServer()}`);
     return new NatsTransport(nc, log);

@@ -79,7 +79,7 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
   }
 
   const startRoles = async (): Promise<void> => {
-    const b = await connectBus(config.bus.nats, hostId, log);
+    const b = await connectBus(config.bus.nats, hostId, log, () => !stopped);
     if (stopped) return void (await b.close());
     bus = b;
     const sup = new Supervisor({ hostId, bus: b, log });

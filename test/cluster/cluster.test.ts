@@ -167,3 +167,22 @@ test('two autoscalers: exactly one holds the lease; kill it and the other takes 
     for (const cli of clis) await stop(cli);
   }
 });
+
+test('an ingress host whose NATS is down serves with its own weights and joins once NATS is up', async () => {
+  const worker = await startHttpServer((_req, res) => res.end('ok'));
+  const natsPort = await freePort();
+  const cli = await startCli(['--config', join(dir, 'fast.yaml'), '--host-id', 'lonely', '--roles', 'ingress', '--nats', `nats://127.0.0.1:${natsPort}`, '--admin-port', String(await freePort()), '--port', String(await freePort()), '--threads', '1', '--upstreams', worker.url]);
+  let late: NatsServer | undefined;
+  try {
+    assert.equal((await fetchRaw(`http://127.0.0.1:${cli.ingressPort}/`, { agent: false })).status, 200);
+    assert.equal((await admin<Status>(cli, '/api/status')).bus.state, 'connecting');
+    await eventually('the log to say why', async () => (/cannot reach NATS at .*retrying/.test(cli.stderr()) ? true : undefined));
+    late = await startNatsServer('', natsPort);
+    await eventually('the bus to connect', async () => ((await admin<Status>(cli, '/api/status')).bus.state === 'connected' ? true : undefined));
+    assert.equal((await fetchRaw(`http://127.0.0.1:${cli.ingressPort}/`, { agent: false })).status, 200);
+  } finally {
+    await stop(cli);
+    await late?.stop();
+    await worker.close();
+  }
+});

@@ -34,9 +34,9 @@ export interface NatsServer {
 }
 
 /** A real nats-server of the test's own on an ephemeral loopback port; `extra` is more config. */
-export async function startNatsServer(extra = ''): Promise<NatsServer> {
+export async function startNatsServer(extra = '', fixedPort?: number): Promise<NatsServer> {
   ensureNatsServer();
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'weighbridge-nats-'));
   const config = join(dir, 'nats.conf');
   // The bus allows 8 MiB messages (100,000 workers' weights; the server's default is 1 MiB). The
