@@ -17,54 +17,44 @@ export const weightsUpdatedV1 = z.strictObject({
   type: z.literal('weights.updated'),
   v: z.literal(1),
   pool: id,
-  /** Monotonic per scorer: a host ignores an update older than the one it applied. */
+  /** Counts a scorer's updates; the admin API shows the last one applied. */
   sequence: z.number().int().min(0),
   at: timestamp,
   weights: z.array(z.strictObject({ id, weight: nonNegative.max(1e9) })).max(100_000),
 });
 
+const count = z.number().int().min(0);
+
+/** A host's periodic report on its workers; reports differ in what they carry per worker. */
+const workerReport = <T extends string, W extends z.ZodRawShape>(type: T, worker: W) =>
+  z.strictObject({
+    type: z.literal(type),
+    v: z.literal(1),
+    host: id,
+    at: timestamp,
+    workers: z.array(z.strictObject({ id, ...worker })).max(100_000),
+  });
+
 /** One ingress host's view of its workers, from its shared-memory stats table. */
-export const ingressStatsV1 = z.strictObject({
-  type: z.literal('ingress.stats'),
-  v: z.literal(1),
-  host: id,
-  at: timestamp,
-  workers: z
-    .array(
-      z.strictObject({
-        id,
-        address: z.string().max(300),
-        /** The weight its driver gave it, and the one in this host's route table now. */
-        baseWeight: nonNegative.max(1e9),
-        weight: nonNegative.max(1e9),
-        inflight: z.number().int().min(0),
-        completed: z.number().int().min(0),
-        errors: z.number().int().min(0),
-        p50Ms: nonNegative.nullable(),
-        p99Ms: nonNegative.nullable(),
-      }),
-    )
-    .max(100_000),
+export const ingressStatsV1 = workerReport('ingress.stats', {
+  address: z.string().max(300),
+  /** The weight its driver gave it, and the one in this host's route table now. */
+  baseWeight: nonNegative.max(1e9),
+  weight: nonNegative.max(1e9),
+  inflight: count,
+  completed: count,
+  errors: count,
+  p50Ms: nonNegative.nullable(),
+  p99Ms: nonNegative.nullable(),
 });
 
 /** The collector's measurements of the workers (seed 000, section 3.1 inputs). */
-export const metricsSampleV1 = z.strictObject({
-  type: z.literal('metrics.sample'),
-  v: z.literal(1),
-  host: id,
-  at: timestamp,
-  workers: z
-    .array(
-      z.strictObject({
-        id,
-        cpuPct: nonNegative.nullable(),
-        memoryPct: nonNegative.nullable(),
-        networkMBps: nonNegative.nullable(),
-        latencyMs: nonNegative.nullable(),
-        inflight: z.number().int().min(0),
-      }),
-    )
-    .max(100_000),
+export const metricsSampleV1 = workerReport('metrics.sample', {
+  cpuPct: nonNegative.nullable(),
+  memoryPct: nonNegative.nullable(),
+  networkMBps: nonNegative.nullable(),
+  latencyMs: nonNegative.nullable(),
+  inflight: count,
 });
 
 /** Every host announces itself and its roles; the admin API lists who is alive. */
