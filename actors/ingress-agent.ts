@@ -44,13 +44,7 @@ class IngressAgent implements Actor<In> {
   }
 
   private apply(update: MessageOf<'weights.updated'>): void {
-    const { registry } = this.deps;
-    let applied = 0;
-    for (const w of update.weights) {
-      if (registry.get(w.id) === undefined) continue;
-      registry.setWeight(w.id, w.weight);
-      applied++;
-    }
+    const applied = this.deps.registry.setWeights(update.weights);
     this.deps.onApplied({ sequence: update.sequence, at: update.at, applied, unknown: update.weights.length - applied });
   }
 

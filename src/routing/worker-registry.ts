@@ -83,11 +83,20 @@ export class WorkerRegistry {
     this.publish();
   }
 
-  setWeight(id: string, weight: number): void {
-    const record = this.workers.get(id);
-    if (!record || record.weight === weight) return;
-    record.weight = weight;
-    this.publish();
+  /** New weights for known workers (others are skipped), in one republish; returns how many were known. */
+  setWeights(weights: readonly { id: string; weight: number }[]): number {
+    let known = 0;
+    let changed = false;
+    for (const { id, weight } of weights) {
+      const record = this.workers.get(id);
+      if (!record) continue;
+      known++;
+      if (record.weight === weight) continue;
+      record.weight = weight;
+      changed = true;
+    }
+    if (changed) this.publish();
+    return known;
   }
 
   get(id: string): WorkerRecord | undefined {
