@@ -31,7 +31,7 @@ const nowMs = (): number => performance.timeOrigin + performance.now();
 
 /** A valid catalogue message of about 1 KiB, stamped with its send time. */
 function kibMessage(sequence: number): MessageOf<'ingress.stats'> {
-  const workers = Array.from({ length: 6 }, (_, i) => ({ id: `worker-${i}-${sequence % 1000}`, address: `127.0.0.1:${30000 + i}`, baseWeight: 1, weight: 1, inflight: i, completed: sequence, errors: 0, p50Ms: 1.5, p99Ms: 9.25 }));
+  const workers = Array.from({ length: 7 }, (_, i) => ({ id: `worker-${i}-${sequence % 1000}`, address: `127.0.0.1:${30000 + i}`, baseWeight: 1, weight: 1, inflight: i, completed: sequence, errors: 0, p50Ms: 1.5, p99Ms: 9.25 }));
   return { type: 'ingress.stats', v: 1, host: 'bench', at: nowMs(), workers };
 }
 
