@@ -10,7 +10,8 @@ export const USAGE = `Usage: weighbridge [options]
   --port N             ingress port (default 8080)
   --admin-port N       admin API port (default 9090)
   --threads N          ingress threads (default: number of cores)
-  --policy NAME        weighted-random | round-robin
+  --policy NAME        weighted-random | round-robin | smooth-weighted-round-robin |
+                       least-connections | p2c-peak-ewma | weighted-p2c
   --upstreams URLS     static workers, comma-separated http:// URLs, equal weights
   --workers N          example workers started as local processes (default 3)
   --roles LIST         what this process runs, comma-separated (default: all):

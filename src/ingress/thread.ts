@@ -17,11 +17,12 @@ import { attachWebSocketBridge } from './websocket-bridge.js';
 
 const data = workerData as IngressThreadData;
 const directory = new WorkerDirectory(data.directory, data.capacity);
+const stats = new StatsTable(data.stats, data.capacity);
 const ctx: ExchangeContext = {
-  routes: new RouteTableReader(data.routes, data.capacity),
+  routes: new RouteTableReader(data.routes, data.capacity, stats),
   policy: createPolicy(data.policy),
   random: Math.random,
-  stats: new StatsTable(data.stats, data.capacity),
+  stats,
   pools: new UpstreamPools(directory, data.timeouts, data.limits.maxHeaderBytes * 4),
   limits: data.limits,
 };

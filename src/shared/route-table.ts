@@ -1,5 +1,6 @@
 import { buildAliasTable } from '../balancing/alias-table.js';
 import type { Policy } from '../balancing/policies/index.js';
+import type { PolicyView } from '../balancing/policy-view.js';
 import type { RandomSource } from '../balancing/random.js';
 import { CapacityError } from '../errors.js';
 import { align } from './layout.js';
@@ -28,13 +29,14 @@ const CTRL_INTS = 4;
 interface BufferLayout {
   readonly count: Int32Array;
   readonly prob: Float64Array;
+  readonly weight: Float64Array;
   readonly alias: Uint32Array;
   readonly slot: Int32Array;
   readonly incarnation: Int32Array;
 }
 
 function bufferBytes(capacity: number): number {
-  return align(8 + capacity * 8 + capacity * 4 * 3, 8);
+  return align(8 + capacity * 8 * 2 + capacity * 4 * 3, 8);
 }
 
 function mapBuffer(sab: SharedArrayBuffer, base: number, capacity: number): BufferLayout {
@@ -43,12 +45,14 @@ function mapBuffer(sab: SharedArrayBuffer, base: number, capacity: number): Buff
   off += 8;
   const prob = new Float64Array(sab, off, capacity);
   off += capacity * 8;
+  const weight = new Float64Array(sab, off, capacity);
+  off += capacity * 8;
   const alias = new Uint32Array(sab, off, capacity);
   off += capacity * 4;
   const slot = new Int32Array(sab, off, capacity);
   off += capacity * 4;
   const incarnation = new Int32Array(sab, off, capacity);
-  return { count, prob, alias, slot, incarnation };
+  return { count, prob, weight, alias, slot, incarnation };
 }
 
 abstract class RouteTableView {
@@ -93,6 +97,7 @@ export class RouteTableWriter extends RouteTableView {
     for (let i = 0; i < live.length; i++) {
       const e = live[i]!;
       weights[i] = e.weight;
+      target.weight[i] = e.weight;
       target.slot[i] = e.slot;
       target.incarnation[i] = e.incarnation;
     }
@@ -103,19 +108,32 @@ export class RouteTableWriter extends RouteTableView {
   }
 }
 
+/** Live load per worker slot, for the load-aware policies (the stats table). */
+export interface LoadSource {
+  inflight(slot: number): number;
+  peakLatencyUs(slot: number): number;
+}
+
+const NO_LOAD: LoadSource = { inflight: () => 0, peakLatencyUs: () => 0 };
+
 /** Ingress thread: one reader per thread; the last pick is left in its fields (no allocation). */
 export class RouteTableReader extends RouteTableView {
   slot = -1;
   incarnation = 0;
   generationOfPick = 0;
-  private readonly views: [{ count: number; prob: Float64Array; alias: Uint32Array }, { count: number; prob: Float64Array; alias: Uint32Array }];
+  private readonly views: [PolicyView & { count: number }, PolicyView & { count: number }];
 
-  constructor(buffer: SharedArrayBuffer, capacity: number) {
+  constructor(buffer: SharedArrayBuffer, capacity: number, load: LoadSource = NO_LOAD) {
     super(buffer, capacity);
-    this.views = [
-      { count: 0, prob: this.buffers[0].prob, alias: this.buffers[0].alias },
-      { count: 0, prob: this.buffers[1].prob, alias: this.buffers[1].alias },
-    ];
+    const view = (b: BufferLayout): PolicyView & { count: number } => ({
+      count: 0,
+      prob: b.prob,
+      alias: b.alias,
+      inflight: (i) => load.inflight(b.slot[i]!),
+      latencyUs: (i) => load.peakLatencyUs(b.slot[i]!),
+      weight: (i) => b.weight[i]!,
+    });
+    this.views = [view(this.buffers[0]), view(this.buffers[1])];
   }
 
   /**

@@ -1,3 +1,4 @@
+import { PEAK_EWMA_TAU_MS, peakEwma } from '../balancing/peak-ewma.js';
 import { bucketOf, HISTOGRAM_BUCKETS } from './latency-histogram.js';
 import { align } from './layout.js';
 
@@ -14,11 +15,17 @@ const S_INFLIGHT = 0;
 const S_COMPLETED = 1;
 const S_ERRORS = 2;
 const S_EWMA_US = 3;
-const S_HIST = 4;
+/** Peak EWMA of latency (us) and when it was last updated (deciseconds since the table's epoch). */
+const S_PEAK_US = 4;
+const S_PEAK_AT = 5;
+const S_HIST = 6;
 const SLOT_INTS = S_HIST + HISTOGRAM_BUCKETS;
 
 const G_INFLIGHT = 0;
 const G_REJECTED = 1;
+/** The table's epoch (Date.now() at creation), split in two, so every thread shares one clock. */
+const G_EPOCH_HI = 2;
+const G_EPOCH_LO = 3;
 const G_INTS = 4;
 
 /** EWMA weight of a new sample: 1/8, as TCP's smoothed RTT. */
@@ -44,14 +51,39 @@ export class StatsTable {
   }
 
   static create(capacity: number): StatsTable {
-    return new StatsTable(new SharedArrayBuffer(StatsTable.byteLength(capacity)), capacity);
+    const table = new StatsTable(new SharedArrayBuffer(StatsTable.byteLength(capacity)), capacity);
+    const now = Date.now();
+    Atomics.store(table.global, G_EPOCH_HI, Math.floor(now / 2 ** 31));
+    Atomics.store(table.global, G_EPOCH_LO, now % 2 ** 31);
+    table.epoch = now;
+    return table;
   }
+
+  private epoch = 0;
 
   constructor(readonly buffer: SharedArrayBuffer, capacity: number) {
     this.capacity = capacity;
     this.global = new Int32Array(buffer, 0, G_INTS);
     this.slots = new Int32Array(buffer, G_INTS * 4, capacity * SLOT_INTS);
     this.bytes = new BigInt64Array(buffer, G_INTS * 4 + align(capacity * SLOT_INTS * 4, 8), capacity * 2);
+    this.epoch = Atomics.load(this.global, G_EPOCH_HI) * 2 ** 31 + Atomics.load(this.global, G_EPOCH_LO);
+  }
+
+  /** Milliseconds on the table's shared clock, at decisecond resolution as it is stored. */
+  private deciseconds(): number {
+    return ((Date.now() - this.epoch) / 100) | 0;
+  }
+
+  /**
+   * The slot's peak-EWMA latency in microseconds, decayed towards 0 for the time since its last
+   * sample, as Finagle does, so a worker that stopped getting traffic is tried again.
+   */
+  peakLatencyUs(slot: number): number {
+    const base = slot * SLOT_INTS;
+    const value = Atomics.load(this.slots, base + S_PEAK_US);
+    if (value === 0) return 0;
+    const idleMs = (this.deciseconds() - Atomics.load(this.slots, base + S_PEAK_AT)) * 100;
+    return idleMs > 0 ? value * Math.exp(-idleMs / PEAK_EWMA_TAU_MS) : value;
   }
 
   /** Admission against a global concurrency limit (seed 000, section 5); 0 means unlimited. */
@@ -94,6 +126,12 @@ export class StatsTable {
       const next = old === 0 ? sample : old + ((sample - old) >> EWMA_SHIFT);
       if (Atomics.compareExchange(s, base + S_EWMA_US, old, next) === old) break;
     }
+    // Two threads ending requests at once may each write their own update; the last one wins,
+    // which is as good as either for a balancing signal.
+    const now = this.deciseconds();
+    const peak = peakEwma(Atomics.load(s, base + S_PEAK_US), Atomics.load(s, base + S_PEAK_AT) * 100, sample, now * 100, PEAK_EWMA_TAU_MS);
+    Atomics.store(s, base + S_PEAK_US, peak | 0);
+    Atomics.store(s, base + S_PEAK_AT, now);
     if (bytesIn > 0) Atomics.add(this.bytes, slot * 2, BigInt(bytesIn));
     if (bytesOut > 0) Atomics.add(this.bytes, slot * 2 + 1, BigInt(bytesOut));
   }

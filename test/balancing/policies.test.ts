@@ -8,7 +8,7 @@ function view(weights: number[]) {
   const prob = new Float64Array(weights.length);
   const alias = new Uint32Array(weights.length);
   buildAliasTable(weights, prob, alias);
-  return { count: weights.length, prob, alias };
+  return { count: weights.length, prob, alias, inflight: () => 0, latencyUs: () => 0, weight: (i: number) => weights[i]! };
 }
 
 test('weighted-random is reproducible from its seed and follows the weights', () => {

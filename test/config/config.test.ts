@@ -38,7 +38,7 @@ test('exact messages name the offending field', () => {
   throwsConfig(() => resolveConfig({ port: 70000 }), 'config: port: Too big: expected number to be <=65535');
   throwsConfig(() => resolveConfig({ treads: 2 }), 'config: unknown field treads');
   throwsConfig(() => resolveConfig({ limits: { maxBodyByte: 1 } }), 'config: unknown field limits.maxBodyByte');
-  throwsConfig(() => resolveConfig({ policy: 'fastest' }), 'config: policy: Invalid option: expected one of "weighted-random"|"round-robin"');
+  throwsConfig(() => resolveConfig({ policy: 'fastest' }), 'config: policy: Invalid option: expected one of "weighted-random"|"round-robin"|"smooth-weighted-round-robin"|"least-connections"|"p2c-peak-ewma"|"weighted-p2c"');
   throwsConfig(
     () => resolveConfig({ driver: { kind: 'static', upstreams: [{ url: 'ftp://x' }] } }),
     'config: driver.upstreams.0.url: must be an http:// URL with a host, an optional port and no path, e.g. http://127.0.0.1:3000',
