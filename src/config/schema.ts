@@ -103,6 +103,18 @@ export const configSchema = z.strictObject({
       maxWorkers: z.number().int().min(1).max(1 << 20).default(4096),
     })
     .default({ maxConcurrentRequests: 10_000, maxBodyBytes: 0, maxHeaderBytes: 16_384, maxWorkers: 4096 }),
+  /** Passive outlier detection (Envoy-like): workers failing in a row leave the table for a while. */
+  outlierDetection: z
+    .strictObject({
+      /** Failures in a row (5xx, refused or reset) that eject a worker; 0 turns detection off. */
+      consecutiveFailures: z.number().int().min(0).default(5),
+      /** The first ejection lasts this long, the n-th n times as long, up to maxEjectionMs. */
+      baseEjectionMs: positiveMs.default(10_000),
+      maxEjectionMs: positiveMs.default(300_000),
+      /** Never more than this share of the workers out at once (and never all). */
+      maxEjectedPercent: z.number().min(0).max(100).default(50),
+    })
+    .default({ consecutiveFailures: 5, baseEjectionMs: 10_000, maxEjectionMs: 300_000, maxEjectedPercent: 50 }),
   timeouts: z
     .strictObject({
       connectMs: positiveMs.default(2_000),

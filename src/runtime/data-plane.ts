@@ -3,6 +3,7 @@ import type { WorkerDriver } from '../drivers/driver.js';
 import { ProcessDriver } from '../drivers/process-driver.js';
 import { StaticDriver } from '../drivers/static-driver.js';
 import { IngressHost } from '../ingress/ingress-host.js';
+import { OutlierDetector } from '../routing/outlier-detector.js';
 import { WorkerRegistry } from '../routing/worker-registry.js';
 import { RouteTableWriter } from '../shared/route-table.js';
 import { StatsSampler } from '../shared/stats-sampler.js';
@@ -42,6 +43,25 @@ export async function startDataPlane(config: Config, log: (line: string) => void
 
   let ingress: IngressHost | undefined;
   const sampling = setInterval(() => sampler.sample(registry.activeSlots()), 1000);
+  const detector = new OutlierDetector(config.outlierDetection);
+  // Five times a second, so a broken worker is out well within a second of its last failure.
+  const outliers = setInterval(() => {
+    const candidates = registry.list().filter((w) => w.state === WorkerState.ready || w.state === WorkerState.ejected);
+    const failures = new Map(candidates.map((w) => [w.id, stats.consecutiveFailures(w.slot)]));
+    const verdict = detector.check(
+      Date.now(),
+      candidates.map((w) => ({ id: w.id, consecutiveFailures: failures.get(w.id)!, ejected: w.state === WorkerState.ejected })),
+    );
+    for (const { id, forMs } of verdict.eject) {
+      registry.setState(id, WorkerState.ejected);
+      stats.resetConsecutiveFailures(registry.get(id)!.slot);
+      log(`worker ${id} ejected for ${forMs} ms after ${failures.get(id)} failures in a row`);
+    }
+    for (const id of verdict.readmit) {
+      registry.setState(id, WorkerState.ready);
+      log(`worker ${id} readmitted after its ejection`);
+    }
+  }, 200);
   try {
     await driver.start(registry);
     ingress = await IngressHost.start(
@@ -61,6 +81,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
     );
   } catch (err) {
     clearInterval(sampling);
+    clearInterval(outliers);
     await ingress?.close();
     await driver.stop();
     throw err;
@@ -92,6 +113,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
         while (stats.inflightTotal > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         if (stats.inflightTotal > 0) log(`shutdown: ${stats.inflightTotal} requests still in flight after ${config.timeouts.shutdownMs} ms; closing them`);
         clearInterval(sampling);
+        clearInterval(outliers);
         await ingressHost.close();
         await driver.stop();
       })();

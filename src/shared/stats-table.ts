@@ -18,7 +18,9 @@ const S_EWMA_US = 3;
 /** Peak EWMA of latency (us) and when it was last updated (deciseconds since the table's epoch). */
 const S_PEAK_US = 4;
 const S_PEAK_AT = 5;
-const S_HIST = 6;
+/** Failures (5xx, connect or reset) since the last success, for outlier detection. */
+const S_CONSECUTIVE_FAILURES = 6;
+const S_HIST = 7;
 const SLOT_INTS = S_HIST + HISTOGRAM_BUCKETS;
 
 const G_INFLIGHT = 0;
@@ -119,6 +121,8 @@ export class StatsTable {
     const s = this.slots;
     Atomics.sub(s, base + S_INFLIGHT, 1);
     Atomics.add(s, base + (ok ? S_COMPLETED : S_ERRORS), 1);
+    if (ok) Atomics.store(s, base + S_CONSECUTIVE_FAILURES, 0);
+    else Atomics.add(s, base + S_CONSECUTIVE_FAILURES, 1);
     Atomics.add(s, base + S_HIST + bucketOf(latencyUs), 1);
     const sample = latencyUs > 0x7fffffff ? 0x7fffffff : latencyUs | 0;
     for (;;) {
@@ -134,6 +138,14 @@ export class StatsTable {
     Atomics.store(s, base + S_PEAK_AT, now);
     if (bytesIn > 0) Atomics.add(this.bytes, slot * 2, BigInt(bytesIn));
     if (bytesOut > 0) Atomics.add(this.bytes, slot * 2 + 1, BigInt(bytesOut));
+  }
+
+  consecutiveFailures(slot: number): number {
+    return Atomics.load(this.slots, slot * SLOT_INTS + S_CONSECUTIVE_FAILURES);
+  }
+
+  resetConsecutiveFailures(slot: number): void {
+    Atomics.store(this.slots, slot * SLOT_INTS + S_CONSECUTIVE_FAILURES, 0);
   }
 
   inflight(slot: number): number {

@@ -15,9 +15,11 @@ export const WorkerState = {
   ready: 1,
   draining: 2,
   down: 3,
+  /** Taken out of the table by outlier detection for a while. */
+  ejected: 4,
 } as const;
 export type WorkerStateValue = (typeof WorkerState)[keyof typeof WorkerState];
-export const WORKER_STATE_NAMES: Record<number, string> = { 0: 'free', 1: 'ready', 2: 'draining', 3: 'down' };
+export const WORKER_STATE_NAMES: Record<number, string> = { 0: 'free', 1: 'ready', 2: 'draining', 3: 'down', 4: 'ejected' };
 
 const F_INCARNATION = 0;
 const F_STATE = 1;

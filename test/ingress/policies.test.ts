@@ -50,3 +50,46 @@ test('smooth weighted round robin in the ingress: weights 3:1 give exactly 3:1 o
     await b.close();
   }
 });
+
+test('outlier detection: a worker answering 5xx is ejected within a second and readmitted later', async () => {
+  const good = await startHttpServer((_req, res) => res.end('good'));
+  let broken = true;
+  const bad = await startHttpServer((_req, res) => {
+    res.statusCode = broken ? 503 : 200;
+    res.end('bad');
+  });
+  const log: string[] = [];
+  const proxy = await startProxy(
+    { threads: 1, outlierDetection: { consecutiveFailures: 3, baseEjectionMs: 1_500 }, driver: { kind: 'static', upstreams: [{ url: good.url }, { url: bad.url }] } },
+    log,
+  );
+  try {
+    const badId = `127.0.0.1:${bad.port}`;
+    let failures = 0;
+    for (let i = 0; i < 40 && failures < 3; i++) if ((await fetchRaw(`${proxy.url}/`)).status === 503) failures++;
+    assert.equal(failures, 3);
+    const ejectedAt = Date.now();
+    const stateOf = async (): Promise<string> =>
+      (JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/workers`)).body.toString()) as { id: string; state: string }[]).find((x) => x.id === badId)!.state;
+    // Checked five times a second; the deadline only keeps a broken build from hanging here.
+    while ((await stateOf()) !== 'ejected') {
+      assert.ok(Date.now() - ejectedAt < 10_000, 'never ejected');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(log.some((l) => l.includes(`worker ${badId} ejected for 1500 ms after 3 failures in a row`)), log.join('\n'));
+    for (let i = 0; i < 50; i++) assert.equal((await fetchRaw(`${proxy.url}/`)).body.toString(), 'good');
+    broken = false;
+    const fixedAt = Date.now();
+    while ((await stateOf()) !== 'ready') {
+      assert.ok(Date.now() - fixedAt < 10_000, 'never readmitted');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const seen = new Set<string>();
+    for (let i = 0; i < 60; i++) seen.add((await fetchRaw(`${proxy.url}/`)).body.toString());
+    assert.deepEqual([...seen].sort(), ['bad', 'good']);
+  } finally {
+    await proxy.stop();
+    await good.close();
+    await bad.close();
+  }
+});
