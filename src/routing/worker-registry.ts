@@ -16,6 +16,8 @@ export interface WorkerRecord {
   /** The weight in the route table: the base weight until the scorer sends one. */
   weight: number;
   state: WorkerStateValue;
+  /** When it last became ready: slow start ramps its weight from here. */
+  readyAt: number;
 }
 
 export interface WorkerView {
@@ -30,6 +32,15 @@ export interface WorkerView {
 /** How long a removed worker's slot rests (and must show nothing in flight) before reuse. */
 const SLOT_QUARANTINE_MS = 5_000;
 
+/** Slow start begins at this share of a worker's weight (Envoy's min_weight_percent). */
+const SLOW_START_MIN = 0.1;
+
+export interface RegistryOptions {
+  now?: () => number;
+  /** A worker that becomes ready takes this long to reach its full weight (linearly); 0 = at once. */
+  slowStartMs?: number;
+}
+
 /**
  * The main thread's membership of one pool: assigns shared-memory slots, writes worker identities
  * to the directory, and republishes the route table in O(n) whenever membership, state or weights
@@ -39,15 +50,25 @@ export class WorkerRegistry {
   private readonly workers = new Map<string, WorkerRecord>();
   private readonly freeSlots: number[] = [];
   private readonly quarantined: { slot: number; since: number }[] = [];
+  private readonly now: () => number;
+  private readonly slowStartMs: number;
+  private ramping = false;
 
   constructor(
     private readonly routes: RouteTableWriter,
     private readonly directory: WorkerDirectory,
     private readonly stats: StatsTable,
     private readonly sampler: StatsSampler,
-    private readonly now: () => number = Date.now,
+    options: RegistryOptions = {},
   ) {
+    this.now = options.now ?? Date.now;
+    this.slowStartMs = options.slowStartMs ?? 0;
     for (let s = routes.capacity - 1; s >= 0; s--) this.freeSlots.push(s);
+  }
+
+  /** Republishes while a worker is in slow start, so its weight keeps rising; call it often. */
+  tick(): void {
+    if (this.ramping) this.publish();
   }
 
   add(worker: { id: string; host: string; port: number; weight: number; state?: WorkerStateValue }): WorkerRecord {
@@ -59,7 +80,7 @@ export class WorkerRegistry {
     this.stats.reset(slot);
     this.sampler.forget(slot);
     const incarnation = this.directory.write(slot, worker, state);
-    const record: WorkerRecord = { id: worker.id, host: worker.host, port: worker.port, slot, incarnation, baseWeight: worker.weight, weight: worker.weight, state };
+    const record: WorkerRecord = { id: worker.id, host: worker.host, port: worker.port, slot, incarnation, baseWeight: worker.weight, weight: worker.weight, state, readyAt: this.now() };
     this.workers.set(worker.id, record);
     this.publish();
     return record;
@@ -78,6 +99,7 @@ export class WorkerRegistry {
   setState(id: string, state: WorkerStateValue): void {
     const record = this.workers.get(id);
     if (!record || record.state === state) return;
+    if (state === WorkerState.ready) record.readyAt = this.now();
     record.state = state;
     this.directory.setState(record.slot, state);
     this.publish();
@@ -124,10 +146,20 @@ export class WorkerRegistry {
   }
 
   private publish(): void {
+    const now = this.now();
     const entries = [];
+    let ramping = false;
     for (const w of this.workers.values()) {
-      if (w.state === WorkerState.ready && w.weight > 0) entries.push({ slot: w.slot, incarnation: w.incarnation, weight: w.weight });
+      if (w.state !== WorkerState.ready || w.weight <= 0) continue;
+      const age = now - w.readyAt;
+      let weight = w.weight;
+      if (age < this.slowStartMs) {
+        weight *= Math.max(SLOW_START_MIN, age / this.slowStartMs);
+        ramping = true;
+      }
+      entries.push({ slot: w.slot, incarnation: w.incarnation, weight });
     }
+    this.ramping = ramping;
     this.routes.publish(entries);
   }
 

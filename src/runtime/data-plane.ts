@@ -38,7 +38,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
   const stats = StatsTable.create(capacity);
   const directory = WorkerDirectory.create(capacity);
   const sampler = new StatsSampler(stats);
-  const registry = new WorkerRegistry(routes, directory, stats, sampler);
+  const registry = new WorkerRegistry(routes, directory, stats, sampler, { slowStartMs: config.slowStartMs });
   const driver = createDriver(config, log);
 
   let ingress: IngressHost | undefined;
@@ -46,6 +46,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
   const detector = new OutlierDetector(config.outlierDetection);
   // Five times a second, so a broken worker is out well within a second of its last failure.
   const outliers = setInterval(() => {
+    registry.tick();
     const candidates = registry.list().filter((w) => w.state === WorkerState.ready || w.state === WorkerState.ejected);
     const failures = new Map(candidates.map((w) => [w.id, stats.consecutiveFailures(w.slot)]));
     const verdict = detector.check(

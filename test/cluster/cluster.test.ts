@@ -110,15 +110,20 @@ test('weights from the scorer reach both ingress hosts; they survive the control
       return c.invalid >= 2 && c['not-json'] >= 4 ? c : undefined;
     });
     assert.ok(counters.invalid >= 2, JSON.stringify(counters));
-    assert.deepEqual(await weightsOf(a), converged);
+    // The scorer keeps publishing (its latencies move a little); the garbage changed nothing.
+    assert.deepEqual(Object.keys(await weightsOf(a)).sort(), Object.keys(converged).sort());
+    assert.ok((await weightsOf(a))[slowId]! < 0.5);
 
-    // Without a control plane, both keep serving with the last weights.
+    // Without a control plane, both keep serving with the last weights they got.
     await stop(control, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 3 * INTERVAL_MS)); // let a last update land everywhere
+    const frozen = await weightsOf(a);
+    assert.deepEqual(await weightsOf(b), frozen);
     const frozenAt = (await admin<Status>(a, '/api/status')).weights!.at;
     await new Promise((r) => setTimeout(r, 5 * INTERVAL_MS));
     assert.equal((await admin<Status>(a, '/api/status')).weights!.at, frozenAt, 'weights changed with no scorer running');
-    assert.deepEqual(await weightsOf(a), converged);
-    assert.deepEqual(await weightsOf(b), converged);
+    assert.deepEqual(await weightsOf(a), frozen);
+    assert.deepEqual(await weightsOf(b), frozen);
 
     // A new control plane: updates resume.
     control = await host('control', 'collector,scorer,autoscaler,reconciler');

@@ -62,7 +62,8 @@ export function stopProcesses(children: { child: ChildProcess }[]): Promise<void
 
 /** weighbridge in this process on ephemeral ports, quiet unless a test reads its log. */
 export async function startProxy(config: ConfigInput, log: string[] = []): Promise<Weighbridge & { url: string; adminUrl: string; ingressPort: number }> {
-  const resolved = resolveConfig({ host: '127.0.0.1', port: 0, threads: 2, roles: ['ingress'], ...config, admin: { port: 0, ...config.admin } });
+  // No slow start unless a test asks: distributions are asserted right after start.
+  const resolved = resolveConfig({ host: '127.0.0.1', port: 0, threads: 2, roles: ['ingress'], slowStartMs: 0, ...config, admin: { port: 0, ...config.admin } });
   const wb = await startWeighbridge(resolved, (line) => log.push(line));
   await wb.ready;
   const ingressPort = wb.ingressPort!;

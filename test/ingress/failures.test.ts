@@ -38,6 +38,8 @@ test('a refused connection is retried once on another worker for GET; POST gets 
   const dead = await freePort();
   const proxy = await startProxy({
     threads: 1,
+    // Retries are what this test is about; ejection would take the dead worker out first.
+    outlierDetection: { consecutiveFailures: 0 },
     driver: {
       kind: 'static',
       upstreams: [
