@@ -1,13 +1,14 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import type { Policy } from '../balancing/policies/index.js';
 import type { RandomSource } from '../balancing/random.js';
-import { connectionTokens, isHopByHop, isIdempotent } from '../http/hop-by-hop.js';
+import { isIdempotent } from '../http/hop-by-hop.js';
 import type { RouteTableReader } from '../shared/route-table.js';
 import type { StatsTable } from '../shared/stats-table.js';
 import type { UpstreamConnection, UpstreamExchange } from '../upstream/connection.js';
 import type { BodyKind } from '../upstream/response-parser.js';
 import type { UpstreamFailure } from '../upstream/upstream-failure.js';
 import type { ClientRequestHead } from './request-head.js';
+import { forwardedResponseFields } from './response-head.js';
 import { sendError } from './responses.js';
 import type { UpstreamPools } from './upstream-pools.js';
 
@@ -22,7 +23,6 @@ export interface ExchangeContext {
   readonly limits: { readonly maxBodyBytes: number };
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
 const PROBE_MAX_DELAY_MS = 1000;
 /** A chunk-sized write plus its framing fits uWS's empty 16 KiB cork buffer. */
 const CORK_PIECE_BYTES = 16 * 1024 - 64;
@@ -161,22 +161,8 @@ export class ProxyExchange implements UpstreamExchange {
     this.contentLength = contentLength;
     const res = this.res;
     res.writeStatus(reason ? `${status} ${reason}` : `${status}`);
-    const isHead = this.request.method === 'HEAD';
-    let named: Set<string> | undefined;
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!;
-      if (name.length === 10 && name.toLowerCase() === 'connection') named = connectionTokens(headers[i + 1]!);
-    }
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!;
-      const lower = name.toLowerCase();
-      // uWS writes its own Date and Content-Length (framing is re-done hop by hop), except for
-      // HEAD, whose Content-Length describes the GET body and is passed on as it is.
-      if ((lower === 'content-length' && !isHead) || lower === 'date' || isHopByHop(lower) || named?.has(lower)) continue;
-      const value = headers[i + 1]!;
-      // Values arrive as latin1; uWS would re-encode a non-ASCII string as UTF-8.
-      res.writeHeader(name, NON_ASCII.test(value) ? Buffer.from(value, 'latin1') : value);
-    }
+    const fields = forwardedResponseFields(headers, this.request.method === 'HEAD');
+    if (fields !== null) res.writeHeader(fields.name, fields.value);
   }
 
   onUpstreamBody(chunk: Buffer): void {

@@ -81,7 +81,7 @@ const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 /** One request through node's own HTTP client (llhttp), the body collected. */
 export function fetchRaw(url: string, options: { method?: string; headers?: Record<string, string | number>; body?: Buffer | string; agent?: Agent | false } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', headers: options.headers, agent: options.agent ?? agent }, (res) => {
+    const req = request(url, { method: options.method ?? 'GET', headers: options.headers, agent: options.agent ?? agent, maxHeaderSize: 1 << 20 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { echoUpload } from '../helpers/echo-upload.js';
@@ -117,6 +118,31 @@ test('responses keep status, reason and end-to-end headers; hop-by-hop ones are 
   } finally {
     await p.stop();
     await upstream.close();
+  }
+});
+
+test('a 40 KiB response head and a latin1 field value pass intact', async () => {
+  const big = Array.from({ length: 20 }, (_, i) => [`x-big-${i}`, String.fromCharCode(97 + i).repeat(2000)] as const);
+  // Raw bytes: Node's own server would send the value as UTF-8.
+  const head = Buffer.concat([
+    Buffer.from(`HTTP/1.1 200 OK\r\n${big.map(([n, v]) => `${n}: ${v}\r\n`).join('')}x-latin1: caf`),
+    Buffer.from([0xe9]),
+    Buffer.from('\r\ncontent-length: 2\r\n\r\nok'),
+  ]);
+  const upstream = createNetServer((socket) => socket.on('data', () => socket.write(head)));
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const port = (upstream.address() as AddressInfo).port;
+  const p = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: `http://127.0.0.1:${port}` }] } });
+  try {
+    const reply = await fetchRaw(`${p.url}/`);
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.toString(), 'ok');
+    for (const [name, value] of big) assert.equal(reply.headers[name], value, name);
+    // Node's client decodes field values as latin1.
+    assert.deepEqual(Buffer.from(String(reply.headers['x-latin1']), 'latin1'), Buffer.from([0x63, 0x61, 0x66, 0xe9]));
+  } finally {
+    await p.stop();
+    await new Promise((resolve) => upstream.close(resolve));
   }
 });
 
