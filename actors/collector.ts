@@ -1,33 +1,102 @@
 import type { Actor, ActorContext, ActorSpec } from '../src/actor/actor.js';
 import type { MessageOf } from '../src/bus/messages.js';
 import { topics } from '../src/bus/subjects.js';
+import { mergeIngressStats } from '../src/metrics/ingress-merge.js';
+import { Prober } from '../src/metrics/probe.js';
+import type { LocalWorkers, ResourceReading } from '../src/metrics/resources.js';
+import { UsageTracker } from '../src/metrics/usage-tracker.js';
 
-type In = { kind: 'stats'; message: MessageOf<'ingress.stats'> };
+type In = { kind: 'stats'; message: MessageOf<'ingress.stats'> } | { kind: 'tick' };
+
+export interface CollectorOptions {
+  intervalMs: number;
+  /** The workers this host runs (with a data plane), or null: then CPU and memory stay unmeasured. */
+  local: LocalWorkers | null;
+  /** Active probe of idle local workers; null turns it off. */
+  probe: { path: string; timeoutMs: number } | null;
+}
+
+/** Reports older than this many intervals come from an ingress host that is gone. */
+const STALE_INTERVALS = 3;
 
 /**
- * The collector: turns what ingress hosts report into metrics.sample for the scorer. Here it
- * carries latency and in-flight counts only; CPU, memory and network (seed 000, section 3.1)
- * arrive with the scoring issue, which also adds an active probe for idle workers.
+ * The collector (seed 000, section 3.1 inputs): every interval, per worker, CPU % and memory %
+ * (from the driver: /proc for processes, Docker stats for containers), network MB/s (body bytes
+ * through every ingress host: with host networking nothing else is per worker), response time
+ * (the ingress hosts' latency EWMA, or an active probe when the worker served nothing in the
+ * interval) and requests in flight. Publishes metrics.sample.
+ *
+ * Every collector measures every worker the ingress hosts report; only a collector beside a data
+ * plane can add CPU, memory and probes for that host's workers. The scorer merges the samples.
  */
 class Collector implements Actor<In> {
   private ctx!: ActorContext<In>;
+  private readonly reports = new Map<string, MessageOf<'ingress.stats'>>();
+  private readonly usage = new UsageTracker();
+  private readonly completedBefore = new Map<string, number>();
+  private readonly prober: Prober | null;
+
+  constructor(private readonly options: CollectorOptions) {
+    this.prober = options.probe && options.local ? new Prober(options.probe) : null;
+  }
 
   start(ctx: ActorContext<In>): void {
     this.ctx = ctx;
-    ctx.subscribe(topics.allIngressStats(), (message) => ({ kind: 'stats', message }), { queue: 'collectors' });
+    ctx.subscribe(topics.allIngressStats(), (message) => ({ kind: 'stats', message }));
+    ctx.every(this.options.intervalMs, () => ({ kind: 'tick' }));
   }
 
-  receive({ message }: In): void {
-    this.ctx.bus.publish(topics.metricsSample(this.ctx.hostId), {
-      type: 'metrics.sample',
-      v: 1,
-      host: this.ctx.hostId,
-      at: message.at,
-      workers: message.workers.map((w) => ({ id: w.id, cpuPct: null, memoryPct: null, networkMBps: null, latencyMs: w.p50Ms, inflight: w.inflight })),
+  stop(): void {
+    this.prober?.close();
+  }
+
+  async receive(message: In): Promise<void> {
+    if (message.kind === 'stats') this.reports.set(message.message.host, message.message);
+    else await this.collect();
+  }
+
+  private async collect(): Promise<void> {
+    const now = Date.now();
+    const cutoff = now - STALE_INTERVALS * this.options.intervalMs;
+    for (const [host, report] of this.reports) if (report.at < cutoff) this.reports.delete(host);
+    const merged = mergeIngressStats(this.reports.values());
+    const local = this.options.local;
+    const readings = local ? await local.resources() : new Map<string, ResourceReading>();
+    const probed = await this.probeIdle(merged);
+
+    const workers: MessageOf<'metrics.sample'>['workers'] = [];
+    for (const w of merged.values()) {
+      const usage = this.usage.update(w.id, now, readings.get(w.id), w.bytes);
+      const probe = probed.get(w.id);
+      const latencyMs = probe !== undefined ? (probe ?? this.options.probe!.timeoutMs) : w.ewmaMs;
+      const latencySource = probe !== undefined ? 'probe' : w.ewmaMs !== null ? 'traffic' : null;
+      workers.push({ id: w.id, baseWeight: w.baseWeight, isDefault: w.isDefault, ...usage, latencyMs, latencySource, inflight: w.inflight });
+    }
+    this.usage.retain(new Set(merged.keys()));
+    if (workers.length === 0) return;
+    this.ctx.bus.publish(topics.metricsSample(this.ctx.hostId), { type: 'metrics.sample', v: 2, host: this.ctx.hostId, at: now, workers });
+  }
+
+  /**
+   * Probes this host's workers that completed no request since the last interval. A failed
+   * probe reads as the probe timeout: the slowest answer the collector can tell apart.
+   */
+  private async probeIdle(merged: ReturnType<typeof mergeIngressStats>): Promise<Map<string, number | null>> {
+    const results = new Map<string, number | null>();
+    const prober = this.prober;
+    if (prober === null) return results;
+    for (const id of this.completedBefore.keys()) if (!merged.has(id)) this.completedBefore.delete(id);
+    const idle = this.options.local!.endpoints().filter((e) => {
+      const completed = merged.get(e.id)?.completed;
+      const before = this.completedBefore.get(e.id);
+      if (completed !== undefined) this.completedBefore.set(e.id, completed);
+      return completed !== undefined && completed === before;
     });
+    await Promise.all(idle.map(async (e) => results.set(e.id, await prober.probe(e.host, e.port))));
+    return results;
   }
 }
 
-export function collector(): ActorSpec<In> {
-  return { name: 'collector', create: () => new Collector() };
+export function collector(options: CollectorOptions): ActorSpec<In> {
+  return { name: 'collector', create: () => new Collector(options) };
 }

@@ -52,10 +52,23 @@ class IngressAgent implements Actor<In> {
     const { registry, sampler } = this.deps;
     const workers = registry.list().map((w) => {
       const r = sampler.report(w.slot);
-      const v = registry.view(w);
-      return { id: w.id, address: v.address, baseWeight: w.baseWeight, weight: w.weight, inflight: r.inflight, completed: r.completed, errors: r.errors, p50Ms: r.p50Ms, p99Ms: r.p99Ms };
+      return {
+        id: w.id,
+        address: registry.view(w).address,
+        baseWeight: w.baseWeight,
+        weight: w.weight,
+        isDefault: w.isDefault,
+        inflight: r.inflight,
+        completed: r.completed,
+        errors: r.errors,
+        bytesIn: r.bytesIn,
+        bytesOut: r.bytesOut,
+        ewmaMs: r.ewmaMs,
+        p50Ms: r.p50Ms,
+        p99Ms: r.p99Ms,
+      };
     });
-    this.ctx.bus.publish(topics.ingressStats(this.ctx.hostId), { type: 'ingress.stats', v: 1, host: this.ctx.hostId, at: Date.now(), workers });
+    this.ctx.bus.publish(topics.ingressStats(this.ctx.hostId), { type: 'ingress.stats', v: 2, host: this.ctx.hostId, at: Date.now(), workers });
   }
 }
 

@@ -31,8 +31,11 @@ const nowMs = (): number => performance.timeOrigin + performance.now();
 
 /** A valid catalogue message of about 1 KiB, stamped with its send time. */
 function kibMessage(sequence: number): MessageOf<'ingress.stats'> {
-  const workers = Array.from({ length: 7 }, (_, i) => ({ id: `worker-${i}-${sequence % 1000}`, address: `127.0.0.1:${30000 + i}`, baseWeight: 1, weight: 1, inflight: i, completed: sequence, errors: 0, p50Ms: 1.5, p99Ms: 9.25 }));
-  return { type: 'ingress.stats', v: 1, host: 'bench', at: nowMs(), workers };
+  const workers = Array.from({ length: 5 }, (_, i) => ({
+    id: `worker-${i}-${sequence % 1000}`, address: `127.0.0.1:${30000 + i}`, baseWeight: 1, weight: 1, isDefault: true,
+    inflight: i, completed: sequence, errors: 0, bytesIn: sequence * 100, bytesOut: sequence * 2000, ewmaMs: 1.25, p50Ms: 1.5, p99Ms: 9.25,
+  }));
+  return { type: 'ingress.stats', v: 2, host: 'bench', at: nowMs(), workers };
 }
 
 interface Row {
@@ -97,10 +100,13 @@ async function controlPlaneCost(natsUrl: string): Promise<{ workers: number; sec
     bus.subscribe(topics.weightsUpdated('default'), () => void updates++);
     const stats = (): MessageOf<'ingress.stats'> => ({
       type: 'ingress.stats',
-      v: 1,
+      v: 2,
       host: 'bench-ingress',
       at: Date.now(),
-      workers: Array.from({ length: WORKERS }, (_, i) => ({ id: `worker-${i}`, address: `10.0.${i >> 8}.${i & 255}:8080`, baseWeight: 1, weight: 1, inflight: i % 7, completed: 1000 + i, errors: 0, p50Ms: 1 + (i % 13), p99Ms: 20 + (i % 17) })),
+      workers: Array.from({ length: WORKERS }, (_, i) => ({
+        id: `worker-${i}`, address: `10.0.${i >> 8}.${i & 255}:8080`, baseWeight: 1, weight: 1, isDefault: true, inflight: i % 7,
+        completed: 1000 + i, errors: 0, bytesIn: 1e6 + i, bytesOut: 1e7 + i, ewmaMs: 1 + (i % 11), p50Ms: 1 + (i % 13), p99Ms: 20 + (i % 17),
+      })),
     });
     bus.publish(topics.ingressStats('bench-ingress'), stats());
     await new Promise((r) => setTimeout(r, 2_000)); // warm-up

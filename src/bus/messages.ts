@@ -11,6 +11,7 @@ const id = z.string().min(1).max(128);
 const finite = z.number().finite();
 const nonNegative = finite.min(0);
 const timestamp = nonNegative; // ms since the epoch
+const count = z.number().int().min(0);
 
 /** The scorer's verdict, applied by every ingress host to its route table. */
 export const weightsUpdatedV1 = z.strictObject({
@@ -23,37 +24,52 @@ export const weightsUpdatedV1 = z.strictObject({
   weights: z.array(z.strictObject({ id, weight: nonNegative.max(1e9) })).max(100_000),
 });
 
-const count = z.number().int().min(0);
-
 /** A host's periodic report on its workers; reports differ in what they carry per worker. */
-const workerReport = <T extends string, W extends z.ZodRawShape>(type: T, worker: W) =>
+const workerReport = <T extends string, W extends z.ZodRawShape>(type: T, version: number, worker: W) =>
   z.strictObject({
     type: z.literal(type),
-    v: z.literal(1),
+    v: z.literal(version),
     host: id,
     at: timestamp,
     workers: z.array(z.strictObject({ id, ...worker })).max(100_000),
   });
 
-/** One ingress host's view of its workers, from its shared-memory stats table. */
-export const ingressStatsV1 = workerReport('ingress.stats', {
+const baseWeight = nonNegative.max(1e9);
+
+/**
+ * One ingress host's view of its workers, from its shared-memory stats table. v2 added the byte
+ * counters (the collector's network rate), the latency EWMA and the default flag.
+ */
+export const ingressStatsV2 = workerReport('ingress.stats', 2, {
   address: z.string().max(300),
   /** The weight its driver gave it, and the one in this host's route table now. */
-  baseWeight: nonNegative.max(1e9),
-  weight: nonNegative.max(1e9),
+  baseWeight,
+  weight: baseWeight,
+  /** A default worker (seed 000, section 3.3) is never sent to Sundown. */
+  isDefault: z.boolean(),
   inflight: count,
   completed: count,
   errors: count,
+  /** Body bytes since the host started, both directions. */
+  bytesIn: nonNegative,
+  bytesOut: nonNegative,
+  /** Recent latency: the EWMA over requests, and quantiles over the last window. */
+  ewmaMs: nonNegative.nullable(),
   p50Ms: nonNegative.nullable(),
   p99Ms: nonNegative.nullable(),
 });
 
-/** The collector's measurements of the workers (seed 000, section 3.1 inputs). */
-export const metricsSampleV1 = workerReport('metrics.sample', {
+/** The collector's measurements of the workers (seed 000, section 3.1 inputs); null: not measured. */
+export const metricsSampleV2 = workerReport('metrics.sample', 2, {
+  baseWeight,
+  isDefault: z.boolean(),
+  /** Of one core (seed 000, section 3.1); above 100 on several cores. */
   cpuPct: nonNegative.nullable(),
   memoryPct: nonNegative.nullable(),
   networkMBps: nonNegative.nullable(),
   latencyMs: nonNegative.nullable(),
+  /** Where latencyMs came from: proxied traffic, or the collector's probe of an idle worker. */
+  latencySource: z.enum(['traffic', 'probe']).nullable(),
   inflight: count,
 });
 
@@ -70,7 +86,7 @@ export const presenceV1 = z.strictObject({
 /** A request for a host's current presence (used by request/reply tests and tools). */
 export const pingV1 = z.strictObject({ type: z.literal('ping'), v: z.literal(1), from: id, at: timestamp });
 
-export const messageSchema = z.discriminatedUnion('type', [weightsUpdatedV1, ingressStatsV1, metricsSampleV1, presenceV1, pingV1]);
+export const messageSchema = z.discriminatedUnion('type', [weightsUpdatedV1, ingressStatsV2, metricsSampleV2, presenceV1, pingV1]);
 
 export type Message = z.infer<typeof messageSchema>;
 export type MessageType = Message['type'];

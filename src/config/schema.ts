@@ -40,6 +40,8 @@ export const processDriverSchema = z.strictObject({
   basePort: port.default(0),
   weight: z.number().min(0).max(1e9).default(1),
   restartBackoffMs: z.strictObject({ initial: positiveMs.default(200), max: positiveMs.default(10_000) }).default({ initial: 200, max: 10_000 }),
+  /** What the collector measures a worker's memory % against (processes have no limit of their own); default: the machine's memory. */
+  memoryLimitMb: z.number().int().min(1).optional(),
 });
 
 const natsUrl = z.string().refine((s) => {
@@ -117,6 +119,52 @@ export const configSchema = z.strictObject({
       maxEjectedPercent: z.number().min(0).max(100).default(50),
     })
     .default({ consecutiveFailures: 5, baseEjectionMs: 10_000, maxEjectionMs: 300_000, maxEjectedPercent: 50 }),
+  /** The collector's measurements (seed 000, section 3.1 inputs). */
+  collector: z
+    .strictObject({
+      intervalMs: positiveMs.default(1_000),
+      /** A GET to each local worker that served nothing in the last interval, so idle workers are measured too. */
+      probe: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          path: z.string().startsWith('/', 'must start with /').max(2048).default('/'),
+          timeoutMs: positiveMs.default(1_000),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  /** The scorer: seed 000 sections 3.1 (scores), 3.3 (categories and states) and 3.5 (weights). */
+  scoring: z
+    .strictObject({
+      /** w_c, w_m, w_n, w_a; relative, so they need not sum to 1. */
+      weights: z
+        .strictObject({
+          cpu: z.number().min(0).default(0.35),
+          memory: z.number().min(0).default(0.15),
+          network: z.number().min(0).default(0.1),
+          availability: z.number().min(0).default(0.4),
+        })
+        .prefault({})
+        .refine((w) => w.cpu + w.memory + w.network + w.availability > 0, 'at least one weight must be above 0'),
+      /** Utilization thresholds in percent (utilization = 100 - score), Azure Autoscale's defaults as the paper cites. */
+      states: z
+        .strictObject({
+          low: z.number().min(0).max(100).default(30),
+          high: z.number().min(0).max(100).default(70),
+          hysteresis: z.number().min(0).max(50).default(5),
+          minDwellMs: z.number().int().min(0).default(5_000),
+          lowDwellForSundownMs: z.number().int().min(0).default(60_000),
+        })
+        .prefault({})
+        .refine((s) => s.low < s.high, 'low must be below high'),
+      /** The availability penalty starts at this multiple of the pool's best response time. */
+      thresholdFactor: z.number().min(1).max(100).default(2),
+      /** Intervals of response times per worker behind the average, the best time and the trend. */
+      historySamples: z.number().int().min(2).max(10_000).default(30),
+      /** No weight is computed from a score below this, so a worker at 0 still gets the traffic that shows its recovery. */
+      minScore: z.number().min(0).max(100).default(5),
+    })
+    .prefault({}),
   timeouts: z
     .strictObject({
       connectMs: positiveMs.default(2_000),

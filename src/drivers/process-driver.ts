@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { readProcessUsage, readSystemCpuTicks } from '../metrics/proc.js';
+import type { ResourceReading } from '../metrics/resources.js';
 import type { WorkerRegistry } from '../routing/worker-registry.js';
 import { WorkerState } from '../shared/worker-directory.js';
 import type { WorkerDriver } from './driver.js';
@@ -13,6 +16,8 @@ export interface ProcessDriverOptions {
   basePort: number;
   weight: number;
   restartBackoffMs: { initial: number; max: number };
+  /** What memory % is measured against; processes have no limit of their own. Default: the machine's memory. */
+  memoryLimitBytes?: number;
   log: (line: string) => void;
 }
 
@@ -70,6 +75,20 @@ export class ProcessDriver implements WorkerDriver {
         clearTimeout(timer);
       }),
     );
+  }
+
+  /** CPU ticks and resident memory from /proc, seed 000 section 3.1 (the worker process only, not its children). */
+  async resources(): Promise<Map<string, ResourceReading>> {
+    const system = await readSystemCpuTicks();
+    const limit = this.options.memoryLimitBytes ?? totalmem();
+    const readings = await Promise.all(
+      this.workers.map(async (w) => {
+        const pid = w.child?.pid;
+        const usage = pid === undefined || w.child?.exitCode !== null ? null : await readProcessUsage(pid);
+        return usage === null ? null : ([w.id, { cpu: usage.cpuTicks, system, cpus: cpus().length, memoryBytes: usage.memoryBytes, memoryLimitBytes: limit }] as const);
+      }),
+    );
+    return new Map(readings.filter((r) => r !== null));
   }
 
   /** The children's process ids, for tests and the admin API. */

@@ -15,6 +15,8 @@ export interface WorkerRecord {
   readonly baseWeight: number;
   /** The weight in the route table: the base weight until the scorer sends one. */
   weight: number;
+  /** A default worker (seed 000, section 3.3) is never sent to Sundown; the configured ones are. */
+  readonly isDefault: boolean;
   state: WorkerStateValue;
   /** When it last became ready: slow start ramps its weight from here. */
   readyAt: number;
@@ -71,7 +73,7 @@ export class WorkerRegistry {
     if (this.ramping) this.publish();
   }
 
-  add(worker: { id: string; host: string; port: number; weight: number; state?: WorkerStateValue }): WorkerRecord {
+  add(worker: { id: string; host: string; port: number; weight: number; state?: WorkerStateValue; isDefault?: boolean }): WorkerRecord {
     if (this.workers.has(worker.id)) throw new WeighbridgeError('ERR_DUPLICATE_WORKER', `a worker with id ${worker.id} is already registered`);
     this.reclaimSlots();
     const slot = this.freeSlots.pop();
@@ -80,7 +82,7 @@ export class WorkerRegistry {
     this.stats.reset(slot);
     this.sampler.forget(slot);
     const incarnation = this.directory.write(slot, worker, state);
-    const record: WorkerRecord = { id: worker.id, host: worker.host, port: worker.port, slot, incarnation, baseWeight: worker.weight, weight: worker.weight, state, readyAt: this.now() };
+    const record: WorkerRecord = { id: worker.id, host: worker.host, port: worker.port, slot, incarnation, baseWeight: worker.weight, weight: worker.weight, isDefault: worker.isDefault ?? true, state, readyAt: this.now() };
     this.workers.set(worker.id, record);
     this.publish();
     return record;

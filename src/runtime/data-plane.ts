@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { WorkerDriver } from '../drivers/driver.js';
+import type { LocalWorkers } from '../metrics/resources.js';
 import { ProcessDriver } from '../drivers/process-driver.js';
 import { StaticDriver } from '../drivers/static-driver.js';
 import { IngressHost } from '../ingress/ingress-host.js';
@@ -16,6 +17,8 @@ export interface DataPlane {
   readonly registry: WorkerRegistry;
   readonly sampler: StatsSampler;
   readonly driver: WorkerDriver;
+  /** This host's workers, as its collector measures them. */
+  readonly local: LocalWorkers;
   status(): unknown;
   workers(): unknown[];
   /** Each ingress thread's own counters, over comlink. */
@@ -28,7 +31,9 @@ export interface DataPlane {
 
 function createDriver(config: Config, log: (line: string) => void): WorkerDriver {
   const d = config.driver;
-  return d.kind === 'static' ? new StaticDriver(d.upstreams) : new ProcessDriver({ ...d, log });
+  if (d.kind === 'static') return new StaticDriver(d.upstreams);
+  const { memoryLimitMb, ...rest } = d;
+  return new ProcessDriver({ ...rest, ...(memoryLimitMb === undefined ? {} : { memoryLimitBytes: memoryLimitMb * 1024 * 1024 }), log });
 }
 
 /** Starts the data plane: shared tables, workers and ingress threads. */
@@ -95,6 +100,10 @@ export async function startDataPlane(config: Config, log: (line: string) => void
     registry,
     sampler,
     driver,
+    local: {
+      resources: () => driver.resources?.() ?? Promise.resolve(new Map()),
+      endpoints: () => registry.list().map((w) => ({ id: w.id, host: w.host, port: w.port })),
+    },
     status: () => ({
       ingress: { host: config.host, port: ingressHost.port, threads: ingressHost.threadCount },
       policy: config.policy,

@@ -10,6 +10,7 @@ import { connectBus } from '../bus/connect.js';
 import type { LeadershipStatus } from '../cluster/leadership.js';
 import { Presence } from '../cluster/presence.js';
 import type { Config } from '../config/schema.js';
+import type { WorkerScore } from '../scoring/score-book.js';
 import { startDataPlane, type DataPlane } from './data-plane.js';
 import type { RoleName } from './roles.js';
 
@@ -49,6 +50,7 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
   const startedAt = Date.now();
   const leadership = new Map<string, LeadershipStatus>();
   let applied: AppliedWeights | null = null;
+  let scores: { at: number; workers: WorkerScore[] } | null = null;
   let bus: Bus | null = null;
   let supervisor: Supervisor | null = null;
   let presence: Presence | null = null;
@@ -69,6 +71,7 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
         ...(dataPlane === null ? {} : (dataPlane.status() as object)),
       }),
       '/api/workers': () => dataPlane?.workers() ?? [],
+      '/api/scores': () => scores ?? { at: null, workers: [] },
       '/api/hosts': () => presence?.list() ?? [],
       '/api/actors': () => supervisor?.status() ?? [],
       '/api/threads': () => dataPlane?.threads() ?? [],
@@ -88,8 +91,9 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
     if (dataPlane !== null) {
       await sup.start(ingressAgent({ registry: dataPlane.registry, sampler: dataPlane.sampler, pool: POOL, statsIntervalMs: interval, onApplied: (a) => (applied = a) }));
     }
-    if (roles.has('collector')) await sup.start(collector());
-    if (roles.has('scorer')) await sup.start(scorer({ pool: POOL, intervalMs: interval }));
+    const c = config.collector;
+    if (roles.has('collector')) await sup.start(collector({ intervalMs: c.intervalMs, local: dataPlane?.local ?? null, probe: c.probe.enabled ? c.probe : null }));
+    if (roles.has('scorer')) await sup.start(scorer({ pool: POOL, intervalMs: c.intervalMs, scoring: config.scoring, onScores: (s) => (scores = s) }));
     for (const role of ['autoscaler', 'reconciler'] as const) {
       if (!roles.has(role)) continue;
       await sup.start(leaderOnly({ name: role, intervalMs: interval, leaseTtlMs: 3 * interval, onStatus: (s) => leadership.set(role, s), act: () => undefined }));

@@ -91,7 +91,7 @@ test('weights from the scorer reach both ingress hosts; they survive the control
     // The scorer's weights land in both route tables, the slow worker well below the fast one.
     const converged = await eventually('converged weights', async () => {
       const [wa, wb] = [await weightsOf(a), await weightsOf(b)];
-      return wa[slowId]! < 0.5 && wa[fastId] === 1 && JSON.stringify(wa) === JSON.stringify(wb) ? wa : undefined;
+      return wa[slowId]! < 0.5 && wa[fastId]! > 0.8 && JSON.stringify(wa) === JSON.stringify(wb) ? wa : undefined;
     });
     const hosts = await admin<{ host: string; roles: string[] }[]>(a, '/api/hosts');
     assert.deepEqual(

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { parseCommandLine } from '../../src/cli/args.js';
 import { readConfigFile, resolveConfig } from '../../src/config/load.js';
@@ -45,6 +46,13 @@ test('exact messages name the offending field', () => {
   );
   throwsConfig(() => resolveConfig({ driver: { kind: 'static', upstreams: [{ url: 'http://a:1', weight: -1 }] } }), 'config: driver.upstreams.0.weight: Too small: expected number to be >=0');
   throwsConfig(() => resolveConfig({ timeouts: { connectMs: 0 } }), 'config: timeouts.connectMs: Too small: expected number to be >=1');
+  throwsConfig(() => resolveConfig({ scoring: { states: { low: 80, high: 70 } } }), 'config: scoring.states: low must be below high');
+  throwsConfig(() => resolveConfig({ scoring: { weights: { cpu: 0, memory: 0, network: 0, availability: 0 } } }), 'config: scoring.weights: at least one weight must be above 0');
+  throwsConfig(() => resolveConfig({ collector: { probe: { path: 'health' } } }), 'config: collector.probe.path: must start with /');
+});
+
+test('the example file holds the defaults', () => {
+  assert.deepEqual(resolveConfig(readConfigFile(fileURLToPath(new URL('../../../weighbridge.example.yaml', import.meta.url)))), resolveConfig({}));
 });
 
 test('YAML and JSON files are read; a broken file is one clear error', () => {

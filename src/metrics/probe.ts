@@ -1,0 +1,31 @@
+import { Agent, request } from 'node:http';
+
+/**
+ * The collector's active probe: one GET to a worker that served no traffic in the last interval,
+ * so an idle worker's response time is still measured. Keep-alive connections, so the time is
+ * the worker's answer, not a TCP handshake.
+ */
+export class Prober {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 });
+
+  constructor(private readonly options: { path: string; timeoutMs: number }) {}
+
+  /** Milliseconds until the whole answer arrived; null on an error, a timeout or a 5xx. */
+  probe(host: string, port: number): Promise<number | null> {
+    const started = performance.now();
+    return new Promise((resolve) => {
+      const req = request({ host, port, path: this.options.path, agent: this.agent, timeout: this.options.timeoutMs }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode !== undefined && res.statusCode < 500 ? performance.now() - started : null));
+        res.on('error', () => resolve(null));
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(null));
+      req.end();
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ScoreBook, type ScoreInput, type ScoringOptions } from '../../src/scoring/score-book.js';
+import { DEFAULT_SCORE_WEIGHTS } from '../../src/scoring/scores.js';
+
+const options: ScoringOptions = {
+  weights: DEFAULT_SCORE_WEIGHTS,
+  states: { low: 30, high: 70, hysteresis: 5, minDwellMs: 0, lowDwellForSundownMs: 1_000 },
+  thresholdFactor: 2,
+  historySamples: 30,
+  minScore: 5,
+};
+const input = (id: string, extra: Partial<ScoreInput> = {}): ScoreInput => ({ id, baseWeight: 1, isDefault: true, cpuPct: null, memoryPct: null, networkMBps: null, latencyMs: null, inflight: 0, ...extra });
+const near = (actual: number, expected: number, what: string): void => assert.ok(Math.abs(actual - expected) < 0.01, `${what}: ${actual}, expected ${expected}`);
+
+test('availability against the pool best: 10 ms scores 100, 25 ms scores 25.298 - 4.424 (seed 3.1, by hand)', () => {
+  const [fast, slow] = new ScoreBook(options).update([input('fast', { latencyMs: 10 }), input('slow', { latencyMs: 25 })], 0);
+  near(fast!.sub.availability!, 100, 'fast');
+  // base = 100 (10/25)^1.5 = 25.298; threshold 2 x 10 = 20; penalty = 20 (1 - e^-(25-20)/20) = 4.424.
+  near(slow!.sub.availability!, 20.874, 'slow');
+  // Only availability measured: the score is that sub-score; weight = base x score / 100.
+  near(slow!.score, 20.874, 'slow score');
+  assert.equal(fast!.weight, 1);
+  assert.equal(slow!.weight, 0.209);
+});
+
+test('a score of 0 still weighs minScore, so the worker keeps the traffic that shows its recovery', () => {
+  const [, dead] = new ScoreBook(options).update([input('fast', { latencyMs: 1 }), input('dead', { latencyMs: 1000 })], 0);
+  assert.equal(dead!.score, 0);
+  assert.equal(dead!.weight, 0.05);
+});
+
+test('s = w_c s_c + w_m s_m + w_n s_n + w_a s_a, rescaled over what was measured', () => {
+  const book = new ScoreBook(options);
+  const first = book.update([input('w', { cpuPct: 40, memoryPct: 50, networkMBps: 1, latencyMs: 10 })], 0)[0]!;
+  // No network rate change yet: (0.35 x 60 + 0.15 x 50 + 0.4 x 100) / 0.9.
+  assert.equal(first.sub.network, null);
+  near(first.score, 68.5 / 0.9, 'without network');
+  // 1 -> 2 MB/s is +100%: s_n = 0.
+  const second = book.update([input('w', { cpuPct: 40, memoryPct: 50, networkMBps: 2, latencyMs: 10 })], 1_000)[0]!;
+  assert.equal(second.sub.network, 0);
+  near(second.score, 68.5, 'with network');
+  near(second.utilization, 31.5, 'U = 100 - s');
+  assert.equal(first.phase, 'LU');
+  assert.equal(second.phase, 'LU', 'above Threshold_low, but within the hysteresis band');
+});
+
+test('nothing measured scores 100; a worker that left is forgotten', () => {
+  const book = new ScoreBook(options);
+  assert.equal(book.update([input('w')], 0)[0]!.score, 100);
+  book.update([input('w', { latencyMs: 50 }), input('x', { latencyMs: 5 })], 1);
+  book.update([input('x', { latencyMs: 5 })], 2);
+  const back = book.update([input('w'), input('x', { latencyMs: 5 })], 3)[0]!;
+  assert.equal(back.sub.availability, null, 'no latency history left from before');
+  assert.equal(back.since, 3, 'a fresh state');
+});
+
+test('a non-default worker long in LU goes to Sundown (weight 0), then Shutdown at 0 in flight; a default one never', () => {
+  const book = new ScoreBook(options);
+  const round = (t: number, inflight: number) => book.update([input('extra', { isDefault: false, cpuPct: 1, inflight }), input('default', { cpuPct: 1, inflight })], t);
+  let [extra, def] = round(0, 3);
+  assert.equal(extra!.phase, 'LU');
+  [extra, def] = round(500, 3);
+  assert.equal(extra!.phase, 'LU', 'not yet t_low');
+  [extra, def] = round(1_500, 3);
+  assert.deepEqual([extra!.phase, extra!.weight], ['sundown', 0]);
+  assert.equal(def!.phase, 'LU');
+  assert.ok(def!.weight > 0.9);
+  [extra] = round(2_000, 1);
+  assert.equal(extra!.phase, 'sundown', 'drains while requests are in flight');
+  [extra, def] = round(2_500, 0);
+  assert.deepEqual([extra!.phase, extra!.weight], ['shutdown', 0]);
+  assert.equal(def!.phase, 'LU');
+});
