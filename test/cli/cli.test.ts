@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { freePort, waitForPort } from '../../src/drivers/free-port.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { echoUpload } from '../helpers/echo-upload.js';
 import { fetchRaw, startExampleWorkers, stopProcesses } from '../helpers/servers.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 function childPids(pid: number): number[] {
   try {
@@ -41,7 +41,7 @@ test('with no configuration it starts 3 example workers and answers on the ingre
 });
 
 test('a bad config file or flag is one clear error naming the field, and nothing starts', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'weighbridge-cli-'));
+  const dir = tempDir('cli');
   const port = await freePort();
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, `port: ${port}\nlimits:\n  maxConcurrentRequests: lots\n`);
@@ -113,7 +113,7 @@ test('a 1 GiB upload echoed back streams through without being held in memory', 
 });
 
 test('SIGHUP reloads limits from the config file; ingress threads report over the admin API', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'weighbridge-hup-'));
+  const dir = tempDir('hup');
   const file = join(dir, 'wb.yaml');
   writeFileSync(file, 'limits:\n  maxBodyBytes: 0\n');
   const cli = await startCli(['--config', file, '--port', String(await freePort()), '--admin-port', String(await freePort()), '--workers', '1', '--threads', '2', '--roles', 'ingress']);

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connect } from 'nats';
@@ -9,6 +8,7 @@ import { freePort } from '../../src/drivers/free-port.js';
 import { startCli, type RunningCli } from '../helpers/cli.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
 import { fetchRaw, startHttpServer } from '../helpers/servers.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * Roles spread over real OS processes on one real nats-server: two ingress hosts and a control
@@ -21,7 +21,7 @@ const INTERVAL_MS = 200;
 
 before(async () => {
   nats = await startNatsServer();
-  dir = mkdtempSync(join(tmpdir(), 'weighbridge-cluster-'));
+  dir = tempDir('cluster');
   // Short intervals keep the test quick; the lease lasts three of them.
   writeFileSync(join(dir, 'fast.yaml'), `bus:\n  statsIntervalMs: ${INTERVAL_MS}\n  presenceIntervalMs: ${INTERVAL_MS}\n`);
 });

@@ -1,8 +1,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, waitForPort } from '../../src/drivers/free-port.js';
+import { tempDir } from './temp-dir.js';
 
 function hasCommand(cmd: string): boolean {
   try {
@@ -37,7 +37,7 @@ export interface NatsServer {
 export async function startNatsServer(extra = '', fixedPort?: number): Promise<NatsServer> {
   ensureNatsServer();
   const port = fixedPort ?? (await freePort());
-  const dir = mkdtempSync(join(tmpdir(), 'weighbridge-nats-'));
+  const dir = tempDir('nats');
   const config = join(dir, 'nats.conf');
   // The bus allows 8 MiB messages (100,000 workers' weights; the server's default is 1 MiB). The
   // server takes twice that here, so the tests reach the bus's own limit, not the server's.
