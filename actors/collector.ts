@@ -2,7 +2,7 @@ import type { Actor, ActorContext, ActorSpec } from '../src/actor/actor.js';
 import type { MessageOf } from '../src/bus/messages.js';
 import { topics } from '../src/bus/subjects.js';
 import { mergeIngressStats } from '../src/metrics/ingress-merge.js';
-import { Prober } from '../src/metrics/probe.js';
+import { connectTime, Prober } from '../src/metrics/probe.js';
 import type { LocalWorkers, ResourceReading } from '../src/metrics/resources.js';
 import { UsageTracker } from '../src/metrics/usage-tracker.js';
 
@@ -18,13 +18,15 @@ export interface CollectorOptions {
 
 /** Reports older than this many intervals come from an ingress host that is gone. */
 const STALE_INTERVALS = 3;
+const CONNECT_TIMEOUT_MS = 1_000;
 
 /**
  * The collector (seed 000, section 3.1 inputs): every interval, per worker, CPU % and memory %
  * (from the driver: /proc for processes, Docker stats for containers), network MB/s (body bytes
  * through every ingress host: with host networking nothing else is per worker), response time
  * (the ingress hosts' latency EWMA, or an active probe when the worker served nothing in the
- * interval) and requests in flight. Publishes metrics.sample.
+ * interval) and requests in flight; and seed 004's process time (busy time per completed
+ * request, from the ingress) and network delay (TCP connect time). Publishes metrics.sample.
  *
  * Every collector measures every worker the ingress hosts report; only a collector beside a data
  * plane can add CPU, memory and probes for that host's workers. The scorer merges the samples.
@@ -62,19 +64,29 @@ class Collector implements Actor<In> {
     const merged = mergeIngressStats(this.reports.values());
     const local = this.options.local;
     const readings = local ? await local.resources() : new Map<string, ResourceReading>();
-    const probed = await this.probeIdle(merged);
+    const [probed, delays] = await Promise.all([this.probeIdle(merged), this.networkDelays()]);
 
     const workers: MessageOf<'metrics.sample'>['workers'] = [];
     for (const w of merged.values()) {
-      const usage = this.usage.update(w.id, now, readings.get(w.id), w.bytes);
+      const reading = readings.get(w.id);
+      const usage = this.usage.update(w.id, now, { ...(reading ? { reading } : {}), bytes: w.bytes, busyMs: w.busyMs, completed: w.completed });
       const probe = probed.get(w.id);
       const latencyMs = probe !== undefined ? (probe ?? this.options.probe!.timeoutMs) : w.ewmaMs;
       const latencySource = probe !== undefined ? 'probe' : w.ewmaMs !== null ? 'traffic' : null;
-      workers.push({ id: w.id, baseWeight: w.baseWeight, isDefault: w.isDefault, ...usage, latencyMs, latencySource, inflight: w.inflight });
+      workers.push({ id: w.id, baseWeight: w.baseWeight, isDefault: w.isDefault, ...usage, networkDelayMs: delays.get(w.id) ?? null, latencyMs, latencySource, inflight: w.inflight });
     }
     this.usage.retain(new Set(merged.keys()));
     if (workers.length === 0) return;
     this.ctx.bus.publish(topics.metricsSample(this.ctx.hostId), { type: 'metrics.sample', v: 2, host: this.ctx.hostId, at: now, workers });
+  }
+
+  /** TCP connect time to each of this host's workers. */
+  private async networkDelays(): Promise<Map<string, number | null>> {
+    const delays = new Map<string, number | null>();
+    const local = this.options.local;
+    if (local === null) return delays;
+    await Promise.all(local.endpoints().map(async (e) => delays.set(e.id, await connectTime(e.host, e.port, CONNECT_TIMEOUT_MS))));
+    return delays;
   }
 
   /**

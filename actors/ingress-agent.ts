@@ -63,6 +63,7 @@ class IngressAgent implements Actor<In> {
         errors: r.errors,
         bytesIn: r.bytesIn,
         bytesOut: r.bytesOut,
+        busyMs: r.busyMs,
         ewmaMs: r.ewmaMs,
         p50Ms: r.p50Ms,
         p99Ms: r.p99Ms,

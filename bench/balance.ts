@@ -7,11 +7,18 @@
  * (b) a discrete-event simulation: 8 workers of speeds 1x to 4x, one slowing 10x halfway,
  *     Poisson and bursty arrivals at 70% and 90% of capacity; p50, p99, p99.9 and the longest
  *     queue per policy.
- * The live run (c) of the scoring issue is still to come.
- * Output: printed tables and bench/results/balance.json.
+ * (c) the same scenario live (bench/lib/balance-live.ts): example workers in /queue mode behind the
+ *     real ingress, collector and scorer on loopback, open-loop load; the time scale is doubled
+ *     (20 ms at 1x) so that 1 ms timer granularity does not distort the service times, and a run
+ *     lasts --live-seconds (default 30, the slowdown halfway) after a 5 s unrecorded warm-up.
+ *     --no-live skips it; --live-config FILE runs weighbridge with that configuration file.
+ * Target: weighted P2C's p99 at most 0.8x P2C peak EWMA's and at most 0.5x weighted random's.
+ * Output: printed tables, bench/results/balance.json and bench/results/balance-<scenario>.svg.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { buildAliasTable, sampleAlias } from '../src/balancing/alias-table.js';
 import { leastConnections } from '../src/balancing/policies/least-connections.js';
@@ -19,10 +26,15 @@ import { p2cPeakEwma } from '../src/balancing/policies/p2c-peak-ewma.js';
 import { smoothWeightedRoundRobin } from '../src/balancing/policies/smooth-weighted-round-robin.js';
 import { weightedP2c } from '../src/balancing/policies/weighted-p2c.js';
 import { weightedRandom } from '../src/balancing/policies/weighted-random.js';
+import type { PolicyName } from '../src/balancing/policies/index.js';
 import { seededRandom } from '../src/balancing/random.js';
+import { renderScenarioChart } from './lib/balance-chart.js';
+import { runLive, type LiveRow } from './lib/balance-live.js';
 import { simulate, type SimConfig, type SimPolicy } from './lib/balance-sim.js';
+import { installCleanup } from './lib/procs.js';
 
-const OUT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const OUT_DIR = path.join(ROOT, 'bench', 'results');
 const REQUESTS = 10_000;
 const REPEATS = 100;
 const SEED = 20261127;
@@ -45,27 +57,49 @@ function efficiency(weights: number[], random: () => number): number {
   return Math.min(...perWeight) / Math.max(...perWeight);
 }
 
-const POLICIES: { name: string; make: () => SimPolicy }[] = [
-  { name: 'weighted random', make: () => weightedRandom },
-  { name: 'smooth WRR', make: () => smoothWeightedRoundRobin() },
-  { name: 'least connections', make: () => leastConnections },
-  { name: 'P2C peak EWMA', make: () => p2cPeakEwma },
-  { name: 'weighted P2C', make: () => weightedP2c },
+const POLICIES: { name: string; make: () => SimPolicy; live: PolicyName }[] = [
+  { name: 'weighted random', make: () => weightedRandom, live: 'weighted-random' },
+  { name: 'smooth WRR', make: () => smoothWeightedRoundRobin(), live: 'smooth-weighted-round-robin' },
+  { name: 'least connections', make: () => leastConnections, live: 'least-connections' },
+  { name: 'P2C peak EWMA', make: () => p2cPeakEwma, live: 'p2c-peak-ewma' },
+  { name: 'weighted P2C', make: () => weightedP2c, live: 'weighted-p2c' },
 ];
+const SPEEDS = Array.from({ length: 8 }, (_, i) => 1 + (3 * i) / 7);
+const LOAD_SCENARIOS = (['poisson', 'bursty'] as const).flatMap((arrivals) => [0.7, 0.9].map((load) => ({ arrivals, load })));
+const scenarioName = (s: { arrivals: string; load: number }): string => `${s.arrivals} ${Math.round(s.load * 100)}%`;
 
-function simulation(): { scenario: string; policy: string; p50Ms: number; p99Ms: number; p999Ms: number; maxQueue: number; requests: number }[] {
-  const speeds = Array.from({ length: 8 }, (_, i) => 1 + (3 * i) / 7);
-  const rows = [];
-  for (const arrivals of ['poisson', 'bursty'] as const) {
-    for (const load of [0.7, 0.9]) {
-      const config: SimConfig = { speeds, baseServiceMs: 10, load, arrivals, durationMs: 120_000, slowWorker: 0, slowFactor: 10, slowAtMs: 60_000, scorerIntervalMs: 1_000, seed: SEED };
-      for (const p of POLICIES) rows.push({ scenario: `${arrivals} ${Math.round(load * 100)}%`, policy: p.name, ...simulate(p.make(), config) });
-    }
+type LatencyRow = { scenario: string; policy: string; p50Ms: number; p99Ms: number; p999Ms: number };
+
+/** Prints each row's p99 against weighted P2C's, then whether the target holds per scenario. */
+function printAgainstOurs(rows: readonly (LatencyRow & { extra: string })[], header: string): string[] {
+  console.log(header);
+  for (const r of rows) {
+    const ours = rows.find((x) => x.scenario === r.scenario && x.policy === 'weighted P2C')!;
+    console.log(`${r.scenario.padEnd(13)} ${r.policy.padEnd(18)} ${r.p50Ms.toFixed(1).padStart(6)} ${r.p99Ms.toFixed(1).padStart(8)} ${r.p999Ms.toFixed(1).padStart(10)} ${r.extra.padStart(10)}  ${(r.p99Ms / ours.p99Ms).toFixed(2)}x`);
   }
-  return rows;
+  const verdicts = LOAD_SCENARIOS.map((sc) => {
+    const name = scenarioName(sc);
+    const p99 = (policy: string): number => rows.find((r) => r.scenario === name && r.policy === policy)!.p99Ms;
+    const vsEwma = p99('weighted P2C') / p99('P2C peak EWMA');
+    const vsRandom = p99('weighted P2C') / p99('weighted random');
+    const met = vsEwma <= 0.8 && vsRandom <= 0.5;
+    return `${name}: weighted P2C p99 = ${vsEwma.toFixed(2)}x P2C peak EWMA (target <= 0.8), ${vsRandom.toFixed(2)}x weighted random (target <= 0.5): ${met ? 'met' : 'NOT met'}`;
+  });
+  for (const v of verdicts) console.log(`  target ${v}`);
+  return verdicts;
 }
 
-function main(): void {
+function simulation(): (LatencyRow & { maxQueue: number; requests: number })[] {
+  return LOAD_SCENARIOS.flatMap(({ arrivals, load }) => {
+    const config: SimConfig = { speeds: SPEEDS, baseServiceMs: 10, load, arrivals, durationMs: 120_000, slowWorker: 0, slowFactor: 10, slowAtMs: 60_000, scorerIntervalMs: 1_000, seed: SEED };
+    return POLICIES.map((p) => ({ scenario: scenarioName({ arrivals, load }), policy: p.name, ...simulate(p.make(), config) }));
+  });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { 'live-seconds': { type: 'string', default: '30' }, 'no-live': { type: 'boolean', default: false }, 'live-config': { type: 'string' } } });
+  const liveSeconds = Number(values['live-seconds']);
+  if (!(liveSeconds >= 2)) throw new Error('--live-seconds: expected a number of seconds, at least 2');
   const random = seededRandom(SEED);
   const rows = SCENARIOS.map((s) => {
     const etas = Array.from({ length: REPEATS }, () => efficiency(s.weights, random)).sort((a, b) => a - b);
@@ -80,16 +114,50 @@ function main(): void {
     console.log(`${r.scenario.padEnd(19)} ${`{${r.weights.join(', ')}}`.padEnd(20)} ${f(r.mean)} ${f(r.sd)} ${f(r.min)} ${f(r.p5)} ${f(r.max)} ${r.paper}`);
   }
   const sim = simulation();
-  console.log(`\n(b) simulation: 8 workers of speeds 1x to 4x (10 ms at 1x), worker 1 (the 1x one; a faster one would push 90% load past the remaining capacity) 10x slower after 60 of 120 s, scorer every 1 s, seed ${SEED}`);
-  console.log('scenario      policy             p50 ms   p99 ms   p99.9 ms  max queue  p99 vs weighted P2C');
-  for (const r of sim) {
-    const ours = sim.find((x) => x.scenario === r.scenario && x.policy === 'weighted P2C')!;
-    console.log(`${r.scenario.padEnd(13)} ${r.policy.padEnd(18)} ${r.p50Ms.toFixed(1).padStart(6)} ${r.p99Ms.toFixed(1).padStart(8)} ${r.p999Ms.toFixed(1).padStart(10)} ${String(r.maxQueue).padStart(10)}  ${(r.p99Ms / ours.p99Ms).toFixed(2)}x`);
+  const simVerdicts = printAgainstOurs(
+    sim.map((r) => ({ ...r, extra: String(r.maxQueue) })),
+    `\n(b) simulation: 8 workers of speeds 1x to 4x (10 ms at 1x), worker 1 (the 1x one; a faster one would push 90% load past the remaining capacity) 10x slower after 60 of 120 s, scorer every 1 s, seed ${SEED}\n` +
+      'scenario      policy             p50 ms   p99 ms   p99.9 ms  max queue  p99 vs weighted P2C',
+  );
+
+  let live: LiveRow[] = [];
+  let liveVerdicts: string[] = [];
+  if (!values['no-live']) {
+    const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'weighbridge-balance-'));
+    installCleanup(() => fs.rmSync(logDir, { recursive: true, force: true }));
+    console.log(`\n(c) live: ${POLICIES.length * LOAD_SCENARIOS.length} runs of ${liveSeconds} s (+5 s warm-up), about ${Math.ceil((POLICIES.length * LOAD_SCENARIOS.length * (liveSeconds + 8)) / 60)} minutes`);
+    live = await runLive({
+      root: ROOT, logDir, speeds: SPEEDS, baseServiceMs: 20, scenarios: LOAD_SCENARIOS,
+      policies: POLICIES.map((p) => ({ name: p.name, policy: p.live })), durationMs: liveSeconds * 1000, warmupMs: 5_000, seed: SEED,
+      ...(values['live-config'] ? { configFile: path.resolve(values['live-config']) } : {}),
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    liveVerdicts = printAgainstOurs(
+      live.map((r) => ({ ...r, extra: String(r.errors) })),
+      `\n(c) live: the same workers as /queue example workers (20 ms at 1x), weighbridge with 1 ingress thread, its collector and scorer (1 s), open-loop load; worker 1 10x slower halfway through ${liveSeconds} s\n` +
+        'scenario      policy             p50 ms   p99 ms   p99.9 ms     errors  p99 vs weighted P2C',
+    );
   }
+
   fs.mkdirSync(OUT_DIR, { recursive: true });
   const file = path.join(OUT_DIR, 'balance.json');
-  fs.writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), requests: REQUESTS, repeats: REPEATS, seed: SEED, efficiency: rows, simulation: sim }, null, 2)}\n`);
-  console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
+  fs.writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), requests: REQUESTS, repeats: REPEATS, seed: SEED, efficiency: rows, simulation: sim, simulationTarget: simVerdicts, live, liveTarget: liveVerdicts }, null, 2)}\n`);
+  const written = [file];
+  for (const sc of LOAD_SCENARIOS) {
+    const name = scenarioName(sc);
+    const chart = POLICIES.map((p) => ({
+      policy: p.name,
+      simP99: sim.find((r) => r.scenario === name && r.policy === p.name)!.p99Ms,
+      liveP99: live.find((r) => r.scenario === name && r.policy === p.name)?.p99Ms ?? null,
+    }));
+    const svg = path.join(OUT_DIR, `balance-${name.replace(/[ %]+/g, '-').replace(/-$/, '')}.svg`);
+    fs.writeFileSync(svg, renderScenarioChart(name, chart));
+    written.push(svg);
+  }
+  console.log(`\nwrote ${written.map((f) => path.relative(process.cwd(), f)).join(', ')}`);
 }
 
-main();
+main().catch((err: Error) => {
+  console.error(`bench:balance: ${err.message}`);
+  process.exit(1);
+});

@@ -33,7 +33,7 @@ const nowMs = (): number => performance.timeOrigin + performance.now();
 function kibMessage(sequence: number): MessageOf<'ingress.stats'> {
   const workers = Array.from({ length: 5 }, (_, i) => ({
     id: `worker-${i}-${sequence % 1000}`, address: `127.0.0.1:${30000 + i}`, baseWeight: 1, weight: 1, isDefault: true,
-    inflight: i, completed: sequence, errors: 0, bytesIn: sequence * 100, bytesOut: sequence * 2000, ewmaMs: 1.25, p50Ms: 1.5, p99Ms: 9.25,
+    inflight: i, completed: sequence, errors: 0, bytesIn: sequence * 100, bytesOut: sequence * 2000, busyMs: sequence * 3, ewmaMs: 1.25, p50Ms: 1.5, p99Ms: 9.25,
   }));
   return { type: 'ingress.stats', v: 2, host: 'bench', at: nowMs(), workers };
 }
@@ -105,7 +105,7 @@ async function controlPlaneCost(natsUrl: string): Promise<{ workers: number; sec
       at: Date.now(),
       workers: Array.from({ length: WORKERS }, (_, i) => ({
         id: `worker-${i}`, address: `10.0.${i >> 8}.${i & 255}:8080`, baseWeight: 1, weight: 1, isDefault: true, inflight: i % 7,
-        completed: 1000 + i, errors: 0, bytesIn: 1e6 + i, bytesOut: 1e7 + i, ewmaMs: 1 + (i % 11), p50Ms: 1 + (i % 13), p99Ms: 20 + (i % 17),
+        completed: 1000 + i, errors: 0, bytesIn: 1e6 + i, bytesOut: 1e7 + i, busyMs: 5000 + i, ewmaMs: 1 + (i % 11), p50Ms: 1 + (i % 13), p99Ms: 20 + (i % 17),
       })),
     });
     bus.publish(topics.ingressStats('bench-ingress'), stats());

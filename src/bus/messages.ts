@@ -53,6 +53,8 @@ export const ingressStatsV2 = workerReport('ingress.stats', 2, {
   /** Body bytes since the host started, both directions. */
   bytesIn: nonNegative,
   bytesOut: nonNegative,
+  /** Time with a request of this host's in flight, since it started (the worker's busy time as this host sees it). */
+  busyMs: nonNegative,
   /** Recent latency: the EWMA over requests, and quantiles over the last window. */
   ewmaMs: nonNegative.nullable(),
   p50Ms: nonNegative.nullable(),
@@ -67,6 +69,9 @@ export const metricsSampleV2 = workerReport('metrics.sample', 2, {
   cpuPct: nonNegative.nullable(),
   memoryPct: nonNegative.nullable(),
   networkMBps: nonNegative.nullable(),
+  /** Seed 004's criteria: busy time per completed request, and the TCP connect time to the worker. */
+  processTimeMs: nonNegative.nullable(),
+  networkDelayMs: nonNegative.nullable(),
   latencyMs: nonNegative.nullable(),
   /** Where latencyMs came from: proxied traffic, or the collector's probe of an idle worker. */
   latencySource: z.enum(['traffic', 'probe']).nullable(),

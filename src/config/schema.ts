@@ -2,6 +2,7 @@ import { cpus } from 'node:os';
 import { z } from 'zod';
 import { POLICY_NAMES } from '../balancing/policies/index.js';
 import { ROLE_NAMES } from '../runtime/roles.js';
+import { WEIGHT_BASES } from '../scoring/score-book.js';
 
 /**
  * The configuration file schema (JSON or YAML). Every field is optional; DEFAULTS fills the rest.
@@ -136,6 +137,8 @@ export const configSchema = z.strictObject({
   /** The scorer: seed 000 sections 3.1 (scores), 3.3 (categories and states) and 3.5 (weights). */
   scoring: z
     .strictObject({
+      /** What a worker's weight follows: its score (seed 000, 3.5), its service rate (seed 004), or both multiplied. */
+      weightBy: z.enum(WEIGHT_BASES).default('score-and-process-time'),
       /** w_c, w_m, w_n, w_a; relative, so they need not sum to 1. */
       weights: z
         .strictObject({

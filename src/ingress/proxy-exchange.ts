@@ -3,7 +3,7 @@ import type { Policy } from '../balancing/policies/index.js';
 import type { RandomSource } from '../balancing/random.js';
 import { isIdempotent } from '../http/hop-by-hop.js';
 import type { RouteTableReader } from '../shared/route-table.js';
-import type { StatsTable } from '../shared/stats-table.js';
+import { Outcome, type OutcomeValue, type StatsTable } from '../shared/stats-table.js';
 import type { UpstreamConnection, UpstreamExchange } from '../upstream/connection.js';
 import type { BodyKind } from '../upstream/response-parser.js';
 import type { UpstreamFailure } from '../upstream/upstream-failure.js';
@@ -97,7 +97,7 @@ export class ProxyExchange implements UpstreamExchange {
     if (limit > 0 && this.bytesIn > limit) {
       this.connection?.abort();
       this.connection = null;
-      this.fail(413, `request body exceeds ${limit} bytes`, true);
+      this.fail(413, `request body exceeds ${limit} bytes`, true, Outcome.clientEnded);
       return;
     }
     const connection = this.connection;
@@ -126,7 +126,7 @@ export class ProxyExchange implements UpstreamExchange {
     this.aborted = true;
     this.connection?.abort();
     this.connection = null;
-    this.finish(false);
+    this.finish(Outcome.clientEnded);
   }
 
   /**
@@ -207,7 +207,7 @@ export class ProxyExchange implements UpstreamExchange {
     if (this.endAfterChunks) {
       this.endAfterChunks = false;
       res.cork(() => res.end());
-      this.finish(this.status < 500);
+      this.finish(this.status < 500 ? Outcome.ok : Outcome.workerFailed);
     }
   }
 
@@ -220,11 +220,11 @@ export class ProxyExchange implements UpstreamExchange {
       // length header was written with the head instead.
       if (this.request.method === 'HEAD' || this.status === 204 || this.status === 304) res.endWithoutBody();
       else res.end();
-      this.finish(this.status < 500);
+      this.finish(this.status < 500 ? Outcome.ok : Outcome.workerFailed);
     } else if (this.bodyKind === 'length') {
       // tryEnd ended the response when the last byte went out (or will, from onWritable).
       if (this.contentLength === 0) res.end();
-      if (this.pending === null) this.finish(this.status < 500);
+      if (this.pending === null) this.finish(this.status < 500 ? Outcome.ok : Outcome.workerFailed);
     } else {
       this.endAfterChunks = true;
     }
@@ -235,7 +235,7 @@ export class ProxyExchange implements UpstreamExchange {
     if (this.aborted || this.finished) return;
     const retry =
       failure.safeToRetry && this.attempts < 2 && !this.responding && this.bytesIn === 0 && this.request.contentLength <= 0 && !this.request.chunked && isIdempotent(this.request.method);
-    this.ctx.stats.end(this.slot, this.elapsedUs(), false, 0, 0);
+    this.ctx.stats.end(this.slot, this.elapsedUs(), Outcome.workerFailed, 0, 0);
     if (retry) {
       const failed = this.slot;
       this.slot = -1;
@@ -246,7 +246,7 @@ export class ProxyExchange implements UpstreamExchange {
       // Headers are out: the only honest signal left is to cut the connection.
       this.res.close();
       this.slot = -1;
-      this.finish(false);
+      this.finish(Outcome.workerFailed);
       return;
     }
     this.slot = -1;
@@ -295,7 +295,7 @@ export class ProxyExchange implements UpstreamExchange {
       }
       this.pending = null;
       if (done && this.connection === null) {
-        this.finish(this.status < 500);
+        this.finish(this.status < 500 ? Outcome.ok : Outcome.workerFailed);
         return true;
       }
     }
@@ -336,16 +336,17 @@ export class ProxyExchange implements UpstreamExchange {
     }
   }
 
-  private fail(status: number, message: string, closeClient: boolean): void {
+  /** Answers the client with an error of the ingress's own; the worker's part, if any, ends as `outcome`. */
+  private fail(status: number, message: string, closeClient: boolean, outcome: OutcomeValue = Outcome.workerFailed): void {
     if (!this.aborted && !this.responding) sendError(this.res, status, message, closeClient, status === 503 ? { 'retry-after': '1' } : undefined);
-    this.finish(false);
+    this.finish(outcome);
   }
 
-  private finish(ok: boolean): void {
+  private finish(outcome: OutcomeValue): void {
     if (this.finished) return;
     this.finished = true;
     if (this.probeTimer !== null) clearTimeout(this.probeTimer);
-    if (this.slot >= 0) this.ctx.stats.end(this.slot, this.elapsedUs(), ok, this.bytesIn, this.bytesOut);
+    if (this.slot >= 0) this.ctx.stats.end(this.slot, this.elapsedUs(), outcome, this.bytesIn, this.bytesOut);
     this.ctx.stats.release();
   }
 

@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket as ClientSocket } from 'uWebSockets.js';
 import { WebSocket as UpstreamSocket, type RawData } from 'ws';
 import { isHopByHop } from '../http/hop-by-hop.js';
+import { Outcome } from '../shared/stats-table.js';
 import type { ExchangeContext } from './proxy-exchange.js';
 import { sendError } from './responses.js';
 
@@ -126,7 +127,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       const { bridge } = ws.getUserData();
       const wasOpen = bridge.client !== null;
       bridge.client = null;
-      ctx.stats.end(bridge.slot, (performance.now() - bridge.openedAt) * 1000, true, 0, 0);
+      ctx.stats.end(bridge.slot, (performance.now() - bridge.openedAt) * 1000, Outcome.ok, 0, 0);
       if (!wasOpen) return;
       const sendable = closeCode(code);
       if (sendable === undefined) bridge.upstream.terminate();

@@ -9,6 +9,12 @@ export interface MergedWorker {
   completed: number;
   /** Body bytes both ways, summed over the ingress hosts. */
   bytes: number;
+  /**
+   * Busy time summed over the ingress hosts. Each host counts the time it has a request in flight,
+   * so with several hosts the periods overlap and the sum overstates the worker's busy time;
+   * the overstatement is alike for workers that get alike shares of every host's traffic.
+   */
+  busyMs: number;
   /** Mean of the hosts' latency EWMAs, weighted by how many requests each host completed. */
   ewmaMs: number | null;
 }
@@ -20,12 +26,13 @@ export function mergeIngressStats(reports: Iterable<MessageOf<'ingress.stats'>>)
     for (const w of report.workers) {
       let m = merged.get(w.id);
       if (m === undefined) {
-        m = { id: w.id, baseWeight: w.baseWeight, isDefault: w.isDefault, inflight: 0, completed: 0, bytes: 0, ewmaMs: null, latencyWeight: 0, latencySum: 0 };
+        m = { id: w.id, baseWeight: w.baseWeight, isDefault: w.isDefault, inflight: 0, completed: 0, bytes: 0, busyMs: 0, ewmaMs: null, latencyWeight: 0, latencySum: 0 };
         merged.set(w.id, m);
       }
       m.inflight += w.inflight;
       m.completed += w.completed;
       m.bytes += w.bytesIn + w.bytesOut;
+      m.busyMs += w.busyMs;
       if (w.ewmaMs !== null) {
         const weight = Math.max(1, w.completed);
         m.latencyWeight += weight;

@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
 
 /**
  * The collector's active probe: one GET to a worker that served no traffic in the last interval,
@@ -28,4 +29,22 @@ export class Prober {
   close(): void {
     this.agent.destroy();
   }
+}
+
+/**
+ * Seed 004's "network delay": how long a TCP connection to the worker takes to open. The kernel
+ * answers the handshake, so this is the path to the worker, not its load. Null on failure.
+ */
+export function connectTime(host: string, port: number, timeoutMs: number): Promise<number | null> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (ms: number | null): void => {
+      socket.destroy();
+      resolve(ms);
+    };
+    socket.setTimeout(timeoutMs, () => done(null));
+    socket.once('connect', () => done(performance.now() - started));
+    socket.once('error', () => done(null));
+  });
 }

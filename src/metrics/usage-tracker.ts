@@ -5,17 +5,25 @@ export interface Usage {
   cpuPct: number | null;
   memoryPct: number | null;
   networkMBps: number | null;
+  /** Busy time per completed request over the interval (seed 004's "process time"). */
+  processTimeMs: number | null;
 }
 
-interface Last {
+/** One worker's cumulative counters at one moment; absent ones were not measured. */
+export interface Cumulative {
+  reading?: ResourceReading;
+  /** Body bytes through the ingress, both ways. */
+  bytes?: number;
+  busyMs?: number;
+  completed?: number;
+}
+
+interface Last extends Cumulative {
   at: number;
-  cpu: number | null;
-  system: number | null;
-  bytes: number | null;
 }
 
 /**
- * Turns cumulative readings (CPU time, bytes through the ingress) into rates between two
+ * Turns cumulative readings (CPU time, bytes, busy time, completions) into rates between two
  * consecutive readings of the same worker. Pure: the caller passes the time. The first reading
  * of a worker gives no rate; a counter that went backwards (the worker or an ingress host
  * restarted) gives none either and starts over.
@@ -23,19 +31,26 @@ interface Last {
 export class UsageTracker {
   private readonly last = new Map<string, Last>();
 
-  update(id: string, now: number, reading: ResourceReading | undefined, bytes: number | undefined): Usage {
+  update(id: string, now: number, c: Cumulative): Usage {
     const prev = this.last.get(id);
+    this.last.set(id, { at: now, ...c });
+    const r = c.reading;
     let cpuPct: number | null = null;
-    if (reading !== undefined && prev?.cpu != null && prev.system != null && reading.cpu >= prev.cpu && reading.system > prev.system) {
-      cpuPct = cpuUsagePct(reading.cpu - prev.cpu, reading.system - prev.system, reading.cpus);
+    if (r !== undefined && prev?.reading !== undefined && r.cpu >= prev.reading.cpu && r.system > prev.reading.system) {
+      cpuPct = cpuUsagePct(r.cpu - prev.reading.cpu, r.system - prev.reading.system, r.cpus);
     }
-    let rate: number | null = null;
-    if (bytes !== undefined && prev?.bytes != null && bytes >= prev.bytes && now > prev.at) rate = networkMBps(bytes - prev.bytes, (now - prev.at) / 1000);
-    this.last.set(id, { at: now, cpu: reading?.cpu ?? null, system: reading?.system ?? null, bytes: bytes ?? null });
+    const d = (k: 'bytes' | 'busyMs' | 'completed'): number | null => {
+      const [a, b] = [prev?.[k], c[k]];
+      return a !== undefined && b !== undefined && b >= a ? b - a : null;
+    };
+    const bytes = d('bytes');
+    const busy = d('busyMs');
+    const completed = d('completed');
     return {
       cpuPct,
-      memoryPct: reading !== undefined ? memoryUsagePct(reading.memoryBytes, reading.memoryLimitBytes) : null,
-      networkMBps: rate,
+      memoryPct: r !== undefined ? memoryUsagePct(r.memoryBytes, r.memoryLimitBytes) : null,
+      networkMBps: bytes !== null && now > prev!.at ? networkMBps(bytes, (now - prev!.at) / 1000) : null,
+      processTimeMs: busy !== null && completed !== null && completed > 0 ? busy / completed : null,
     };
   }
 

@@ -2,7 +2,7 @@ import type { MessageOf } from '../bus/messages.js';
 import type { ScoreInput } from './score-book.js';
 
 type Sample = MessageOf<'metrics.sample'>;
-const MEASURED = ['cpuPct', 'memoryPct', 'networkMBps', 'latencyMs'] as const;
+const MEASURED = ['cpuPct', 'memoryPct', 'networkMBps', 'processTimeMs', 'networkDelayMs', 'latencyMs'] as const;
 
 /**
  * One input per worker from the latest sample of every collector: each measurement from the
@@ -15,7 +15,10 @@ export function mergeSamples(samples: Iterable<Sample>): ScoreInput[] {
     for (const w of sample.workers) {
       let m = byId.get(w.id);
       if (m === undefined) {
-        m = { id: w.id, baseWeight: w.baseWeight, isDefault: w.isDefault, cpuPct: null, memoryPct: null, networkMBps: null, latencyMs: null, inflight: w.inflight, at: { base: sample.at, cpuPct: -1, memoryPct: -1, networkMBps: -1, latencyMs: -1 } };
+        m = {
+          id: w.id, baseWeight: w.baseWeight, isDefault: w.isDefault, cpuPct: null, memoryPct: null, networkMBps: null, processTimeMs: null, networkDelayMs: null, latencyMs: null, inflight: w.inflight,
+          at: { base: sample.at, cpuPct: -1, memoryPct: -1, networkMBps: -1, processTimeMs: -1, networkDelayMs: -1, latencyMs: -1 },
+        };
         byId.set(w.id, m);
       } else if (sample.at > m.at.base) {
         m.at.base = sample.at;

@@ -15,12 +15,21 @@ import { nextState, type Phase, type StateOptions, type WorkerStatus } from './w
  * - A sub-score whose measurement is missing (CPU and memory of workers on hosts without a
  *   collector, a worker not yet measured) is left out and the other weights are scaled up; with
  *   nothing measured a worker scores 100, the paper's initial assumption of no load.
- * - Weight = base weight x score / 100 (section 3.5 picks in proportion to the score), but never
- *   below minScore: a worker at score 0 would get no traffic, and traffic is what shows it has
+ * - Weights (`weightBy`): "score" is section 3.5, base weight x score / 100. "process-time" is
+ *   seed 004, whose two criteria (process time and network delay) survive only as an abstract:
+ *   a worker's share is 1 / (process time + network delay), relative to the fastest worker, with
+ *   process time the busy time per completed request as the ingress sees it (smoothed over
+ *   intervals) and network delay the TCP connect time. "score-and-process-time" multiplies the
+ *   two: the share a worker can serve, scaled down as its score falls. A score below minScore
+ *   counts as minScore: at 0 a worker would get no traffic, and traffic is what shows it has
  *   recovered. Workers in Sundown or Shutdown get weight 0.
  */
 
+export const WEIGHT_BASES = ['score', 'process-time', 'score-and-process-time'] as const;
+export type WeightBasis = (typeof WEIGHT_BASES)[number];
+
 export interface ScoringOptions {
+  weightBy: WeightBasis;
   weights: ScoreWeights;
   states: StateOptions;
   /** The availability penalty starts at thresholdFactor x BestTime (the paper's dynamic threshold). */
@@ -40,6 +49,8 @@ export interface ScoreInput {
   cpuPct: number | null;
   memoryPct: number | null;
   networkMBps: number | null;
+  processTimeMs: number | null;
+  networkDelayMs: number | null;
   latencyMs: number | null;
   inflight: number;
 }
@@ -52,17 +63,25 @@ export interface WorkerScore {
   utilization: number;
   phase: Phase;
   since: number;
+  /** Smoothed seed 004 process time plus network delay, ms; null before the first measurement. */
+  serviceMs: number | null;
   weight: number;
 }
 
 interface Tracked {
   latencies: number[];
   lastNetworkMBps: number | null;
+  processTimeMs: number | null;
   status: WorkerStatus;
 }
 
+/** Weight of a new process-time measurement against the smoothed one. */
+const PROCESS_TIME_ALPHA = 0.5;
+
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const round = (x: number): number => Math.round(x * 1000) / 1000;
+/** Four significant digits: small weights must not round to 0, which would take a worker out. */
+const significant = (x: number): number => Number(x.toPrecision(4));
 const roundOrNull = (x: number | null): number | null => (x === null ? null : round(x));
 
 export class ScoreBook {
@@ -78,23 +97,36 @@ export class ScoreBook {
     if (fastest < Infinity) push(this.poolBest, fastest, window);
     const bestMs = this.poolBest.length > 0 ? mean(this.poolBest) : 0;
 
-    const present = new Set<string>();
-    const scores = inputs.map((input) => {
-      present.add(input.id);
+    const tracked = inputs.map((input) => {
       let t = this.workers.get(input.id);
       if (t === undefined) {
-        t = { latencies: [], lastNetworkMBps: null, status: { phase: 'init', since: now } };
+        t = { latencies: [], lastNetworkMBps: null, processTimeMs: null, status: { phase: 'init', since: now } };
         this.workers.set(input.id, t);
       }
+      if (input.processTimeMs !== null) {
+        t.processTimeMs = t.processTimeMs === null ? input.processTimeMs : t.processTimeMs + PROCESS_TIME_ALPHA * (input.processTimeMs - t.processTimeMs);
+      }
+      return t;
+    });
+    const capacity = capacityShares(inputs, tracked);
+
+    const present = new Set<string>();
+    const scores = inputs.map((input, i) => {
+      present.add(input.id);
+      const t = tracked[i]!;
       if (input.latencyMs !== null) push(t.latencies, input.latencyMs, window);
       const sub = this.subScores(input, t, bestMs);
       const score = combine(sub, this.options.weights);
       const utilization = 100 - score;
       t.status = nextState(t.status, { utilization, inflight: input.inflight, now, isDefault: input.isDefault }, this.options.states);
       const draining = t.status.phase === 'sundown' || t.status.phase === 'shutdown';
-      const weight = draining ? 0 : round((input.baseWeight * Math.max(score, this.options.minScore)) / 100);
+      const scoreFactor = Math.max(score, this.options.minScore) / 100;
+      const by = this.options.weightBy;
+      const factor = by === 'score' ? scoreFactor : by === 'process-time' ? capacity[i]! : capacity[i]! * scoreFactor;
+      const weight = draining ? 0 : significant(input.baseWeight * factor);
+      const serviceMs = t.processTimeMs === null ? null : round(t.processTimeMs + (input.networkDelayMs ?? 0));
       const shown = { cpu: roundOrNull(sub.cpu), memory: roundOrNull(sub.memory), network: roundOrNull(sub.network), availability: roundOrNull(sub.availability) };
-      return { id: input.id, score: round(score), sub: shown, utilization: round(utilization), phase: t.status.phase, since: t.status.since, weight };
+      return { id: input.id, score: round(score), sub: shown, utilization: round(utilization), phase: t.status.phase, since: t.status.since, serviceMs, weight };
     });
     for (const id of this.workers.keys()) if (!present.has(id)) this.workers.delete(id);
     return scores;
@@ -128,6 +160,20 @@ export class ScoreBook {
       availability,
     };
   }
+}
+
+/**
+ * Each worker's 1 / (process time + network delay) relative to the fastest (0..1]. A worker not
+ * measured yet gets the mean share of those that are (1 when none is), so it gets traffic to be
+ * measured by.
+ */
+function capacityShares(inputs: readonly ScoreInput[], tracked: readonly Tracked[]): number[] {
+  const rates = tracked.map((t, i) => (t.processTimeMs === null ? null : 1 / Math.max(1e-3, t.processTimeMs + (inputs[i]!.networkDelayMs ?? 0))));
+  const known = rates.filter((r): r is number => r !== null);
+  if (known.length === 0) return rates.map(() => 1);
+  const fastest = Math.max(...known);
+  const meanShare = known.reduce((a, r) => a + r / fastest, 0) / known.length;
+  return rates.map((r) => (r === null ? meanShare : r / fastest));
 }
 
 /** s = w_c s_c + w_m s_m + w_n s_n + w_a s_a over the measured sub-scores, weights rescaled to their sum. */

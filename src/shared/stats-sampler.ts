@@ -15,6 +15,8 @@ export interface WorkerStatsReport {
   bytesIn: number;
   bytesOut: number;
   ewmaMs: number | null;
+  /** Time with a request in flight since the worker joined, the open busy period included. */
+  busyMs: number;
   /** Over the last `windowSamples` samples; null when no request completed in the window. */
   p50Ms: number | null;
   p99Ms: number | null;
@@ -23,8 +25,10 @@ export interface WorkerStatsReport {
 interface SlotHistory {
   lastCompleted: number;
   lastErrors: number;
+  lastBusyUs: number;
   completed: number;
   errors: number;
+  busyUs: number;
   ring: Uint32Array[];
   next: number;
   filled: number;
@@ -46,8 +50,10 @@ export class StatsSampler {
       const c = this.table.read(slot);
       h.completed += (c.completed - h.lastCompleted) >>> 0;
       h.errors += (c.errors - h.lastErrors) >>> 0;
+      h.busyUs += (c.busyUs - h.lastBusyUs) >>> 0;
       h.lastCompleted = c.completed;
       h.lastErrors = c.errors;
+      h.lastBusyUs = c.busyUs;
       this.table.readHistogram(slot, h.ring[h.next]!);
       h.next = (h.next + 1) % h.ring.length;
       h.filled = Math.min(h.filled + 1, h.ring.length);
@@ -65,6 +71,8 @@ export class StatsSampler {
     // Totals include what happened since the last sample.
     const completed = h.completed + ((c.completed - h.lastCompleted) >>> 0);
     const errors = h.errors + ((c.errors - h.lastErrors) >>> 0);
+    const openUs = c.busySinceUs !== 0 ? (c.nowUs - c.busySinceUs) >>> 0 : 0;
+    const busyUs = h.busyUs + ((c.busyUs - h.lastBusyUs) >>> 0) + openUs;
     this.table.readHistogram(slot, this.scratch);
     // Window = now minus the oldest snapshot in the ring (or minus zero before the ring fills).
     const oldest = h.filled < h.ring.length ? undefined : h.ring[h.next]!;
@@ -78,6 +86,7 @@ export class StatsSampler {
       bytesIn: Number(c.bytesIn),
       bytesOut: Number(c.bytesOut),
       ewmaMs: c.ewmaUs > 0 ? c.ewmaUs / 1000 : null,
+      busyMs: busyUs / 1000,
       p50Ms: Number.isNaN(p50) ? null : p50 / 1000,
       p99Ms: Number.isNaN(p99) ? null : p99 / 1000,
     };
@@ -90,8 +99,10 @@ export class StatsSampler {
       h = {
         lastCompleted: c.completed,
         lastErrors: c.errors,
+        lastBusyUs: c.busyUs,
         completed: c.completed,
         errors: c.errors,
+        busyUs: c.busyUs,
         ring: Array.from({ length: this.windowSamples }, () => new Uint32Array(HISTOGRAM_BUCKETS)),
         next: 0,
         filled: 0,

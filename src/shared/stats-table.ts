@@ -2,6 +2,16 @@ import { PEAK_EWMA_TAU_MS, peakEwma } from '../balancing/peak-ewma.js';
 import { bucketOf, HISTOGRAM_BUCKETS } from './latency-histogram.js';
 import { align } from './layout.js';
 
+
+/** How a request ended, for a worker's counters and outlier detection. */
+export const Outcome = {
+  ok: 0,
+  /** A 5xx, or the worker refused, reset or timed out. */
+  workerFailed: 1,
+  /** The client went away or broke a limit (413): neither success nor the worker's failure. */
+  clientEnded: 2,
+} as const;
+export type OutcomeValue = (typeof Outcome)[keyof typeof Outcome];
 /**
  * Per-worker request statistics in shared memory, written by every ingress thread with Atomics
  * and read by the main thread without messages.
@@ -20,7 +30,14 @@ const S_PEAK_US = 4;
 const S_PEAK_AT = 5;
 /** Failures (5xx, connect or reset) since the last success, for outlier detection. */
 const S_CONSECUTIVE_FAILURES = 6;
-const S_HIST = 7;
+/**
+ * Busy time: microseconds (wrapping) during which the worker had a request in flight, and when
+ * the current busy period began. Completions per busy second are the worker's service rate, the
+ * "process time" of seed 004, measured from outside.
+ */
+const S_BUSY_US = 7;
+const S_BUSY_SINCE = 8;
+const S_HIST = 9;
 const SLOT_INTS = S_HIST + HISTOGRAM_BUCKETS;
 
 const G_INFLIGHT = 0;
@@ -38,6 +55,11 @@ export interface SlotCounters {
   completed: number;
   errors: number;
   ewmaUs: number;
+  /** Busy microseconds (wrapping), and when the open busy period began (0: none open). */
+  busyUs: number;
+  busySinceUs: number;
+  /** The table's microsecond clock now, to close the open period at. */
+  nowUs: number;
   bytesIn: bigint;
   bytesOut: bigint;
 }
@@ -69,6 +91,11 @@ export class StatsTable {
     this.slots = new Int32Array(buffer, G_INTS * 4, capacity * SLOT_INTS);
     this.bytes = new BigInt64Array(buffer, G_INTS * 4 + align(capacity * SLOT_INTS * 4, 8), capacity * 2);
     this.epoch = Atomics.load(this.global, G_EPOCH_HI) * 2 ** 31 + Atomics.load(this.global, G_EPOCH_LO);
+  }
+
+  /** Microseconds on the table's shared clock, wrapping at 2^32 (about 71 minutes). */
+  private micros(): number {
+    return ((performance.timeOrigin + performance.now() - this.epoch) * 1000) >>> 0;
   }
 
   /** Milliseconds on the table's shared clock, at decisecond resolution as it is stored. */
@@ -112,14 +139,25 @@ export class StatsTable {
   }
 
   begin(slot: number): void {
-    Atomics.add(this.slots, slot * SLOT_INTS + S_INFLIGHT, 1);
+    const base = slot * SLOT_INTS;
+    if (Atomics.add(this.slots, base + S_INFLIGHT, 1) === 0) Atomics.store(this.slots, base + S_BUSY_SINCE, this.micros() | 1);
   }
 
-  /** Ends a request begun on the slot: latency in microseconds, success or error, body bytes. */
-  end(slot: number, latencyUs: number, ok: boolean, bytesIn: number, bytesOut: number): void {
+  /** Ends a request begun on the slot: latency in microseconds, how it ended, body bytes. */
+  end(slot: number, latencyUs: number, outcome: OutcomeValue, bytesIn: number, bytesOut: number): void {
     const base = slot * SLOT_INTS;
     const s = this.slots;
-    Atomics.sub(s, base + S_INFLIGHT, 1);
+    if (Atomics.sub(s, base + S_INFLIGHT, 1) === 1) {
+      // The busy period ends. Another thread may begin the next one at the same moment and its
+      // start may be read here instead: that period is then undercounted, rarely and slightly.
+      const since = Atomics.exchange(s, base + S_BUSY_SINCE, 0);
+      if (since !== 0) Atomics.add(s, base + S_BUSY_US, (this.micros() - (since >>> 0)) | 0);
+    }
+    if (bytesIn > 0) Atomics.add(this.bytes, slot * 2, BigInt(bytesIn));
+    if (bytesOut > 0) Atomics.add(this.bytes, slot * 2 + 1, BigInt(bytesOut));
+    // The client's doing says nothing about the worker: no count, no failure, no latency sample.
+    if (outcome === Outcome.clientEnded) return;
+    const ok = outcome === Outcome.ok;
     Atomics.add(s, base + (ok ? S_COMPLETED : S_ERRORS), 1);
     if (ok) Atomics.store(s, base + S_CONSECUTIVE_FAILURES, 0);
     else Atomics.add(s, base + S_CONSECUTIVE_FAILURES, 1);
@@ -136,8 +174,6 @@ export class StatsTable {
     const peak = peakEwma(Atomics.load(s, base + S_PEAK_US), Atomics.load(s, base + S_PEAK_AT) * 100, sample, now * 100, PEAK_EWMA_TAU_MS);
     Atomics.store(s, base + S_PEAK_US, peak | 0);
     Atomics.store(s, base + S_PEAK_AT, now);
-    if (bytesIn > 0) Atomics.add(this.bytes, slot * 2, BigInt(bytesIn));
-    if (bytesOut > 0) Atomics.add(this.bytes, slot * 2 + 1, BigInt(bytesOut));
   }
 
   consecutiveFailures(slot: number): number {
@@ -159,6 +195,9 @@ export class StatsTable {
       completed: Atomics.load(this.slots, base + S_COMPLETED) >>> 0,
       errors: Atomics.load(this.slots, base + S_ERRORS) >>> 0,
       ewmaUs: Atomics.load(this.slots, base + S_EWMA_US),
+      busyUs: Atomics.load(this.slots, base + S_BUSY_US) >>> 0,
+      busySinceUs: Atomics.load(this.slots, base + S_BUSY_SINCE) >>> 0,
+      nowUs: this.micros(),
       bytesIn: Atomics.load(this.bytes, slot * 2),
       bytesOut: Atomics.load(this.bytes, slot * 2 + 1),
     };

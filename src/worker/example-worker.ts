@@ -9,8 +9,13 @@ import { WebSocketServer } from 'ws';
  *   GET  /work?latency_ms=&cpu_ms=&bytes=&status=   simulated work
  *   GET  /stream?chunks=&interval_ms=               a chunked response, one line per interval
  *   GET  /headers          the request line and headers as JSON
+ *   GET  /queue?service_ms=   one server, first come first served: each request waits for the
+ *                          ones before it, then takes an exponential time of mean service_ms / speed
+ *   POST /speed?factor=[&reset=1]   sets speed = SPEED x factor (a worker slowing down, for
+ *                          benchmarks); reset=1 also forgets the /queue backlog
  *   WebSocket on any path  echoes every message
- * Environment: PORT (default 3000), HOST (default 127.0.0.1), WORKER_ID (default worker-PORT).
+ * Environment: PORT (default 3000), HOST (default 127.0.0.1), WORKER_ID (default worker-PORT),
+ * SPEED (default 1).
  */
 
 const port = Number(process.env.PORT ?? 3000);
@@ -55,6 +60,21 @@ function work(url: URL, res: ServerResponse): void {
   }, latency);
 }
 
+/** The /queue server: when the request now last in line will have been served. */
+const baseSpeed = Number(process.env.SPEED ?? 1) > 0 ? Number(process.env.SPEED ?? 1) : 1;
+let speed = baseSpeed;
+let freeAt = 0;
+
+function queue(url: URL, res: ServerResponse): void {
+  const mean = intParam(url, 'service_ms', 60_000) / speed;
+  const now = performance.now();
+  freeAt = Math.max(freeAt, now) - Math.log(1 - Math.random()) * mean;
+  setTimeout(() => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'x-worker-id': id });
+    res.end(`${id}\n`);
+  }, freeAt - now);
+}
+
 function stream(url: URL, res: ServerResponse): void {
   const chunks = intParam(url, 'chunks', 10_000) || 5;
   const interval = intParam(url, 'interval_ms', 60_000);
@@ -79,6 +99,20 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   }
   req.resume();
   if (url.pathname === '/work') return work(url, res);
+  if (url.pathname === '/queue') return queue(url, res);
+  if (req.method === 'POST' && url.pathname === '/speed') {
+    const factor = Number(url.searchParams.get('factor'));
+    if (!(factor > 0)) {
+      res.writeHead(400, { 'content-type': 'text/plain' });
+      res.end('factor must be a number above 0\n');
+      return;
+    }
+    speed = baseSpeed * factor;
+    if (url.searchParams.get('reset') === '1') freeAt = 0;
+    res.writeHead(204);
+    res.end();
+    return;
+  }
   if (url.pathname === '/stream') return stream(url, res);
   if (url.pathname === '/headers') {
     res.writeHead(200, { 'content-type': 'application/json', 'x-worker-id': id });

@@ -51,6 +51,25 @@ test('smooth weighted round robin in the ingress: weights 3:1 give exactly 3:1 o
   }
 });
 
+test('clients giving up on a slow worker neither eject it nor count as its errors', async () => {
+  const slow = await startHttpServer((_req, res) => void setTimeout(() => res.end('late'), 2_000));
+  const proxy = await startProxy({ threads: 1, outlierDetection: { consecutiveFailures: 2, baseEjectionMs: 60_000 }, driver: { kind: 'static', upstreams: [{ url: slow.url }] } });
+  try {
+    for (let i = 0; i < 6; i++) {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 50);
+      await fetch(`${proxy.url}/`, { signal: controller.signal }).catch(() => undefined);
+    }
+    // Outlier detection runs five times a second; give it a few rounds to act wrongly.
+    await new Promise((r) => setTimeout(r, 600));
+    const [worker] = JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/workers`)).body.toString()) as { state: string; errors: number; inflight: number }[];
+    assert.deepEqual([worker!.state, worker!.errors, worker!.inflight], ['ready', 0, 0]);
+  } finally {
+    await proxy.stop();
+    await slow.close();
+  }
+});
+
 test('outlier detection: a worker answering 5xx is ejected within a second and readmitted later', async () => {
   const good = await startHttpServer((_req, res) => res.end('good'));
   let broken = true;

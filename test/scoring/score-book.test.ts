@@ -4,13 +4,14 @@ import { ScoreBook, type ScoreInput, type ScoringOptions } from '../../src/scori
 import { DEFAULT_SCORE_WEIGHTS } from '../../src/scoring/scores.js';
 
 const options: ScoringOptions = {
+  weightBy: 'score',
   weights: DEFAULT_SCORE_WEIGHTS,
   states: { low: 30, high: 70, hysteresis: 5, minDwellMs: 0, lowDwellForSundownMs: 1_000 },
   thresholdFactor: 2,
   historySamples: 30,
   minScore: 5,
 };
-const input = (id: string, extra: Partial<ScoreInput> = {}): ScoreInput => ({ id, baseWeight: 1, isDefault: true, cpuPct: null, memoryPct: null, networkMBps: null, latencyMs: null, inflight: 0, ...extra });
+const input = (id: string, extra: Partial<ScoreInput> = {}): ScoreInput => ({ id, baseWeight: 1, isDefault: true, cpuPct: null, memoryPct: null, networkMBps: null, processTimeMs: null, networkDelayMs: null, latencyMs: null, inflight: 0, ...extra });
 const near = (actual: number, expected: number, what: string): void => assert.ok(Math.abs(actual - expected) < 0.01, `${what}: ${actual}, expected ${expected}`);
 
 test('availability against the pool best: 10 ms scores 100, 25 ms scores 25.298 - 4.424 (seed 3.1, by hand)', () => {
@@ -21,7 +22,7 @@ test('availability against the pool best: 10 ms scores 100, 25 ms scores 25.298 
   // Only availability measured: the score is that sub-score; weight = base x score / 100.
   near(slow!.score, 20.874, 'slow score');
   assert.equal(fast!.weight, 1);
-  assert.equal(slow!.weight, 0.209);
+  assert.equal(slow!.weight, 0.2087);
 });
 
 test('a score of 0 still weighs minScore, so the worker keeps the traffic that shows its recovery', () => {
@@ -71,4 +72,23 @@ test('a non-default worker long in LU goes to Sundown (weight 0), then Shutdown 
   [extra, def] = round(2_500, 0);
   assert.deepEqual([extra!.phase, extra!.weight], ['shutdown', 0]);
   assert.equal(def!.phase, 'LU');
+});
+
+test('process-time weights (seed 004): 1 / (smoothed process time + network delay), relative to the fastest', () => {
+  const book = new ScoreBook({ ...options, weightBy: 'process-time' });
+  let [a, b, c] = book.update([input('a', { processTimeMs: 2 }), input('b', { processTimeMs: 7, networkDelayMs: 1 }), input('c')], 0);
+  assert.deepEqual([a!.weight, b!.weight], [1, 0.25]);
+  assert.equal(c!.weight, 0.625, 'unmeasured: the mean share of the measured');
+  // Smoothing: b's 3 ms averages with its 7 ms to 5 ms; plus 1 ms delay = 6 ms against a's 2.
+  [a, b] = book.update([input('a', { processTimeMs: 2 }), input('b', { processTimeMs: 3, networkDelayMs: 1 }), input('c')], 1_000);
+  assert.equal(b!.serviceMs, 6);
+  assert.equal(b!.weight, 0.3333);
+});
+
+test('score-and-process-time multiplies the share by the score; Sundown still weighs 0', () => {
+  const book = new ScoreBook({ ...options, weightBy: 'score-and-process-time' });
+  const [fast, slow] = book.update([input('fast', { processTimeMs: 1, latencyMs: 10 }), input('slow', { processTimeMs: 4, latencyMs: 25 })], 0);
+  assert.equal(fast!.weight, 1);
+  // Share 0.25 x score 20.874 / 100.
+  assert.equal(slow!.weight, 0.05219);
 });

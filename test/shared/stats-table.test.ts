@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { bucketBounds, bucketOf, HISTOGRAM_BUCKETS, quantile } from '../../src/shared/latency-histogram.js';
 import { StatsSampler } from '../../src/shared/stats-sampler.js';
-import { StatsTable } from '../../src/shared/stats-table.js';
+import { Outcome, StatsTable } from '../../src/shared/stats-table.js';
 
 test('every latency falls inside its bucket, and buckets are at most 12.5% wide', () => {
   for (const us of [0, 1, 7, 8, 9, 15, 16, 100, 1023, 1024, 65_535, 1_000_000, 2 ** 31 - 2]) {
@@ -84,7 +84,7 @@ test('the sampler reports totals and windowed quantiles', () => {
   const sampler = new StatsSampler(table, 2);
   for (let i = 0; i < 100; i++) {
     table.begin(1);
-    table.end(1, 1000, true, 10, 20);
+    table.end(1, 1000, Outcome.ok, 10, 20);
   }
   sampler.sample([1]);
   let report = sampler.report(1);
@@ -94,14 +94,19 @@ test('the sampler reports totals and windowed quantiles', () => {
   for (let round = 0; round < 2; round++) {
     for (let i = 0; i < 10; i++) {
       table.begin(1);
-      table.end(1, 50_000, false, 0, 0);
+      table.end(1, 50_000, Outcome.workerFailed, 0, 0);
     }
     sampler.sample([1]);
   }
+  // A request the client ended counts neither way and leaves the failure streak alone.
+  table.begin(1);
+  table.end(1, 90_000, Outcome.clientEnded, 7, 0);
   report = sampler.report(1);
   assert.equal(report.completed, 100);
   assert.equal(report.errors, 20);
+  assert.equal(report.inflight, 0);
+  assert.equal(table.consecutiveFailures(1), 20);
   assert.ok(report.p50Ms! > 45 && report.p50Ms! < 55, `p50 ${report.p50Ms}`);
-  assert.equal(report.bytesIn, 1000);
+  assert.equal(report.bytesIn, 1007);
   assert.equal(sampler.report(0).p99Ms, null);
 });
