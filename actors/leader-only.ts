@@ -1,9 +1,21 @@
 import type { Actor, ActorContext, ActorSpec } from '../src/actor/actor.js';
 import type { Bus } from '../src/bus/bus.js';
+import type { MessageOf, MessageType } from '../src/bus/messages.js';
+import type { Topic } from '../src/bus/subjects.js';
 import { createLease } from '../src/cluster/lease.js';
 import { Leadership, type LeadershipStatus } from '../src/cluster/leadership.js';
 
-type In = { kind: 'tick' };
+type In = { kind: 'tick' } | { kind: 'observed'; deliver(): void };
+
+/** A bus subscription of a leader-only role; its messages arrive in the actor's mailbox. */
+export interface Watch {
+  subscribe(ctx: ActorContext<In>): void;
+}
+
+/** Every message on `topic` goes to `observe`, leader or not, so a standby's view is warm when it takes over. */
+export function watch<T extends MessageType>(topic: Topic<T>, observe: (message: MessageOf<T>) => void): Watch {
+  return { subscribe: (ctx) => ctx.subscribe(topic, (message) => ({ kind: 'observed', deliver: () => observe(message) })) };
+}
 
 export interface LeaderOnlyOptions {
   /** The role, which names the lease: "autoscaler" or "reconciler". */
@@ -12,6 +24,7 @@ export interface LeaderOnlyOptions {
   leaseTtlMs: number;
   /** Reports leadership changes, for the admin API. */
   onStatus(status: LeadershipStatus): void;
+  watches?: Watch[];
   /** The role's work, run on every interval while this instance holds the lease. */
   act(bus: Bus): Promise<void> | void;
 }
@@ -19,7 +32,6 @@ export interface LeaderOnlyOptions {
 /**
  * A role of which exactly one instance acts in the cluster (the autoscaler and the reconciler):
  * every interval it renews or competes for the role's lease and acts only while it holds it.
- * The roles' logic arrives with the autoscaling issue; here they only keep their leadership.
  */
 class LeaderOnly implements Actor<In> {
   private ctx!: ActorContext<In>;
@@ -31,11 +43,13 @@ class LeaderOnly implements Actor<In> {
     this.ctx = ctx;
     const lease = await createLease(ctx.bus, this.options.name, ctx.hostId, this.options.leaseTtlMs);
     this.leadership = new Leadership(lease, ctx.log);
+    for (const w of this.options.watches ?? []) w.subscribe(ctx);
     ctx.every(this.options.intervalMs, () => ({ kind: 'tick' }));
     ctx.tell({ kind: 'tick' });
   }
 
-  async receive(): Promise<void> {
+  async receive(message: In): Promise<void> {
+    if (message.kind === 'observed') return message.deliver();
     const leadership = this.leadership!;
     const leader = await leadership.check();
     this.options.onStatus(leadership.status());

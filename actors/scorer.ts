@@ -20,7 +20,7 @@ export interface ScorerOptions {
 /**
  * The scorer: keeps the latest metrics.sample of every collector and, every interval, turns them
  * into scores, categories, states and weights (src/scoring/score-book.ts) and publishes
- * weights.updated. Publishing every interval (not only on change) lets an ingress host that
+ * weights.updated (for the ingress hosts) and scores.updated (for the reconciler). Publishing every interval (not only on change) lets an ingress host that
  * starts later converge within one interval.
  */
 class Scorer implements Actor<In> {
@@ -59,6 +59,13 @@ class Scorer implements Actor<In> {
       sequence: this.sequence++,
       at: now,
       weights: scores.map((s) => ({ id: s.id, weight: s.weight })),
+    });
+    this.ctx.bus.publish(topics.scoresUpdated(this.options.pool), {
+      type: 'scores.updated',
+      v: 1,
+      pool: this.options.pool,
+      at: now,
+      workers: scores.map((s) => ({ id: s.id, score: s.score, phase: s.phase, weight: s.weight })),
     });
   }
 }

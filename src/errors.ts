@@ -56,3 +56,10 @@ export class BusConnectError extends WeighbridgeError {
     super('ERR_BUS_CONNECT', message, options);
   }
 }
+
+/** The state store (Redis) refused or could not be reached; `code` says which. */
+export class StateStoreError extends WeighbridgeError {
+  constructor(code: 'ERR_STATE_UNAVAILABLE' | 'ERR_STATE_AUTH' | 'ERR_STATE_CORRUPT', message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}

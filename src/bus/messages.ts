@@ -78,6 +78,25 @@ export const metricsSampleV2 = workerReport('metrics.sample', 2, {
   inflight: count,
 });
 
+/** The scorer's verdicts behind the weights, for the reconciler's state store and for tools. */
+export const scoresUpdatedV1 = z.strictObject({
+  type: z.literal('scores.updated'),
+  v: z.literal(1),
+  pool: id,
+  at: timestamp,
+  workers: z
+    .array(
+      z.strictObject({
+        id,
+        score: finite.min(0).max(100),
+        /** init, LU, MU, HU, sundown or shutdown (seed 000, section 3.3). */
+        phase: z.enum(['init', 'LU', 'MU', 'HU', 'sundown', 'shutdown']),
+        weight: nonNegative.max(1e9),
+      }),
+    )
+    .max(100_000),
+});
+
 /** Every host announces itself and its roles; the admin API lists who is alive. */
 export const presenceV1 = z.strictObject({
   type: z.literal('presence'),
@@ -91,7 +110,7 @@ export const presenceV1 = z.strictObject({
 /** A request for a host's current presence (used by request/reply tests and tools). */
 export const pingV1 = z.strictObject({ type: z.literal('ping'), v: z.literal(1), from: id, at: timestamp });
 
-export const messageSchema = z.discriminatedUnion('type', [weightsUpdatedV1, ingressStatsV2, metricsSampleV2, presenceV1, pingV1]);
+export const messageSchema = z.discriminatedUnion('type', [weightsUpdatedV1, scoresUpdatedV1, ingressStatsV2, metricsSampleV2, presenceV1, pingV1]);
 
 export type Message = z.infer<typeof messageSchema>;
 export type MessageType = Message['type'];

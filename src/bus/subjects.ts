@@ -24,6 +24,7 @@ const topic = <T extends MessageType>(type: T, ...parts: string[]): Topic<T> => 
 export const topics = {
   weightsUpdated: (pool: string) => topic('weights.updated', 'weights', token(pool)),
   allWeightsUpdated: () => topic('weights.updated', 'weights', '*'),
+  scoresUpdated: (pool: string) => topic('scores.updated', 'scores', token(pool)),
   ingressStats: (host: string) => topic('ingress.stats', 'ingress', 'stats', token(host)),
   allIngressStats: () => topic('ingress.stats', 'ingress', 'stats', '*'),
   metricsSample: (host: string) => topic('metrics.sample', 'metrics', token(host)),

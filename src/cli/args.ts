@@ -19,6 +19,8 @@ export const USAGE = `Usage: weighbridge [options]
   --nats URLS          NATS servers, comma-separated (nats://host:4222); without it the bus is
                        in-process: roles talk only within this process
   --host-id ID         this host's id on the bus (default: hostname-pid)
+  --redis URL          the reconciler's state store (redis://[:password@]host:port[/db], rediss://
+                       for TLS); without it the state lives in memory
   --help               this text
 
 Flags override the config file.`;
@@ -51,6 +53,7 @@ export function parseCommandLine(argv: readonly string[]): CliResult {
         roles: { type: 'string' },
         nats: { type: 'string' },
         'host-id': { type: 'string' },
+        redis: { type: 'string' },
         help: { type: 'boolean' },
       },
     });
@@ -83,6 +86,7 @@ export function parseCommandLine(argv: readonly string[]): CliResult {
   };
   if (v.roles !== undefined) raw.roles = list('roles', v.roles);
   if (v['host-id'] !== undefined) raw.hostId = v['host-id'];
+  if (v.redis !== undefined) raw.redis = v.redis;
   if (v.nats !== undefined) {
     const bus = (raw.bus ?? {}) as Record<string, unknown>;
     raw.bus = { ...bus, nats: { ...(bus.nats as object | undefined), servers: list('nats', v.nats) } };

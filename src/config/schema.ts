@@ -45,14 +45,19 @@ export const processDriverSchema = z.strictObject({
   memoryLimitMb: z.number().int().min(1).optional(),
 });
 
-const natsUrl = z.string().refine((s) => {
-  try {
-    const u = new URL(s);
-    return ['nats:', 'tls:'].includes(u.protocol) && u.hostname !== '';
-  } catch {
-    return false;
-  }
-}, 'must be a nats:// or tls:// URL with a host, e.g. nats://10.0.0.5:4222');
+/** A URL with one of the schemes and a host. */
+const serverUrl = (protocols: string[], hint: string) =>
+  z.string().refine((s) => {
+    try {
+      const u = new URL(s);
+      return protocols.includes(u.protocol) && u.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, hint);
+
+const natsUrl = serverUrl(['nats:', 'tls:'], 'must be a nats:// or tls:// URL with a host, e.g. nats://10.0.0.5:4222');
+const redisUrl = serverUrl(['redis:', 'rediss:'], 'must be a redis:// or rediss:// (TLS) URL with a host, e.g. redis://:password@10.0.0.5:6379/0');
 
 export const natsSchema = z.strictObject({
   /** One or more servers of one NATS cluster; the client fails over between them. */
@@ -81,6 +86,10 @@ export const configSchema = z.strictObject({
       statsIntervalMs: positiveMs.default(1_000),
     })
     .default({ presenceIntervalMs: 2_000, statsIntervalMs: 1_000 }),
+  /** Scopes everything kept in the state store, so applications can share one Redis. */
+  appId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'use 1 to 64 letters, digits, - or _').default('weighbridge'),
+  /** The reconciler's state store; absent: in memory (gone with the process). */
+  redis: redisUrl.optional(),
   host: z.string().min(1).default('0.0.0.0'),
   port: port.default(8080),
   threads: z.number().int().min(1).max(256).default(Math.max(1, cpus().length)),

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { collector } from '../../actors/collector.js';
 import { ingressAgent, type AppliedWeights } from '../../actors/ingress-agent.js';
-import { leaderOnly } from '../../actors/leader-only.js';
+import { leaderOnly, watch } from '../../actors/leader-only.js';
 import { scorer } from '../../actors/scorer.js';
 import { Supervisor } from '../actor/supervisor.js';
 import { startAdminServer, type AdminServer } from '../admin/admin-server.js';
@@ -11,6 +11,11 @@ import type { LeadershipStatus } from '../cluster/leadership.js';
 import { Presence } from '../cluster/presence.js';
 import type { Config } from '../config/schema.js';
 import type { WorkerScore } from '../scoring/score-book.js';
+import { MemoryStateStore } from '../state/memory-store.js';
+import { Reconciler } from '../state/reconciler.js';
+import { RedisStateStore } from '../state/redis-store.js';
+import type { StateStore } from '../state/state-store.js';
+import { topics } from '../bus/subjects.js';
 import { startDataPlane, type DataPlane } from './data-plane.js';
 import type { RoleName } from './roles.js';
 
@@ -56,7 +61,17 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
   let presence: Presence | null = null;
   let stopped = false;
 
-  const dataPlane = roles.has('ingress') ? await startDataPlane(config, log) : null;
+  // The state store first: a wrong Redis URL or password stops the start before anything runs.
+  let store: StateStore | null = null;
+  if (roles.has('reconciler')) store = config.redis ? await RedisStateStore.connect(config.redis, config.appId) : new MemoryStateStore(config.appId);
+  const reconciler = store === null ? null : new Reconciler(store, { staleMs: 3 * config.bus.statsIntervalMs, log });
+  let dataPlane: DataPlane | null;
+  try {
+    dataPlane = roles.has('ingress') ? await startDataPlane(config, log) : null;
+  } catch (err) {
+    await store?.close();
+    throw err;
+  }
   let admin: AdminServer;
   try {
     admin = await startAdminServer(config.admin.host, config.admin.port, {
@@ -73,11 +88,13 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
       '/api/workers': () => dataPlane?.workers() ?? [],
       '/api/scores': () => scores ?? { at: null, workers: [] },
       '/api/hosts': () => presence?.list() ?? [],
+      '/api/state': () => (store === null ? null : { store: store.kind, app: store.app, workers: reconciler!.entries() }),
       '/api/actors': () => supervisor?.status() ?? [],
       '/api/threads': () => dataPlane?.threads() ?? [],
     });
   } catch (err) {
     await dataPlane?.stop();
+    await store?.close();
     throw err;
   }
 
@@ -94,9 +111,17 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
     const c = config.collector;
     if (roles.has('collector')) await sup.start(collector({ intervalMs: c.intervalMs, local: dataPlane?.local ?? null, probe: c.probe.enabled ? c.probe : null }));
     if (roles.has('scorer')) await sup.start(scorer({ pool: POOL, intervalMs: c.intervalMs, scoring: config.scoring, onScores: (s) => (scores = s) }));
-    for (const role of ['autoscaler', 'reconciler'] as const) {
-      if (!roles.has(role)) continue;
-      await sup.start(leaderOnly({ name: role, intervalMs: interval, leaseTtlMs: 3 * interval, onStatus: (s) => leadership.set(role, s), act: () => undefined }));
+    const lease = (role: 'autoscaler' | 'reconciler') => ({ name: role, intervalMs: interval, leaseTtlMs: 3 * interval, onStatus: (s: LeadershipStatus) => leadership.set(role, s) });
+    // The autoscaler only holds its lease until the autoscaling issue gives it work.
+    if (roles.has('autoscaler')) await sup.start(leaderOnly({ ...lease('autoscaler'), act: () => undefined }));
+    if (reconciler !== null) {
+      await sup.start(
+        leaderOnly({
+          ...lease('reconciler'),
+          watches: [watch(topics.allIngressStats(), (m) => reconciler.observeStats(m)), watch(topics.scoresUpdated(POOL), (m) => reconciler.observeScores(m))],
+          act: () => reconciler.sync(Date.now()),
+        }),
+      );
     }
     presence = new Presence(b, { host: hostId, roles: config.roles, startedAt }, config.bus.presenceIntervalMs);
     presence.start();
@@ -127,6 +152,7 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
         await dataPlane?.stop();
         admin.close();
         await bus?.close();
+        await store?.close();
       })();
       return stopping;
     },

@@ -1,29 +1,9 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, waitForPort } from '../../src/drivers/free-port.js';
+import { ensureCommand } from './install.js';
 import { tempDir } from './temp-dir.js';
-
-function hasCommand(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Debian's nats-server, installed on first use when the tests run as root (CI does). */
-export function ensureNatsServer(): void {
-  if (hasCommand('nats-server')) return;
-  if (process.getuid?.() !== 0) throw new Error('nats-server is missing: apt-get install nats-server (as root)');
-  try {
-    execFileSync('apt-get', ['install', '-y', '-q', 'nats-server'], { stdio: 'ignore' });
-  } catch {
-    execFileSync('apt-get', ['update', '-q'], { stdio: 'ignore' });
-    execFileSync('apt-get', ['install', '-y', '-q', 'nats-server'], { stdio: 'ignore' });
-  }
-}
 
 export interface NatsServer {
   readonly port: number;
@@ -35,7 +15,7 @@ export interface NatsServer {
 
 /** A real nats-server of the test's own on an ephemeral loopback port; `extra` is more config. */
 export async function startNatsServer(extra = '', fixedPort?: number): Promise<NatsServer> {
-  ensureNatsServer();
+  ensureCommand('nats-server', 'nats-server');
   const port = fixedPort ?? (await freePort());
   const dir = tempDir('nats');
   const config = join(dir, 'nats.conf');
