@@ -1,8 +1,41 @@
 import uWS from 'uWebSockets.js';
 import { assertPortFree } from '../drivers/free-port.js';
+import { WeighbridgeError } from '../errors.js';
 
 /** The admin API's GET endpoints, by path (e.g. "/api/status"), each producing its JSON. */
 export type AdminEndpoints = Record<string, () => unknown>;
+/** POST endpoints: each takes the request's JSON body; a WeighbridgeError becomes a 400. */
+export type AdminActions = Record<string, (body: unknown) => Promise<unknown>>;
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** Reads a JSON body (at most MAX_BODY_BYTES), runs the action and answers with its result. */
+function act(res: uWS.HttpResponse, action: (body: unknown) => Promise<unknown>): void {
+  let aborted = false;
+  res.onAborted(() => (aborted = true));
+  const chunks: Buffer[] = [];
+  let size = 0;
+  res.onData((chunk, isLast) => {
+    size += chunk.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      if (!aborted) json(res, '413 Content Too Large', { error: `the body exceeds ${MAX_BODY_BYTES} bytes` });
+      aborted = true;
+      return;
+    }
+    chunks.push(Buffer.from(new Uint8Array(chunk)));
+    if (!isLast || aborted) return;
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return json(res, '400 Bad Request', { error: 'the body is not JSON' });
+    }
+    action(body).then(
+      (v) => aborted || json(res, '200 OK', v),
+      (err: Error) => aborted || json(res, err instanceof WeighbridgeError ? '400 Bad Request' : '500 Internal Server Error', { error: err.message }),
+    );
+  });
+}
 
 /** Answers with a producer's JSON, waiting for it when it is asynchronous (comlink calls). */
 function answer(res: uWS.HttpResponse, produce: () => unknown): void {
@@ -27,15 +60,16 @@ function json(res: uWS.HttpResponse, status: string, body: unknown): void {
   });
 }
 
-/** The admin API: JSON over HTTP, one GET per endpoint. */
-export async function startAdminServer(host: string, port: number, endpoints: AdminEndpoints): Promise<AdminServer> {
+/** The admin API: JSON over HTTP, a GET per view and a POST per action. */
+export async function startAdminServer(host: string, port: number, endpoints: AdminEndpoints, actions: AdminActions = {}): Promise<AdminServer> {
   // uSockets binds with SO_REUSEPORT, which would silently share the port with another process.
   await assertPortFree(host, port).catch((err: Error) => {
     throw new Error(`admin API ${err.message}`);
   });
   const app = uWS.App();
   for (const [path, produce] of Object.entries(endpoints)) app.get(path, (res) => answer(res, produce));
-  const listed = Object.keys(endpoints).map((path) => `GET ${path}`);
+  for (const [path, action] of Object.entries(actions)) app.post(path, (res) => act(res, action));
+  const listed = [...Object.keys(endpoints).map((path) => `GET ${path}`), ...Object.keys(actions).map((path) => `POST ${path}`)];
   app.any('/*', (res, req) => json(res, '404 Not Found', { error: `no such endpoint: ${req.getMethod().toUpperCase()} ${req.getUrl()}`, endpoints: listed }));
   return new Promise((resolve, reject) => {
     app.listen(host, port, (socket) => {

@@ -177,6 +177,27 @@ export const configSchema = z.strictObject({
       minScore: z.number().min(0).max(100).default(5),
     })
     .prefault({}),
+  /** The autoscaler (seed 000, section 3.4), in scores (0..100, 100 = idle). */
+  autoscaler: z
+    .strictObject({
+      /** The least C_default may be; default: the process driver's count. */
+      minWorkers: z.number().int().min(0).max(100_000).optional(),
+      /** C_max. */
+      maxWorkers: z.number().int().min(1).max(100_000).default(10),
+      /** S: workers started, or sent to Sundown, in one action. */
+      step: z.number().int().min(1).max(1_000).default(1),
+      /** Scale up when the mean score falls below scoreHigh or any worker's below scoreCritical. */
+      scoreHigh: z.number().min(0).max(100).default(40),
+      scoreCritical: z.number().min(0).max(100).default(10),
+      /** Scale down when the mean score is above scoreLow. */
+      scoreLow: z.number().min(0).max(100).default(80),
+      /** Least time between two scaling actions, either way. */
+      cooldownMs: z.number().int().min(0).default(30_000),
+      /** How long a worker in Sundown may take to finish its requests before it is stopped. */
+      drainMs: positiveMs.default(30_000),
+    })
+    .prefault({})
+    .refine((a) => a.scoreCritical <= a.scoreHigh && a.scoreHigh < a.scoreLow, 'need scoreCritical <= scoreHigh < scoreLow'),
   timeouts: z
     .strictObject({
       connectMs: positiveMs.default(2_000),
@@ -190,7 +211,13 @@ export const configSchema = z.strictObject({
       shutdownMs: positiveMs.default(10_000),
     })
     .default({ connectMs: 2_000, responseHeadersMs: 30_000, idleMs: 60_000, keepAliveMs: 30_000, shutdownMs: 10_000 }),
-});
+}).refine((c) => minWorkers(c) <= c.autoscaler.maxWorkers, { message: 'the minimum (autoscaler.minWorkers, or driver.count) exceeds autoscaler.maxWorkers', path: ['autoscaler', 'maxWorkers'] });
+
+/** The configured floor of C_default: autoscaler.minWorkers, else the process driver's count. */
+export function minWorkers(c: { autoscaler: { minWorkers?: number | undefined }; driver: { kind: string; count?: number } }): number {
+  return c.autoscaler.minWorkers ?? (c.driver.kind === 'process' ? (c.driver.count ?? 0) : 0);
+}
+
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;

@@ -33,6 +33,19 @@ interface Managed {
   child: ChildProcess | null;
   backoff: Backoff;
   restartTimer: NodeJS.Timeout | null;
+  /** The configured ones are default workers (seed 000, section 3.3); the autoscaler's are not. */
+  isDefault: boolean;
+  startedAt: number;
+  /** In Sundown: draining, then stopped, never restarted. */
+  retiring: boolean;
+}
+
+/** A worker as the autoscaler sees it. */
+export interface ScalableWorker {
+  id: string;
+  isDefault: boolean;
+  startedAt: number;
+  retiring: boolean;
 }
 
 /**
@@ -45,16 +58,49 @@ export class ProcessDriver implements WorkerDriver {
   private readonly workers: Managed[] = [];
   private registry: WorkerRegistry | null = null;
   private stopping = false;
+  private started = 0;
 
   constructor(private readonly options: ProcessDriverOptions) {}
 
   async start(registry: WorkerRegistry): Promise<void> {
     this.registry = registry;
-    for (let i = 0; i < this.options.count; i++) {
-      const port = this.options.basePort > 0 ? this.options.basePort + i : await freePort();
-      this.workers.push({ id: `worker-${i + 1}`, port, child: null, backoff: new Backoff(this.options.restartBackoffMs, STABLE_MS), restartTimer: null });
-    }
+    for (let i = 0; i < this.options.count; i++) this.workers.push(await this.manage(true));
     await Promise.all(this.workers.map((w) => this.launch(w)));
+  }
+
+  /** Starts one more worker, not a default one; resolves with its id once it is ready (or gave up). */
+  async add(): Promise<string> {
+    const w = await this.manage(false);
+    this.workers.push(w);
+    await this.launch(w);
+    return w.id;
+  }
+
+  /**
+   * Sundown (seed 000, section 3.3): the worker leaves the route table at once, requests in
+   * flight finish (up to drainMs), then it is stopped and forgotten.
+   */
+  async retire(id: string, drainMs: number): Promise<void> {
+    const w = this.workers.find((x) => x.id === id);
+    const registry = this.registry;
+    if (w === undefined || w.retiring || registry === null) return;
+    w.retiring = true;
+    registry.setState(id, WorkerState.draining);
+    const deadline = Date.now() + drainMs;
+    while (registry.inflight(id) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await this.terminate(w);
+    registry.remove(id);
+    this.workers.splice(this.workers.indexOf(w), 1);
+  }
+
+  list(): ScalableWorker[] {
+    return this.workers.map((w) => ({ id: w.id, isDefault: w.isDefault, startedAt: w.startedAt, retiring: w.retiring }));
+  }
+
+  private async manage(isDefault: boolean): Promise<Managed> {
+    const index = this.started++;
+    const port = this.options.basePort > 0 ? this.options.basePort + index : await freePort();
+    return { id: `worker-${index + 1}`, port, child: null, backoff: new Backoff(this.options.restartBackoffMs, STABLE_MS), restartTimer: null, isDefault, startedAt: Date.now(), retiring: false };
   }
 
   quiesce(): void {
@@ -63,18 +109,19 @@ export class ProcessDriver implements WorkerDriver {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    await Promise.all(
-      this.workers.map(async (w) => {
-        if (w.restartTimer) clearTimeout(w.restartTimer);
-        const child = w.child;
-        if (child === null || child.exitCode !== null || child.signalCode !== null) return;
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-        await exited;
-        clearTimeout(timer);
-      }),
-    );
+    await Promise.all(this.workers.map((w) => this.terminate(w)));
+  }
+
+  /** SIGTERM, then SIGKILL after a grace period. */
+  private async terminate(w: Managed): Promise<void> {
+    if (w.restartTimer) clearTimeout(w.restartTimer);
+    const child = w.child;
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(timer);
   }
 
   /** CPU ticks and resident memory from /proc, seed 000 section 3.1 (the worker process only, not its children). */
@@ -111,7 +158,7 @@ export class ProcessDriver implements WorkerDriver {
     child.once('error', (err) => this.options.log(`worker ${w.id} could not start: ${err.message}`));
     child.once('exit', (code, signal) => {
       alive = false;
-      if (this.stopping) return;
+      if (this.stopping || w.retiring) return;
       this.registry?.setState(w.id, WorkerState.down);
       const delay = w.backoff.failed(Date.now());
       this.options.log(`worker ${w.id} (pid ${child.pid}) exited with ${signal ?? `code ${code}`}; restarting in ${delay} ms`);
@@ -120,10 +167,10 @@ export class ProcessDriver implements WorkerDriver {
         this.launch(w).catch((err: Error) => this.options.log(`worker ${w.id} restart failed: ${err.message}`));
       }, delay);
     });
-    const ready = await waitForPort('127.0.0.1', w.port, READY_TIMEOUT_MS, () => alive && !this.stopping);
-    if (!ready || this.stopping) return;
+    const ready = await waitForPort('127.0.0.1', w.port, READY_TIMEOUT_MS, () => alive && !this.stopping && !w.retiring);
+    if (!ready || this.stopping || w.retiring) return;
     const registry = this.registry!;
     if (registry.get(w.id)) registry.setState(w.id, WorkerState.ready);
-    else registry.add({ id: w.id, host: '127.0.0.1', port: w.port, weight: this.options.weight });
+    else registry.add({ id: w.id, host: '127.0.0.1', port: w.port, weight: this.options.weight, isDefault: w.isDefault });
   }
 }

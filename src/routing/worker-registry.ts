@@ -131,6 +131,12 @@ export class WorkerRegistry {
     return [...this.workers.values()];
   }
 
+  /** Requests in flight on the worker over all ingress threads (0 for an unknown one). */
+  inflight(id: string): number {
+    const record = this.workers.get(id);
+    return record === undefined ? 0 : this.stats.inflight(record.slot);
+  }
+
   view(record: WorkerRecord): WorkerView {
     return {
       id: record.id,

@@ -10,10 +10,14 @@ import { connectBus } from '../bus/connect.js';
 import type { LeadershipStatus } from '../cluster/leadership.js';
 import { Presence } from '../cluster/presence.js';
 import type { Config } from '../config/schema.js';
+import { WeighbridgeError } from '../errors.js';
 import type { WorkerScore } from '../scoring/score-book.js';
 import { MemoryStateStore } from '../state/memory-store.js';
 import { Reconciler } from '../state/reconciler.js';
 import { RedisStateStore } from '../state/redis-store.js';
+import { ProcessDriver } from '../drivers/process-driver.js';
+import { Autoscaler } from '../scaling/autoscaler.js';
+import { minWorkers } from '../config/schema.js';
 import type { StateStore } from '../state/state-store.js';
 import { topics } from '../bus/subjects.js';
 import { startDataPlane, type DataPlane } from './data-plane.js';
@@ -63,8 +67,8 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
 
   // The state store first: a wrong Redis URL or password stops the start before anything runs.
   let store: StateStore | null = null;
-  if (roles.has('reconciler')) store = config.redis ? await RedisStateStore.connect(config.redis, config.appId) : new MemoryStateStore(config.appId);
-  const reconciler = store === null ? null : new Reconciler(store, { staleMs: 3 * config.bus.statsIntervalMs, log });
+  if (roles.has('reconciler') || roles.has('autoscaler')) store = config.redis ? await RedisStateStore.connect(config.redis, config.appId) : new MemoryStateStore(config.appId);
+  const reconciler = store !== null && roles.has('reconciler') ? new Reconciler(store, { staleMs: 3 * config.bus.statsIntervalMs, log }) : null;
   let dataPlane: DataPlane | null;
   try {
     dataPlane = roles.has('ingress') ? await startDataPlane(config, log) : null;
@@ -72,6 +76,12 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
     await store?.close();
     throw err;
   }
+  // The autoscaler starts and stops this host's process workers; elsewhere it only holds its lease.
+  const driver = dataPlane?.driver;
+  const autoscaler =
+    store !== null && roles.has('autoscaler') && driver instanceof ProcessDriver
+      ? new Autoscaler(driver, store, { ...config.autoscaler, minWorkers: minWorkers(config), log })
+      : null;
   let admin: AdminServer;
   try {
     admin = await startAdminServer(config.admin.host, config.admin.port, {
@@ -88,9 +98,16 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
       '/api/workers': () => dataPlane?.workers() ?? [],
       '/api/scores': () => scores ?? { at: null, workers: [] },
       '/api/hosts': () => presence?.list() ?? [],
-      '/api/state': () => (store === null ? null : { store: store.kind, app: store.app, workers: reconciler!.entries() }),
+      '/api/state': () => (reconciler === null ? null : { store: store!.kind, app: store!.app, workers: reconciler.entries() }),
+      '/api/autoscaler': () => autoscaler?.status() ?? null,
       '/api/actors': () => supervisor?.status() ?? [],
       '/api/threads': () => dataPlane?.threads() ?? [],
+    }, {
+      '/api/autoscaler/default-count': async (body) => {
+        if (autoscaler === null) throw new WeighbridgeError('ERR_BAD_REQUEST', 'no autoscaler runs on this host');
+        const count = (body as { count?: unknown } | null)?.count;
+        return { defaultCount: await autoscaler.setDefaultCount(typeof count === 'number' ? count : NaN) };
+      },
     });
   } catch (err) {
     await dataPlane?.stop();
@@ -112,8 +129,15 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
     if (roles.has('collector')) await sup.start(collector({ intervalMs: c.intervalMs, local: dataPlane?.local ?? null, probe: c.probe.enabled ? c.probe : null }));
     if (roles.has('scorer')) await sup.start(scorer({ pool: POOL, intervalMs: c.intervalMs, scoring: config.scoring, onScores: (s) => (scores = s) }));
     const lease = (role: 'autoscaler' | 'reconciler') => ({ name: role, intervalMs: interval, leaseTtlMs: 3 * interval, onStatus: (s: LeadershipStatus) => leadership.set(role, s) });
-    // The autoscaler only holds its lease until the autoscaling issue gives it work.
-    if (roles.has('autoscaler')) await sup.start(leaderOnly({ ...lease('autoscaler'), act: () => undefined }));
+    if (roles.has('autoscaler')) {
+      await sup.start(
+        leaderOnly({
+          ...lease('autoscaler'),
+          watches: autoscaler === null ? [] : [watch(topics.scoresUpdated(POOL), (m) => autoscaler.observeScores(m))],
+          act: () => autoscaler?.tick(Date.now()),
+        }),
+      );
+    }
     if (reconciler !== null) {
       await sup.start(
         leaderOnly({

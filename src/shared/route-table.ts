@@ -153,6 +153,9 @@ export class RouteTableReader extends RouteTableView {
       view.count = n;
       let i = policy(view, random);
       for (let redraw = 0; redraw < 8 && n > 1 && buf.slot[i] === avoidSlot; redraw++) i = policy(view, random);
+      // Still the avoided worker (it holds most of the weight, or bad luck): any other one, so a
+      // retry never goes back to the worker that just failed.
+      if (n > 1 && buf.slot[i] === avoidSlot) i = (i + 1 + Math.floor(random() * (n - 1))) % n;
       const slot = buf.slot[i]!;
       const incarnation = buf.incarnation[i]!;
       if (Atomics.load(this.ctrl, CTRL_GENERATION) !== g) continue;

@@ -49,6 +49,18 @@ test('avoidSlot steers a retry to another worker when there is one', () => {
   writer.publish([{ slot: 0, incarnation: 1, weight: 1 }]);
   assert.ok(reader.pick(policy, random, 0));
   assert.equal(reader.slot, 0, 'the only worker is still picked');
+  // The avoided worker holds nearly all the weight: redraws keep landing on it, yet it is never picked.
+  writer.publish([
+    { slot: 0, incarnation: 1, weight: 1000 },
+    { slot: 1, incarnation: 1, weight: 1 },
+    { slot: 2, incarnation: 1, weight: 1 },
+  ]);
+  const seen = new Set<number>();
+  for (let i = 0; i < 10_000; i++) {
+    assert.ok(reader.pick(policy, random, 0));
+    seen.add(reader.slot);
+  }
+  assert.deepEqual([...seen].sort(), [1, 2]);
 });
 
 test('publishing more workers than the capacity is a CapacityError', () => {

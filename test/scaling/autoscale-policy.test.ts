@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decide, HpaPolicy, type AutoscaleOptions, type ScaledWorker } from '../../src/scaling/autoscale-policy.js';
+
+const o: AutoscaleOptions = { maxWorkers: 6, step: 2, scoreHigh: 40, scoreCritical: 10, scoreLow: 70, cooldownMs: 30_000 };
+const w = (id: string, score: number, extra: Partial<ScaledWorker> = {}): ScaledWorker => ({ id, score, phase: 'MU', startedAt: 0, ...extra });
+
+test('scale up by S when the mean score is low or one worker is critical, up to C_max', () => {
+  assert.deepEqual(decide({ now: 0, defaultCount: 2, workers: [w('a', 30), w('b', 35)], lastActionAt: null }, o), { action: 'up', count: 2, reason: 'mean score 32.5 below 40' });
+  assert.deepEqual(decide({ now: 0, defaultCount: 2, workers: [w('a', 90), w('b', 5)], lastActionAt: null }, o), { action: 'up', count: 2, reason: 'b scores 5.0, below 10' });
+  const five = ['a', 'b', 'c', 'd', 'e'].map((id) => w(id, 20));
+  assert.deepEqual(decide({ now: 0, defaultCount: 2, workers: five, lastActionAt: null }, o), { action: 'up', count: 1, reason: 'mean score 20.0 below 40' });
+  const six = [...five, w('f', 20)];
+  assert.equal(decide({ now: 0, defaultCount: 2, workers: six, lastActionAt: null }, o).action, 'none');
+});
+
+test('scale down S of the newest when the mean score is high, never below C_default', () => {
+  const four = [w('a', 90, { startedAt: 1 }), w('b', 90, { startedAt: 4 }), w('c', 90, { startedAt: 3 }), w('d', 90, { startedAt: 2 })];
+  assert.deepEqual(decide({ now: 0, defaultCount: 1, workers: four, lastActionAt: null }, o), {
+    action: 'down',
+    ids: ['b', 'c'],
+    reason: 'mean score 90.0 above 70 with 4 running, more than C_default 1',
+  });
+  assert.deepEqual(decide({ now: 0, defaultCount: 3, workers: four, lastActionAt: null }, o), {
+    action: 'down',
+    ids: ['b'],
+    reason: 'mean score 90.0 above 70 with 4 running, more than C_default 3',
+  });
+  assert.equal(decide({ now: 0, defaultCount: 4, workers: four, lastActionAt: null }, o).action, 'none');
+});
+
+test('the cooldown holds both ways; the floor does not wait for it', () => {
+  const low = [w('a', 20), w('b', 20)];
+  const cooling = decide({ now: 10_000, defaultCount: 2, workers: low, lastActionAt: 0 }, o);
+  assert.deepEqual(cooling, { action: 'none', reason: 'mean score 20.0 below 40; cooldown for 20000 ms more' });
+  assert.equal(decide({ now: 30_000, defaultCount: 2, workers: low, lastActionAt: 0 }, o).action, 'up');
+  const idle = [w('a', 95), w('b', 95), w('c', 95)];
+  assert.equal(decide({ now: 10_000, defaultCount: 1, workers: idle, lastActionAt: 0 }, o).action, 'none');
+  // A worker died: back to C_default at once, cooldown or not.
+  assert.deepEqual(decide({ now: 10_000, defaultCount: 3, workers: [w('a', 95), w('b', 95)], lastActionAt: 0 }, o), { action: 'up', count: 1, reason: '2 running, below C_default 3' });
+});
+
+test('draining and unmeasured workers do not count as capacity or as evidence', () => {
+  const workers = [w('a', 30), w('b', 10, { phase: 'sundown' }), w('c', 0, { phase: 'init' })];
+  assert.deepEqual(decide({ now: 0, defaultCount: 1, workers, lastActionAt: null }, o), { action: 'up', count: 2, reason: 'mean score 30.0 below 40' });
+  assert.deepEqual(decide({ now: 0, defaultCount: 1, workers: [w('c', 0, { phase: 'init' })], lastActionAt: null }, o), { action: 'none', reason: 'no worker measured yet' });
+});
+
+test('HPA: ceil(current x metric / target), a 0.1 tolerance, scale-down held to the window maximum', () => {
+  const hpa = new HpaPolicy({ target: 50, tolerance: 0.1, stabilizationMs: 300_000, min: 1, max: 10 });
+  assert.equal(hpa.desired(0, 2, 54), 2, 'within the tolerance');
+  assert.equal(hpa.desired(1_000, 2, 100), 4);
+  assert.equal(hpa.desired(2_000, 4, 10), 4, 'the window still holds the peak recommendation');
+  assert.equal(hpa.desired(400_000, 4, 10), 1, 'after the window, down to ceil(4 x 10 / 50)');
+  assert.equal(hpa.desired(401_000, 1, 1000), 10, 'capped at max');
+});

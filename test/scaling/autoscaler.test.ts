@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ScalingEvent } from '../../src/scaling/autoscaler.js';
+import { fetchRaw, startProxy } from '../helpers/servers.js';
+
+interface Status {
+  defaultCount: number;
+  workers: { id: string; retiring: boolean }[];
+  events: ScalingEvent[];
+}
+
+async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('process workers: a load step scales up, the quiet after it scales down through Sundown without a failed request; C_default holds the floor', async () => {
+  const COOLDOWN = 1_500;
+  const wb = await startProxy({
+    roles: ['ingress', 'collector', 'scorer', 'autoscaler'],
+    threads: 1,
+    bus: { statsIntervalMs: 300 },
+    collector: { intervalMs: 300 },
+    driver: { kind: 'process', count: 1 },
+    // With CPU busy the score drops to about 50 (the other sub-scores stay high); idle it is about 100.
+    autoscaler: { maxWorkers: 3, scoreHigh: 70, scoreCritical: 5, scoreLow: 90, cooldownMs: COOLDOWN, drainMs: 5_000 },
+  });
+  const status = async (): Promise<Status> => JSON.parse((await fetchRaw(`${wb.adminUrl}/api/autoscaler`)).body.toString()) as Status;
+  const running = async (): Promise<number> => (await status()).workers.filter((w) => !w.retiring).length;
+  try {
+    // The load step: CPU-heavy requests, two at a time.
+    let loading = true;
+    const load = (async () => {
+      while (loading) await Promise.all([fetchRaw(`${wb.url}/work?cpu_ms=40`), fetchRaw(`${wb.url}/work?cpu_ms=40`)]);
+    })();
+    try {
+      await eventually('a scale-up', async () => ((await status()).events.some((e) => e.action === 'up') ? true : undefined));
+    } finally {
+      loading = false;
+      await load;
+    }
+    assert.ok((await running()) >= 2);
+
+    // Quiet: light traffic only, none of which may fail while workers drain and stop.
+    const failures: string[] = [];
+    let probing = true;
+    const light = (async () => {
+      while (probing) {
+        const reply = await fetchRaw(`${wb.url}/`);
+        if (reply.status !== 200) failures.push(`${reply.status} ${reply.body.toString()}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    try {
+      await eventually('the scale-down to the minimum', async () => ((await running()) === 1 && (await status()).workers.length === 1 ? true : undefined));
+    } finally {
+      probing = false;
+      await light;
+    }
+    assert.deepEqual(failures, []);
+    const events = (await status()).events;
+    assert.ok(events.some((e) => e.action === 'down' && /above 90/.test(e.reason)), JSON.stringify(events));
+    // The cooldown holds between scaling actions, either way.
+    for (let i = 1; i < events.length; i++) assert.ok(events[i]!.at - events[i - 1]!.at >= COOLDOWN, JSON.stringify(events));
+
+    // C_default through the admin API: below the configured minimum is refused; a raise takes effect and holds.
+    const post = (count: unknown) => fetchRaw(`${wb.adminUrl}/api/autoscaler/default-count`, { method: 'POST', body: JSON.stringify({ count }) });
+    assert.equal((await post(0)).status, 400);
+    assert.equal((await post(2)).status, 200);
+    await eventually('two workers for C_default 2', async () => ((await running()) === 2 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 3 * COOLDOWN));
+    assert.equal(await running(), 2, 'idle, but never below C_default');
+    assert.equal((await status()).defaultCount, 2);
+  } finally {
+    await wb.stop();
+  }
+});
