@@ -80,25 +80,3 @@ export function decide(input: AutoscaleInput, o: AutoscaleOptions): Decision {
   }
   return { action: 'none', reason: `mean score ${fmt(mean)} with ${n} running` };
 }
-
-/**
- * The Kubernetes HPA's rule, for bench:autoscale's comparison: desired = ceil(current x metric /
- * target), no change within the tolerance (0.1), and a scale-down only to the highest desired
- * count of the stabilization window (300 s), so a dip does not remove what a peak needs.
- */
-export class HpaPolicy {
-  private readonly history: { at: number; desired: number }[] = [];
-
-  constructor(private readonly o: { target: number; tolerance: number; stabilizationMs: number; min: number; max: number }) {}
-
-  /** `metric` is the mean utilization per worker in the target's unit; returns the new count. */
-  desired(now: number, current: number, metric: number): number {
-    const ratio = metric / this.o.target;
-    let desired = Math.abs(ratio - 1) <= this.o.tolerance ? current : Math.ceil(current * ratio);
-    desired = Math.min(this.o.max, Math.max(this.o.min, desired));
-    this.history.push({ at: now, desired });
-    while (this.history.length > 0 && this.history[0]!.at < now - this.o.stabilizationMs) this.history.shift();
-    if (desired < current) desired = Math.min(current, Math.max(...this.history.map((h) => h.desired)));
-    return desired;
-  }
-}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decide, HpaPolicy, type AutoscaleOptions, type ScaledWorker } from '../../src/scaling/autoscale-policy.js';
+import { decide, type AutoscaleOptions, type ScaledWorker } from '../../src/scaling/autoscale-policy.js';
 
 const o: AutoscaleOptions = { maxWorkers: 6, step: 2, scoreHigh: 40, scoreCritical: 10, scoreLow: 70, cooldownMs: 30_000 };
 const w = (id: string, score: number, extra: Partial<ScaledWorker> = {}): ScaledWorker => ({ id, score, phase: 'MU', startedAt: 0, ...extra });
@@ -44,13 +44,4 @@ test('draining and unmeasured workers do not count as capacity or as evidence', 
   const workers = [w('a', 30), w('b', 10, { phase: 'sundown' }), w('c', 0, { phase: 'init' })];
   assert.deepEqual(decide({ now: 0, defaultCount: 1, workers, lastActionAt: null }, o), { action: 'up', count: 2, reason: 'mean score 30.0 below 40' });
   assert.deepEqual(decide({ now: 0, defaultCount: 1, workers: [w('c', 0, { phase: 'init' })], lastActionAt: null }, o), { action: 'none', reason: 'no worker measured yet' });
-});
-
-test('HPA: ceil(current x metric / target), a 0.1 tolerance, scale-down held to the window maximum', () => {
-  const hpa = new HpaPolicy({ target: 50, tolerance: 0.1, stabilizationMs: 300_000, min: 1, max: 10 });
-  assert.equal(hpa.desired(0, 2, 54), 2, 'within the tolerance');
-  assert.equal(hpa.desired(1_000, 2, 100), 4);
-  assert.equal(hpa.desired(2_000, 4, 10), 4, 'the window still holds the peak recommendation');
-  assert.equal(hpa.desired(400_000, 4, 10), 1, 'after the window, down to ceil(4 x 10 / 50)');
-  assert.equal(hpa.desired(401_000, 1, 1000), 10, 'capped at max');
 });
