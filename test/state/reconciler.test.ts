@@ -80,3 +80,32 @@ test('a wrong Redis password is one clear error and nothing starts', async () =>
   assert.match(r.stderr, /weighbridge: redis redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/?: authentication failed/);
   assert.equal(await waitForPort('127.0.0.1', port, 300), false, 'the ingress listens after a state store error');
 });
+
+test('C_default set through the admin API survives a restart of weighbridge: the new process meets it', async () => {
+  const config = {
+    roles: ['ingress', 'collector', 'scorer', 'autoscaler', 'reconciler'] as ('ingress' | 'collector' | 'scorer' | 'autoscaler' | 'reconciler')[],
+    appId: 'restarts',
+    redis: redis.url,
+    threads: 1,
+    bus: { statsIntervalMs: 300 },
+    collector: { intervalMs: 300 },
+    driver: { kind: 'process' as const, count: 1 },
+    autoscaler: { maxWorkers: 3, cooldownMs: 60_000 },
+  };
+  const running = async (adminUrl: string): Promise<number> => (JSON.parse((await fetchRaw(`${adminUrl}/api/autoscaler`)).body.toString()) as { workers: unknown[] }).workers.length;
+  const first = await startProxy(config);
+  try {
+    assert.equal((await fetchRaw(`${first.adminUrl}/api/autoscaler/default-count`, { method: 'POST', body: '{"count":2}' })).status, 200);
+    await eventually('two workers', async () => ((await running(first.adminUrl)) === 2 ? true : undefined));
+  } finally {
+    await first.stop();
+  }
+  const second = await startProxy(config);
+  try {
+    await eventually('two workers again after the restart', async () => ((await running(second.adminUrl)) === 2 ? true : undefined));
+    const status = JSON.parse((await fetchRaw(`${second.adminUrl}/api/autoscaler`)).body.toString()) as { defaultCount: number };
+    assert.equal(status.defaultCount, 2);
+  } finally {
+    await second.stop();
+  }
+});
