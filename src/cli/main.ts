@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const { config } = cli;
   const wb = await startWeighbridge(config);
   const d = config.driver;
-  const workers = d.kind === 'static' ? `${d.upstreams.length} static upstream(s)` : `${d.count} example worker process(es)`;
+  const workers = d.kind === 'static' ? `${d.upstreams.length} static upstream(s)` : d.kind === 'docker' ? `${d.count} container(s) of ${d.image}` : `${d.count} example worker process(es)`;
   const bus = config.bus.nats ? `NATS ${config.bus.nats.servers.join(',')}` : 'in-process bus';
   const ingress = wb.ingressPort === null ? '' : `ingress http://${config.host}:${wb.ingressPort} (${config.threads} thread(s), ${config.policy}), `;
   console.log(

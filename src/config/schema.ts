@@ -45,6 +45,20 @@ export const processDriverSchema = z.strictObject({
   memoryLimitMb: z.number().int().min(1).optional(),
 });
 
+export const dockerDriverSchema = z.strictObject({
+  kind: z.literal('docker'),
+  /** A local image (nothing is pulled); npm run image:worker builds one of the example worker. */
+  image: z.string().min(1).max(256),
+  count: z.number().int().min(1).max(1000).default(2),
+  weight: z.number().min(0).max(1e9).default(1),
+  /** Limits of each container; memory % is measured against memoryMb. */
+  cpus: z.number().min(0.01).max(1024).optional(),
+  memoryMb: z.number().int().min(6).max(1 << 24).optional(),
+  socketPath: z.string().min(1).default('/var/run/docker.sock'),
+  /** A new container gets traffic once its port answers, or is removed after this long. */
+  readyTimeoutMs: positiveMs.default(15_000),
+});
+
 /** A URL with one of the schemes and a host. */
 const serverUrl = (protocols: string[], hint: string) =>
   z.string().refine((s) => {
@@ -95,7 +109,7 @@ export const configSchema = z.strictObject({
   threads: z.number().int().min(1).max(256).default(Math.max(1, cpus().length)),
   admin: z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9090) }).default({ host: '127.0.0.1', port: 9090 }),
   policy: z.enum(POLICY_NAMES).default('weighted-random'),
-  driver: z.discriminatedUnion('kind', [staticDriverSchema, processDriverSchema]).default({
+  driver: z.discriminatedUnion('kind', [staticDriverSchema, processDriverSchema, dockerDriverSchema]).default({
     kind: 'process',
     command: [],
     count: 3,
@@ -213,9 +227,9 @@ export const configSchema = z.strictObject({
     .default({ connectMs: 2_000, responseHeadersMs: 30_000, idleMs: 60_000, keepAliveMs: 30_000, shutdownMs: 10_000 }),
 }).refine((c) => minWorkers(c) <= c.autoscaler.maxWorkers, { message: 'the minimum (autoscaler.minWorkers, or driver.count) exceeds autoscaler.maxWorkers', path: ['autoscaler', 'maxWorkers'] });
 
-/** The configured floor of C_default: autoscaler.minWorkers, else the process driver's count. */
+/** The configured floor of C_default: autoscaler.minWorkers, else the driver's count (0 for static upstreams). */
 export function minWorkers(c: { autoscaler: { minWorkers?: number | undefined }; driver: { kind: string; count?: number } }): number {
-  return c.autoscaler.minWorkers ?? (c.driver.kind === 'process' ? (c.driver.count ?? 0) : 0);
+  return c.autoscaler.minWorkers ?? (c.driver.kind === 'static' ? 0 : (c.driver.count ?? 0));
 }
 
 

@@ -5,7 +5,8 @@ import { readProcessUsage, readSystemCpuTicks } from '../metrics/proc.js';
 import type { ResourceReading } from '../metrics/resources.js';
 import type { WorkerRegistry } from '../routing/worker-registry.js';
 import { WorkerState } from '../shared/worker-directory.js';
-import type { WorkerDriver } from './driver.js';
+import { drain } from './drain.js';
+import type { ScalableDriver, ScalableWorker } from './driver.js';
 import { freePort, waitForPort } from './free-port.js';
 import { Backoff } from '../util/backoff.js';
 
@@ -40,20 +41,12 @@ interface Managed {
   retiring: boolean;
 }
 
-/** A worker as the autoscaler sees it. */
-export interface ScalableWorker {
-  id: string;
-  isDefault: boolean;
-  startedAt: number;
-  retiring: boolean;
-}
-
 /**
  * Local worker processes: N copies of a command, each with PORT (and WORKER_ID) in its
  * environment, listening on 127.0.0.1. A worker that exits is marked down at once and restarted
  * with exponential backoff; stop() ends them all (SIGTERM, then SIGKILL after a grace period).
  */
-export class ProcessDriver implements WorkerDriver {
+export class ProcessDriver implements ScalableDriver {
   readonly kind = 'process';
   private readonly workers: Managed[] = [];
   private registry: WorkerRegistry | null = null;
@@ -68,7 +61,6 @@ export class ProcessDriver implements WorkerDriver {
     await Promise.all(this.workers.map((w) => this.launch(w)));
   }
 
-  /** Starts one more worker, not a default one; resolves with its id once it is ready (or gave up). */
   async add(): Promise<string> {
     const w = await this.manage(false);
     this.workers.push(w);
@@ -76,18 +68,12 @@ export class ProcessDriver implements WorkerDriver {
     return w.id;
   }
 
-  /**
-   * Sundown (seed 000, section 3.3): the worker leaves the route table at once, requests in
-   * flight finish (up to drainMs), then it is stopped and forgotten.
-   */
   async retire(id: string, drainMs: number): Promise<void> {
     const w = this.workers.find((x) => x.id === id);
     const registry = this.registry;
     if (w === undefined || w.retiring || registry === null) return;
     w.retiring = true;
-    registry.setState(id, WorkerState.draining);
-    const deadline = Date.now() + drainMs;
-    while (registry.inflight(id) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await drain(registry, id, drainMs);
     await this.terminate(w);
     registry.remove(id);
     this.workers.splice(this.workers.indexOf(w), 1);

@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { WorkerDriver } from '../drivers/driver.js';
 import type { LocalWorkers } from '../metrics/resources.js';
+import { DockerDriver } from '../drivers/docker-driver.js';
 import { ProcessDriver } from '../drivers/process-driver.js';
 import { StaticDriver } from '../drivers/static-driver.js';
 import { IngressHost } from '../ingress/ingress-host.js';
@@ -32,6 +33,10 @@ export interface DataPlane {
 function createDriver(config: Config, log: (line: string) => void): WorkerDriver {
   const d = config.driver;
   if (d.kind === 'static') return new StaticDriver(d.upstreams);
+  if (d.kind === 'docker') {
+    const { kind: _kind, ...docker } = d;
+    return new DockerDriver({ ...docker, appId: config.appId, log });
+  }
   const { memoryLimitMb, ...rest } = d;
   return new ProcessDriver({ ...rest, ...(memoryLimitMb === undefined ? {} : { memoryLimitBytes: memoryLimitMb * 1024 * 1024 }), log });
 }

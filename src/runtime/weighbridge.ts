@@ -15,7 +15,7 @@ import type { WorkerScore } from '../scoring/score-book.js';
 import { MemoryStateStore } from '../state/memory-store.js';
 import { Reconciler } from '../state/reconciler.js';
 import { RedisStateStore } from '../state/redis-store.js';
-import { ProcessDriver } from '../drivers/process-driver.js';
+import { isScalable } from '../drivers/driver.js';
 import { Autoscaler } from '../scaling/autoscaler.js';
 import { minWorkers } from '../config/schema.js';
 import type { StateStore } from '../state/state-store.js';
@@ -76,10 +76,10 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
     await store?.close();
     throw err;
   }
-  // The autoscaler starts and stops this host's process workers; elsewhere it only holds its lease.
+  // The autoscaler starts and stops this host's process or Docker workers; elsewhere it only holds its lease.
   const driver = dataPlane?.driver;
   const autoscaler =
-    store !== null && roles.has('autoscaler') && driver instanceof ProcessDriver
+    store !== null && roles.has('autoscaler') && driver !== undefined && isScalable(driver)
       ? new Autoscaler(driver, store, { ...config.autoscaler, minWorkers: minWorkers(config), log })
       : null;
   let admin: AdminServer;

@@ -1,16 +1,9 @@
 import type { Log } from '../bus/bus.js';
 import type { MessageOf } from '../bus/messages.js';
-import type { ScalableWorker } from '../drivers/process-driver.js';
+import type { ScalableDriver, ScalableWorker } from '../drivers/driver.js';
 import { StateStoreError, WeighbridgeError } from '../errors.js';
 import type { StateStore } from '../state/state-store.js';
 import { decide, type AutoscaleOptions, type ScaledWorker } from './autoscale-policy.js';
-
-/** A driver that can start and stop single workers (process now; Docker with the autoscaling issue). */
-export interface ScalableDriver {
-  list(): ScalableWorker[];
-  add(): Promise<string>;
-  retire(id: string, drainMs: number): Promise<void>;
-}
 
 export interface AutoscalerOptions extends AutoscaleOptions {
   /** The configured minimum: C_default never goes below it. */
@@ -76,8 +69,13 @@ export class Autoscaler {
     if (decision.action === 'up') {
       this.lastActionAt = now;
       const added: string[] = [];
-      for (let i = 0; i < decision.count; i++) added.push(await this.driver.add());
-      this.record({ at: now, action: 'up', workers: added, reason: decision.reason });
+      try {
+        for (let i = 0; i < decision.count; i++) added.push(await this.driver.add());
+      } catch (err) {
+        // Not ready in time, or the engine refused: the next tick tries again after the cooldown.
+        this.options.log(`autoscaler: starting a worker failed: ${(err as Error).message}`);
+      }
+      if (added.length > 0) this.record({ at: now, action: 'up', workers: added, reason: decision.reason });
     } else if (decision.action === 'down') {
       this.scaleDown(now, decision.ids, decision.reason);
     }

@@ -9,6 +9,7 @@ import { startCli, type RunningCli } from '../helpers/cli.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
 import { fetchRaw, startHttpServer } from '../helpers/servers.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { eventually } from '../helpers/eventually.js';
 
 /**
  * Roles spread over real OS processes on one real nats-server: two ingress hosts and a control
@@ -43,15 +44,6 @@ async function admin<T>(cli: RunningCli, path: string): Promise<T> {
   return JSON.parse((await fetchRaw(`http://127.0.0.1:${cli.adminPort}${path}`, { agent: false })).body.toString()) as T;
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface WorkerRow {
   id: string;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ScalingEvent } from '../../src/scaling/autoscaler.js';
 import { fetchRaw, startProxy } from '../helpers/servers.js';
+import { eventually } from '../helpers/eventually.js';
 
 interface Status {
   defaultCount: number;
@@ -9,15 +10,6 @@ interface Status {
   events: ScalingEvent[];
 }
 
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 test('process workers: a load step scales up, the quiet after it scales down through Sundown without a failed request; C_default holds the floor', async () => {
   const COOLDOWN = 1_500;
@@ -39,7 +31,7 @@ test('process workers: a load step scales up, the quiet after it scales down thr
       while (loading) await Promise.all([fetchRaw(`${wb.url}/work?cpu_ms=40`), fetchRaw(`${wb.url}/work?cpu_ms=40`)]);
     })();
     try {
-      await eventually('a scale-up', async () => ((await status()).events.some((e) => e.action === 'up') ? true : undefined));
+      await eventually('a scale-up', async () => ((await status()).events.some((e) => e.action === 'up') ? true : undefined), 30_000);
     } finally {
       loading = false;
       await load;
@@ -57,7 +49,7 @@ test('process workers: a load step scales up, the quiet after it scales down thr
       }
     })();
     try {
-      await eventually('the scale-down to the minimum', async () => ((await running()) === 1 && (await status()).workers.length === 1 ? true : undefined));
+      await eventually('the scale-down to the minimum', async () => ((await running()) === 1 && (await status()).workers.length === 1 ? true : undefined), 30_000);
     } finally {
       probing = false;
       await light;
@@ -72,7 +64,7 @@ test('process workers: a load step scales up, the quiet after it scales down thr
     const post = (count: unknown) => fetchRaw(`${wb.adminUrl}/api/autoscaler/default-count`, { method: 'POST', body: JSON.stringify({ count }) });
     assert.equal((await post(0)).status, 400);
     assert.equal((await post(2)).status, 200);
-    await eventually('two workers for C_default 2', async () => ((await running()) === 2 ? true : undefined));
+    await eventually('two workers for C_default 2', async () => ((await running()) === 2 ? true : undefined), 30_000);
     await new Promise((r) => setTimeout(r, 3 * COOLDOWN));
     assert.equal(await running(), 2, 'idle, but never below C_default');
     assert.equal((await status()).defaultCount, 2);

@@ -6,6 +6,7 @@ import type { WorkerEntry } from '../../src/state/state-store.js';
 import { runCli } from '../helpers/cli.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { fetchRaw, startHttpServer, startProxy } from '../helpers/servers.js';
+import { eventually } from '../helpers/eventually.js';
 
 let redis: RedisServer;
 before(async () => {
@@ -17,15 +18,6 @@ after(async () => {
 
 const stray = (name: string): WorkerEntry => ({ name, host: '127.0.0.1', port: 1, image: null, category: null, score: null, state: 'LU', updatedAt: 1 });
 
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 test('the reconciler keeps Redis in step both ways, scoped to its application, and rides out a Redis outage', async () => {
   const upstreams = await Promise.all([startHttpServer((_q, s) => s.end('a')), startHttpServer((_q, s) => s.end('b'))]);

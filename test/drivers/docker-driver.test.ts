@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import { DriverError } from '../../src/errors.js';
+import { containersOf, docker, ensureDockerWithWorkerImage, WORKER_IMAGE } from '../helpers/docker.js';
+import { fetchRaw, startProxy } from '../helpers/servers.js';
+import { eventually } from '../helpers/eventually.js';
+
+before(async () => {
+  await ensureDockerWithWorkerImage();
+});
+
+
+test('docker workers: limited containers on host networking behind the ingress, measured, scaled, replaced when removed behind our back, gone after stop', async () => {
+  const appId = `test-${process.pid}`;
+  const wb = await startProxy({
+    roles: ['ingress', 'collector', 'scorer', 'autoscaler'],
+    appId,
+    threads: 1,
+    bus: { statsIntervalMs: 300 },
+    collector: { intervalMs: 300 },
+    driver: { kind: 'docker', image: WORKER_IMAGE, count: 1, cpus: 0.5, memoryMb: 128 },
+    autoscaler: { maxWorkers: 3, cooldownMs: 60_000 },
+  });
+  try {
+    const [info] = await containersOf(appId);
+    assert.ok(info, 'a container runs');
+    assert.match(info.Names[0]!, /^\/weighbridge-[0-9a-f-]{36}$/);
+    const inspect = await docker.getContainer(info.Id).inspect();
+    assert.equal(inspect.HostConfig.NetworkMode, 'host');
+    assert.equal(inspect.HostConfig.Memory, 128 * 1024 * 1024);
+    assert.equal(inspect.HostConfig.NanoCpus, 0.5e9);
+    // Traffic reaches it through the ingress; the worker answers with its id, the container's name.
+    const reply = await fetchRaw(`${wb.url}/`);
+    assert.equal(reply.status, 200);
+    assert.equal(`/${reply.body.toString().trim()}`, info.Names[0]);
+
+    // Docker's stats feed the collector: memory % against the 128 MiB limit.
+    await eventually('a memory sub-score from Docker stats', async () => {
+      const scores = JSON.parse((await fetchRaw(`${wb.adminUrl}/api/scores`)).body.toString()) as { workers: { sub: { memory: number | null; cpu: number | null } }[] };
+      const sub = scores.workers[0]?.sub;
+      return sub?.memory != null && sub.memory < 100 && sub.cpu != null ? true : undefined;
+    }, 30_000);
+
+    // C_default 2: a second container; one removed behind weighbridge's back is replaced.
+    assert.equal((await fetchRaw(`${wb.adminUrl}/api/autoscaler/default-count`, { method: 'POST', body: '{"count":2}' })).status, 200);
+    await eventually('two containers', async () => ((await containersOf(appId)).length === 2 ? true : undefined), 30_000);
+    const victim = (await containersOf(appId))[0]!;
+    await docker.getContainer(victim.Id).remove({ force: true });
+    await eventually('a replacement', async () => {
+      const now = await containersOf(appId);
+      return now.length === 2 && !now.some((c) => c.Id === victim.Id) ? true : undefined;
+    }, 30_000);
+    for (let i = 0; i < 10; i++) assert.equal((await fetchRaw(`${wb.url}/`)).status, 200);
+  } finally {
+    await wb.stop();
+  }
+  assert.deepEqual(await containersOf(appId), [], 'no container left after stop');
+});
+
+test('docker: an unknown image or an unreachable engine is one clear error, and nothing runs', async () => {
+  await assert.rejects(startProxy({ appId: 'bad-image', driver: { kind: 'docker', image: 'weighbridge-no-such-image:1', count: 1 } }), (err: unknown) => {
+    assert.ok(err instanceof DriverError);
+    assert.equal(err.code, 'ERR_DOCKER_IMAGE');
+    assert.match(err.message, /weighbridge-no-such-image:1 is not on this host/);
+    return true;
+  });
+  await assert.rejects(startProxy({ driver: { kind: 'docker', image: WORKER_IMAGE, socketPath: '/nonexistent/docker.sock' } }), (err: unknown) => err instanceof DriverError && err.code === 'ERR_DOCKER_UNREACHABLE');
+  assert.deepEqual(await containersOf('bad-image'), []);
+});
