@@ -13,7 +13,9 @@ export const USAGE = `Usage: weighbridge [options]
   --policy NAME        weighted-random | round-robin | smooth-weighted-round-robin |
                        least-connections | p2c-peak-ewma | weighted-p2c
   --upstreams URLS     static workers, comma-separated http:// URLs, equal weights
-  --workers N          example workers started as local processes (default 3)
+  --workers N          example workers started as local processes (default 3), or containers
+                       with --docker-image
+  --docker-image IMAGE workers are containers of this local image (the docker driver)
   --roles LIST         what this process runs, comma-separated (default: all):
                        ingress,collector,scorer,autoscaler,reconciler
   --nats URLS          NATS servers, comma-separated (nats://host:4222); without it the bus is
@@ -54,6 +56,7 @@ export function parseCommandLine(argv: readonly string[]): CliResult {
         nats: { type: 'string' },
         'host-id': { type: 'string' },
         redis: { type: 'string' },
+        'docker-image': { type: 'string' },
         help: { type: 'boolean' },
       },
     });
@@ -63,6 +66,7 @@ export function parseCommandLine(argv: readonly string[]): CliResult {
   const v = parsed.values;
   if (v.help) return { help: true };
   if (v.upstreams !== undefined && v.workers !== undefined) throw new ConfigError('--upstreams and --workers cannot be combined: choose static upstreams or example workers');
+  if (v.upstreams !== undefined && v['docker-image'] !== undefined) throw new ConfigError('--upstreams and --docker-image cannot be combined: choose static upstreams or containers');
 
   const raw = (v.config !== undefined ? readConfigFile(v.config) : {}) as Record<string, unknown>;
   const port = int('port', v.port);
@@ -91,9 +95,12 @@ export function parseCommandLine(argv: readonly string[]): CliResult {
     const bus = (raw.bus ?? {}) as Record<string, unknown>;
     raw.bus = { ...bus, nats: { ...(bus.nats as object | undefined), servers: list('nats', v.nats) } };
   }
-  if (workers !== undefined) {
+  if (v['docker-image'] !== undefined) {
     const driver = raw.driver as Record<string, unknown> | undefined;
-    raw.driver = driver?.kind === 'process' ? { ...driver, count: workers } : { kind: 'process', count: workers };
+    raw.driver = { ...(driver?.kind === 'docker' ? driver : {}), kind: 'docker', image: v['docker-image'], ...(workers === undefined ? {} : { count: workers }) };
+  } else if (workers !== undefined) {
+    const driver = raw.driver as Record<string, unknown> | undefined;
+    raw.driver = driver?.kind === 'process' || driver?.kind === 'docker' ? { ...driver, count: workers } : { kind: 'process', count: workers };
   }
   return { help: false, config: resolveConfig(raw, v.config ?? 'flags') };
 }

@@ -87,6 +87,9 @@ test('flags override the file and are validated', () => {
   );
   const w = parseCommandLine(['--workers', '5', '--admin-port', '9191']);
   assert.ok(!w.help && w.config.driver.kind === 'process' && w.config.driver.count === 5 && w.config.admin.port === 9191);
+  const d = parseCommandLine(['--docker-image', 'img:1', '--workers', '3']);
+  assert.ok(!d.help && d.config.driver.kind === 'docker' && d.config.driver.image === 'img:1' && d.config.driver.count === 3);
+  assert.throws(() => parseCommandLine(['--docker-image', 'img:1', '--upstreams', 'http://127.0.0.1:1']), /cannot be combined/);
   throwsConfig(() => parseCommandLine(['--port', 'x']), '--port: expected a non-negative integer, got "x"');
   throwsConfig(() => parseCommandLine(['--workers', '2', '--upstreams', 'http://a:1']), '--upstreams and --workers cannot be combined: choose static upstreams or example workers');
   throwsConfig(() => parseCommandLine(['--threads', '0']), 'flags: threads: Too small: expected number to be >=1');
