@@ -19,6 +19,8 @@ export interface CollectorOptions {
 /** Reports older than this many intervals come from an ingress host that is gone. */
 const STALE_INTERVALS = 3;
 const CONNECT_TIMEOUT_MS = 1_000;
+/** The path to a worker changes slowly: its connect time is measured every this many intervals. */
+const NETWORK_DELAY_EVERY = 10;
 
 /**
  * The collector (seed 000, section 3.1 inputs): every interval, per worker, CPU % and memory %
@@ -37,6 +39,8 @@ class Collector implements Actor<In> {
   private readonly usage = new UsageTracker();
   private readonly completedBefore = new Map<string, number>();
   private readonly prober: Prober | null;
+  private delays = new Map<string, number | null>();
+  private round = 0;
 
   constructor(private readonly options: CollectorOptions) {
     this.prober = options.probe && options.local ? new Prober(options.probe) : null;
@@ -80,12 +84,17 @@ class Collector implements Actor<In> {
     this.ctx.bus.publish(topics.metricsSample(this.ctx.hostId), { type: 'metrics.sample', v: 2, host: this.ctx.hostId, at: now, workers });
   }
 
-  /** TCP connect time to each of this host's workers. */
+  /** TCP connect time to each of this host's workers, measured anew every NETWORK_DELAY_EVERY intervals and for new workers. */
   private async networkDelays(): Promise<Map<string, number | null>> {
-    const delays = new Map<string, number | null>();
     const local = this.options.local;
-    if (local === null) return delays;
-    await Promise.all(local.endpoints().map(async (e) => delays.set(e.id, await connectTime(e.host, e.port, CONNECT_TIMEOUT_MS))));
+    if (local === null) return this.delays;
+    const fresh = this.round++ % NETWORK_DELAY_EVERY === 0;
+    const endpoints = local.endpoints();
+    const delays = new Map<string, number | null>();
+    await Promise.all(
+      endpoints.map(async (e) => delays.set(e.id, !fresh && this.delays.has(e.id) ? this.delays.get(e.id)! : await connectTime(e.host, e.port, CONNECT_TIMEOUT_MS))),
+    );
+    this.delays = delays;
     return delays;
   }
 

@@ -59,12 +59,16 @@ test('the collector measures process workers: CPU and memory from /proc, probes 
     const last = new Map(seen.at(-1)!.map((w) => [w.id, w]));
     // A node process holds tens of MiB: a few percent of the 1 GiB limit.
     for (const w of last.values()) assert.ok(w.memoryPct! > 1 && w.memoryPct! < 50, `memory ${w.memoryPct}%`);
+    // Seed 004's network delay: a TCP connect on loopback, well under the 1 s timeout.
+    for (const w of last.values()) assert.ok(w.networkDelayMs !== null && w.networkDelayMs >= 0 && w.networkDelayMs < 1_000, `delay ${w.networkDelayMs}`);
 
     // Traffic through the ingress: latency from it, and bytes per second.
     const body = Buffer.alloc(256 * 1024, 7);
     const until = Date.now() + 2_000;
     while (Date.now() < until) await fetchRaw(`${wb.url}/echo`, { method: 'POST', body });
     await sampleWhere(seen, 'traffic latency and network MB/s', (w) => [...w.values()].some((s) => s.latencySource === 'traffic' && s.networkMBps! > 0.1), 5_000);
+    // And seed 004's process time: busy time per completed request, from the ingress.
+    await sampleWhere(seen, 'a process time', (w) => [...w.values()].some((s) => s.processTimeMs !== null && s.processTimeMs > 0), 5_000);
   } finally {
     await wb.stop();
     await bus.close();
