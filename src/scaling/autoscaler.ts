@@ -61,8 +61,9 @@ export class Autoscaler {
       return { id: w.id, score: s?.score ?? 100, phase: w.retiring ? 'sundown' : (s?.phase ?? 'init'), startedAt: w.startedAt };
     });
     const drained = this.driver.list().filter((w) => !w.isDefault && !w.retiring && this.scores.get(w.id)?.phase === 'shutdown');
+    // Drained workers are in phase shutdown, so not among the active ones.
     const active = workers.filter((w) => w.phase !== 'sundown' && w.phase !== 'shutdown').length;
-    if (drained.length > 0 && active - drained.length >= this.defaultCount) {
+    if (drained.length > 0 && active >= this.defaultCount) {
       return this.scaleDown(now, drained.map((w) => w.id), 'the scorer drained it (low utilization for t_low, nothing in flight)');
     }
     const decision = decide({ now, defaultCount: this.defaultCount, workers, lastActionAt: this.lastActionAt }, this.options);

@@ -72,3 +72,30 @@ test('process workers: a load step scales up, the quiet after it scales down thr
     await wb.stop();
   }
 });
+
+test('a worker the scorer drains on its own (LU for t_low, nothing in flight) is stopped, down to C_default', async () => {
+  const wb = await startProxy({
+    roles: ['ingress', 'collector', 'scorer', 'autoscaler'],
+    threads: 1,
+    bus: { statsIntervalMs: 300 },
+    collector: { intervalMs: 300 },
+    driver: { kind: 'process', count: 1 },
+    scoring: { states: { minDwellMs: 0, lowDwellForSundownMs: 1_500 } },
+    // A long cooldown keeps the autoscaler's own scale-down out of the way.
+    autoscaler: { maxWorkers: 3, cooldownMs: 600_000 },
+  });
+  const status = async (): Promise<Status> => JSON.parse((await fetchRaw(`${wb.adminUrl}/api/autoscaler`)).body.toString()) as Status;
+  const post = (count: number) => fetchRaw(`${wb.adminUrl}/api/autoscaler/default-count`, { method: 'POST', body: JSON.stringify({ count }) });
+  try {
+    assert.equal((await post(2)).status, 200);
+    await eventually('a second, non-default worker', async () => ((await status()).workers.length === 2 ? true : undefined), 30_000);
+    assert.equal((await post(1)).status, 200);
+    const drained = await eventually('the drained worker stopped', async () => (await status()).events.find((e) => e.action === 'down'), 30_000);
+    assert.match(drained.reason, /the scorer drained it/);
+    assert.deepEqual(drained.workers, ['worker-2']);
+    await eventually('one worker left', async () => ((await status()).workers.length === 1 ? true : undefined), 30_000);
+    assert.equal((await fetchRaw(`${wb.url}/`)).status, 200);
+  } finally {
+    await wb.stop();
+  }
+});
