@@ -12,6 +12,10 @@ import type { RandomSource } from '../../src/balancing/random.js';
 export interface Trace {
   url: string;
   ratePerSec: number;
+  /** A rate that changes over the trace (ms since its start -> requests per second); overrides ratePerSec. */
+  rateAt?: (atMs: number) => number;
+  /** Each request's scheduled time (ms since the trace's start) and latency, for per-window figures. */
+  onAnswer?: (atMs: number, latencyMs: number) => void;
   arrivals: 'poisson' | 'bursty';
   durationMs: number;
   random: RandomSource;
@@ -47,7 +51,11 @@ export async function runTrace(t: Trace): Promise<TraceResult> {
       res.resume();
       res.on('end', () => {
         if (!open) return;
-        if (res.statusCode === 200) latencies.push(performance.now() - scheduledAt);
+        if (res.statusCode === 200) {
+          const latency = performance.now() - scheduledAt;
+          latencies.push(latency);
+          t.onAnswer?.(scheduledAt - start, latency);
+        }
         else errors++;
         settle();
       });
@@ -61,11 +69,11 @@ export async function runTrace(t: Trace): Promise<TraceResult> {
   };
 
   const start = performance.now();
-  const meanGapMs = 1000 / t.ratePerSec;
+  const meanGapMs = (at: number): number => 1000 / (t.rateAt ? Math.max(1e-3, t.rateAt(at)) : t.ratePerSec);
   let high = true;
   let nextSwitch = t.arrivals === 'bursty' ? exp(250) : Infinity;
-  const gap = (): number => (t.arrivals === 'poisson' ? exp(meanGapMs) : exp(meanGapMs / (high ? 1.6 : 0.4)));
-  let next = gap();
+  const gap = (at: number): number => (t.arrivals === 'poisson' ? exp(meanGapMs(at)) : exp(meanGapMs(at) / (high ? 1.6 : 0.4)));
+  let next = gap(0);
   let halfDone = false;
   await new Promise<void>((resolve) => {
     // A 1 ms tick sends every request whose time has come; each keeps its scheduled time.
@@ -77,7 +85,7 @@ export async function runTrace(t: Trace): Promise<TraceResult> {
           nextSwitch += exp(250);
         }
         send(start + next);
-        next += gap();
+        next += gap(next);
       }
       if (!halfDone && now >= t.durationMs / 2) {
         halfDone = true;

@@ -194,6 +194,16 @@ export const configSchema = z.strictObject({
   /** The autoscaler (seed 000, section 3.4), in scores (0..100, 100 = idle). */
   autoscaler: z
     .strictObject({
+      /** seed: seed 000 section 3.4 (the thresholds below); hpa: the Kubernetes HPA's rule, for comparison. */
+      policy: z.enum(['seed', 'hpa']).default('seed'),
+      hpa: z
+        .strictObject({
+          /** Target mean utilization (100 - score) per worker. */
+          targetUtilization: z.number().min(1).max(100).default(50),
+          tolerance: z.number().min(0).max(1).default(0.1),
+          stabilizationMs: z.number().int().min(0).default(300_000),
+        })
+        .prefault({}),
       /** The least C_default may be; default: the process driver's count. */
       minWorkers: z.number().int().min(0).max(100_000).optional(),
       /** C_max. */

@@ -80,3 +80,41 @@ export function decide(input: AutoscaleInput, o: AutoscaleOptions): Decision {
   }
   return { action: 'none', reason: `mean score ${fmt(mean)} with ${n} running` };
 }
+
+export interface HpaOptions {
+  /** Target mean utilization per worker, in the scores' terms (100 - score). */
+  targetUtilization: number;
+  tolerance: number;
+  stabilizationMs: number;
+}
+
+/**
+ * The Kubernetes HPA's rule, the comparison in bench:autoscale (autoscaler.policy: hpa):
+ * desired = ceil(current x utilization / target), no change within the tolerance, and a
+ * scale-down only to the highest count recommended over the stabilization window, so a dip does
+ * not remove what a peak needs. Scale-ups act at once; there is no other cooldown. Pure.
+ */
+export class HpaPolicy {
+  private readonly history: { at: number; desired: number }[] = [];
+
+  constructor(private readonly o: HpaOptions) {}
+
+  decide(input: AutoscaleInput, limits: { maxWorkers: number }): Decision {
+    const active = input.workers.filter((w) => w.phase !== 'sundown' && w.phase !== 'shutdown');
+    const n = active.length;
+    if (n < input.defaultCount) return { action: 'up', count: Math.min(input.defaultCount, limits.maxWorkers) - n, reason: `${n} running, below C_default ${input.defaultCount}` };
+    const measured = active.filter((w) => w.phase !== 'init');
+    if (measured.length === 0) return { action: 'none', reason: 'no worker measured yet' };
+    const utilization = measured.reduce((a, w) => a + (100 - w.score), 0) / measured.length;
+    const ratio = utilization / this.o.targetUtilization;
+    let desired = Math.abs(ratio - 1) <= this.o.tolerance ? n : Math.ceil(n * ratio);
+    desired = Math.min(limits.maxWorkers, Math.max(input.defaultCount, desired));
+    this.history.push({ at: input.now, desired });
+    while (this.history.length > 0 && this.history[0]!.at < input.now - this.o.stabilizationMs) this.history.shift();
+    if (desired < n) desired = Math.min(n, Math.max(...this.history.map((h) => h.desired)));
+    const reason = `utilization ${fmt(utilization)} against a target of ${this.o.targetUtilization}: ${desired} wanted, ${n} running`;
+    if (desired > n) return { action: 'up', count: desired - n, reason };
+    if (desired < n) return { action: 'down', ids: [...active].sort((a, b) => b.startedAt - a.startedAt).slice(0, n - desired).map((w) => w.id), reason };
+    return { action: 'none', reason };
+  }
+}

@@ -3,9 +3,12 @@ import type { MessageOf } from '../bus/messages.js';
 import type { ScalableDriver, ScalableWorker } from '../drivers/driver.js';
 import { StateStoreError, WeighbridgeError } from '../errors.js';
 import type { StateStore } from '../state/state-store.js';
-import { decide, type AutoscaleOptions, type ScaledWorker } from './autoscale-policy.js';
+import { decide, HpaPolicy, type AutoscaleOptions, type HpaOptions, type ScaledWorker } from './autoscale-policy.js';
 
 export interface AutoscalerOptions extends AutoscaleOptions {
+  /** seed 000 section 3.4, or the HPA's rule for comparison. */
+  policy: 'seed' | 'hpa';
+  hpa: HpaOptions;
   /** The configured minimum: C_default never goes below it. */
   minWorkers: number;
   /** How long a worker in Sundown may take to finish its requests. */
@@ -37,6 +40,7 @@ export class Autoscaler {
   private defaultCount: number;
   private readonly events: ScalingEvent[] = [];
   private readonly retiring = new Set<Promise<void>>();
+  private readonly hpa: HpaPolicy | null;
 
   constructor(
     private readonly driver: ScalableDriver,
@@ -44,6 +48,7 @@ export class Autoscaler {
     private readonly options: AutoscalerOptions,
   ) {
     this.defaultCount = options.minWorkers;
+    this.hpa = options.policy === 'hpa' ? new HpaPolicy(options.hpa) : null;
   }
 
   observeScores(message: MessageOf<'scores.updated'>): void {
@@ -66,7 +71,8 @@ export class Autoscaler {
     if (drained.length > 0 && active >= this.defaultCount) {
       return this.scaleDown(now, drained.map((w) => w.id), 'the scorer drained it (low utilization for t_low, nothing in flight)');
     }
-    const decision = decide({ now, defaultCount: this.defaultCount, workers, lastActionAt: this.lastActionAt }, this.options);
+    const input = { now, defaultCount: this.defaultCount, workers, lastActionAt: this.lastActionAt };
+    const decision = this.hpa ? this.hpa.decide(input, this.options) : decide(input, this.options);
     if (decision.action === 'up') {
       this.lastActionAt = now;
       const added: string[] = [];

@@ -52,6 +52,7 @@ test('exact messages name the offending field', () => {
   throwsConfig(() => resolveConfig({ redis: 'http://x:6379' }), 'config: redis: must be a redis:// or rediss:// (TLS) URL with a host, e.g. redis://:password@10.0.0.5:6379/0');
   throwsConfig(() => resolveConfig({ appId: 'a b' }), 'config: appId: use 1 to 64 letters, digits, - or _');
   throwsConfig(() => resolveConfig({ autoscaler: { scoreHigh: 90, scoreLow: 80 } }), 'config: autoscaler: need scoreCritical <= scoreHigh < scoreLow');
+  throwsConfig(() => resolveConfig({ autoscaler: { policy: 'k8s' } }), 'config: autoscaler.policy: Invalid option: expected one of "seed"|"hpa"');
   throwsConfig(() => resolveConfig({ driver: { kind: 'process', count: 12 } }), 'config: autoscaler.maxWorkers: the minimum (autoscaler.minWorkers, or driver.count) exceeds autoscaler.maxWorkers');
 });
 

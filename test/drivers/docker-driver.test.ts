@@ -1,20 +1,31 @@
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { DriverError } from '../../src/errors.js';
+import { RedisStateStore } from '../../src/state/redis-store.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { containersOf, docker, ensureDockerWithWorkerImage, WORKER_IMAGE } from '../helpers/docker.js';
 import { fetchRaw, startProxy } from '../helpers/servers.js';
 import { eventually } from '../helpers/eventually.js';
 
+let redis: RedisServer;
 before(async () => {
   await ensureDockerWithWorkerImage();
+  redis = await startRedisServer();
+});
+after(async () => {
+  await redis?.stop();
 });
 
 
-test('docker workers: limited containers on host networking behind the ingress, measured, scaled, replaced when removed behind our back, gone after stop', async () => {
+test('docker workers: limited containers on host networking behind the ingress, measured, scaled, replaced when removed behind our back (and in Redis), gone after stop', async () => {
   const appId = `test-${process.pid}`;
+  const store = await RedisStateStore.connect(redis.url, appId);
+  const entries = async (): Promise<string[]> => (await store.list()).map((e) => e.name).sort();
+  const names = async (): Promise<string[]> => (await containersOf(appId)).map((c) => c.Names[0]!.slice(1)).sort();
   const wb = await startProxy({
-    roles: ['ingress', 'collector', 'scorer', 'autoscaler'],
+    roles: ['ingress', 'collector', 'scorer', 'autoscaler', 'reconciler'],
     appId,
+    redis: redis.url,
     threads: 1,
     bus: { statsIntervalMs: 300 },
     collector: { intervalMs: 300 },
@@ -51,8 +62,12 @@ test('docker workers: limited containers on host networking behind the ingress, 
       return now.length === 2 && !now.some((c) => c.Id === victim.Id) ? true : undefined;
     }, 30_000);
     for (let i = 0; i < 10; i++) assert.equal((await fetchRaw(`${wb.url}/`)).status, 200);
+    // The reconciler followed: the removed container's entry is gone, the replacement has one.
+    await eventually('Redis entries for exactly the running containers', async () => (JSON.stringify(await entries()) === JSON.stringify(await names()) ? true : undefined), 30_000);
+    assert.ok(!(await entries()).includes(victim.Names[0]!.slice(1)));
   } finally {
     await wb.stop();
+    await store.close();
   }
   assert.deepEqual(await containersOf(appId), [], 'no container left after stop');
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decide, type AutoscaleOptions, type ScaledWorker } from '../../src/scaling/autoscale-policy.js';
+import { decide, HpaPolicy, type AutoscaleOptions, type ScaledWorker } from '../../src/scaling/autoscale-policy.js';
 
 const o: AutoscaleOptions = { maxWorkers: 6, step: 2, scoreHigh: 40, scoreCritical: 10, scoreLow: 70, cooldownMs: 30_000 };
 const w = (id: string, score: number, extra: Partial<ScaledWorker> = {}): ScaledWorker => ({ id, score, phase: 'MU', startedAt: 0, ...extra });
@@ -44,4 +44,15 @@ test('draining and unmeasured workers do not count as capacity or as evidence', 
   const workers = [w('a', 30), w('b', 10, { phase: 'sundown' }), w('c', 0, { phase: 'init' })];
   assert.deepEqual(decide({ now: 0, defaultCount: 1, workers, lastActionAt: null }, o), { action: 'up', count: 2, reason: 'mean score 30.0 below 40' });
   assert.deepEqual(decide({ now: 0, defaultCount: 1, workers: [w('c', 0, { phase: 'init' })], lastActionAt: null }, o), { action: 'none', reason: 'no worker measured yet' });
+});
+
+test('HPA: ceil(current x utilization / target), a 0.1 tolerance, scale-down held to the window maximum', () => {
+  const hpa = new HpaPolicy({ targetUtilization: 50, tolerance: 0.1, stabilizationMs: 300_000 });
+  const limits = { maxWorkers: 10 };
+  const at = (now: number, scores: number[]) => ({ now, defaultCount: 1, lastActionAt: null, workers: scores.map((s, i) => w(`w${i}`, s, { startedAt: i })) });
+  assert.equal(hpa.decide(at(0, [46, 46]), limits).action, 'none', 'utilization 54: within the tolerance');
+  assert.deepEqual(hpa.decide(at(1_000, [0, 0]), limits), { action: 'up', count: 2, reason: 'utilization 100.0 against a target of 50: 4 wanted, 2 running' });
+  assert.equal(hpa.decide(at(2_000, [90, 90, 90, 90]), limits).action, 'none', 'the window still holds the peak recommendation of 4');
+  assert.deepEqual(hpa.decide(at(400_000, [90, 90, 90, 90]), limits), { action: 'down', ids: ['w3', 'w2', 'w1'], reason: 'utilization 10.0 against a target of 50: 1 wanted, 4 running' });
+  assert.deepEqual(hpa.decide(at(401_000, [0]), limits), { action: 'up', count: 1, reason: 'utilization 100.0 against a target of 50: 2 wanted, 1 running' });
 });
