@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ScalingEvent } from '../../src/scaling/autoscaler.js';
+import type { ConfigInput } from '../../src/config/schema.js';
 import { fetchRaw, startProxy } from '../helpers/servers.js';
 import { eventually } from '../helpers/eventually.js';
 
@@ -10,19 +11,27 @@ interface Status {
   events: ScalingEvent[];
 }
 
-
-test('process workers: a load step scales up, the quiet after it scales down through Sundown without a failed request; C_default holds the floor', async () => {
-  const COOLDOWN = 1_500;
+/** weighbridge with one process worker, fast intervals and an autoscaler; `extra` sets the rest. */
+async function startScaling(extra: ConfigInput) {
   const wb = await startProxy({
     roles: ['ingress', 'collector', 'scorer', 'autoscaler'],
     threads: 1,
     bus: { statsIntervalMs: 300 },
     collector: { intervalMs: 300 },
     driver: { kind: 'process', count: 1 },
+    ...extra,
+  });
+  const status = async (): Promise<Status> => JSON.parse((await fetchRaw(`${wb.adminUrl}/api/autoscaler`)).body.toString()) as Status;
+  const post = (count: unknown) => fetchRaw(`${wb.adminUrl}/api/autoscaler/default-count`, { method: 'POST', body: JSON.stringify({ count }) });
+  return { wb, status, post };
+}
+
+test('process workers: a load step scales up, the quiet after it scales down through Sundown without a failed request; C_default holds the floor', async () => {
+  const COOLDOWN = 1_500;
+  const { wb, status, post } = await startScaling({
     // With CPU busy the score drops to about 50 (the other sub-scores stay high); idle it is about 100.
     autoscaler: { maxWorkers: 3, scoreHigh: 70, scoreCritical: 5, scoreLow: 90, cooldownMs: COOLDOWN, drainMs: 5_000 },
   });
-  const status = async (): Promise<Status> => JSON.parse((await fetchRaw(`${wb.adminUrl}/api/autoscaler`)).body.toString()) as Status;
   const running = async (): Promise<number> => (await status()).workers.filter((w) => !w.retiring).length;
   try {
     // The load step: CPU-heavy requests, two at a time.
@@ -61,7 +70,6 @@ test('process workers: a load step scales up, the quiet after it scales down thr
     for (let i = 1; i < events.length; i++) assert.ok(events[i]!.at - events[i - 1]!.at >= COOLDOWN, JSON.stringify(events));
 
     // C_default through the admin API: below the configured minimum is refused; a raise takes effect and holds.
-    const post = (count: unknown) => fetchRaw(`${wb.adminUrl}/api/autoscaler/default-count`, { method: 'POST', body: JSON.stringify({ count }) });
     assert.equal((await post(0)).status, 400);
     assert.equal((await post(2)).status, 200);
     await eventually('two workers for C_default 2', async () => ((await running()) === 2 ? true : undefined), 30_000);
@@ -74,18 +82,11 @@ test('process workers: a load step scales up, the quiet after it scales down thr
 });
 
 test('a worker the scorer drains on its own (LU for t_low, nothing in flight) is stopped, down to C_default', async () => {
-  const wb = await startProxy({
-    roles: ['ingress', 'collector', 'scorer', 'autoscaler'],
-    threads: 1,
-    bus: { statsIntervalMs: 300 },
-    collector: { intervalMs: 300 },
-    driver: { kind: 'process', count: 1 },
+  const { wb, status, post } = await startScaling({
     scoring: { states: { minDwellMs: 0, lowDwellForSundownMs: 1_500 } },
     // A long cooldown keeps the autoscaler's own scale-down out of the way.
     autoscaler: { maxWorkers: 3, cooldownMs: 600_000 },
   });
-  const status = async (): Promise<Status> => JSON.parse((await fetchRaw(`${wb.adminUrl}/api/autoscaler`)).body.toString()) as Status;
-  const post = (count: number) => fetchRaw(`${wb.adminUrl}/api/autoscaler/default-count`, { method: 'POST', body: JSON.stringify({ count }) });
   try {
     assert.equal((await post(2)).status, 200);
     await eventually('a second, non-default worker', async () => ((await status()).workers.length === 2 ? true : undefined), 30_000);
