@@ -66,7 +66,7 @@ export class StateStoreError extends WeighbridgeError {
 
 /** A worker driver cannot do its job: Docker unreachable, an image missing, a worker never ready. */
 export class DriverError extends WeighbridgeError {
-  constructor(code: 'ERR_DOCKER_UNREACHABLE' | 'ERR_DOCKER_IMAGE' | 'ERR_WORKER_NOT_READY', message: string, options?: { cause?: unknown }) {
+  constructor(code: 'ERR_DOCKER_UNREACHABLE' | 'ERR_DOCKER_IMAGE' | 'ERR_DOCKER_NETWORK' | 'ERR_WORKER_NOT_READY', message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }
 }

@@ -11,6 +11,7 @@ import { WEIGHT_BASES } from '../scoring/score-book.js';
 
 const port = z.number().int().min(0).max(65535);
 const positiveMs = z.number().int().min(1);
+const httpPath = z.string().startsWith('/', 'must start with /').max(2048).default('/');
 
 const upstreamUrl = z.string().refine((s) => {
   try {
@@ -55,7 +56,24 @@ export const dockerDriverSchema = z.strictObject({
   cpus: z.number().min(0.01).max(1024).optional(),
   memoryMb: z.number().int().min(6).max(1 << 24).optional(),
   socketPath: z.string().min(1).default('/var/run/docker.sock'),
-  /** A new container gets traffic once its port answers, or is removed after this long. */
+  /**
+   * host: containers share the host's network and listen on 127.0.0.1 at a port the driver picks.
+   * bridge: a dedicated bridge network (seed 000, section 6), where each container's name is its
+   * DNS name; the ingress reaches a container through a port published on 127.0.0.1 (an ingress on
+   * the host), or by its name (an ingress in a container on the same network).
+   */
+  network: z
+    .strictObject({
+      mode: z.enum(['host', 'bridge']).default('host'),
+      /** The bridge network, created (and removed at stop) when missing; default weighbridge-<appId>. */
+      name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'use up to 64 letters, digits, _, . or -').optional(),
+      reach: z.enum(['published', 'dns']).default('published'),
+      /** The port a worker listens on inside its container on the bridge network. */
+      containerPort: port.min(1).default(8000),
+    })
+    .default({ mode: 'host', reach: 'published', containerPort: 8000 }),
+  /** A new container gets traffic once GET readyPath answers (any status below 500), or is removed after readyTimeoutMs. */
+  readyPath: httpPath,
   readyTimeoutMs: positiveMs.default(15_000),
 });
 
@@ -151,7 +169,7 @@ export const configSchema = z.strictObject({
       probe: z
         .strictObject({
           enabled: z.boolean().default(true),
-          path: z.string().startsWith('/', 'must start with /').max(2048).default('/'),
+          path: httpPath,
           timeoutMs: positiveMs.default(1_000),
         })
         .prefault({}),

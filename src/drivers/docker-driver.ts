@@ -5,7 +5,8 @@ import type { ResourceReading } from '../metrics/resources.js';
 import type { WorkerRegistry } from '../routing/worker-registry.js';
 import { drain } from './drain.js';
 import type { ScalableDriver, ScalableWorker } from './driver.js';
-import { freePort, waitForPort } from './free-port.js';
+import { freePort } from './free-port.js';
+import { waitForHttp } from './readiness.js';
 
 export interface DockerDriverOptions {
   image: string;
@@ -17,13 +18,23 @@ export interface DockerDriverOptions {
   /** Label value scoping the containers: weighbridge only ever touches its application's. */
   appId: string;
   socketPath: string;
+  network: DockerNetworkOptions;
+  readyPath: string;
   readyTimeoutMs: number;
   log: (line: string) => void;
 }
 
+export interface DockerNetworkOptions {
+  mode: 'host' | 'bridge';
+  /** The bridge network; default weighbridge-<appId>. */
+  name?: string | undefined;
+  /** bridge: through a port published on 127.0.0.1, or by container name on the network. */
+  reach: 'published' | 'dns';
+  containerPort: number;
+}
+
 interface Container extends ScalableWorker {
   container: Docker.Container;
-  port: number;
   /** Docker's latest stats sample, kept current by a stats stream. */
   latest: ResourceReading | null;
   stats: NodeJS.ReadableStream | null;
@@ -36,10 +47,11 @@ const STOP_GRACE_S = 5;
 
 /**
  * Workers as Docker containers (dockerode), named weighbridge-<uuid> and labelled with the
- * application id. Host networking: each listens on 127.0.0.1 at a port the driver picks, so
- * loopback-only hosts work and nothing is addressed by a bridge address. A new container gets
- * traffic only once its port answers. A container that dies or is removed by someone else leaves
- * the route table within a second; the autoscaler then replaces it (its count fell).
+ * application id. By default on host networking: each listens on 127.0.0.1 at a port the driver
+ * picks, so loopback-only hosts work. Optionally on a dedicated bridge network, where the name is
+ * a DNS name (seed 000, section 6). A new container gets traffic only once it answers HTTP. A
+ * container that dies or is removed by someone else leaves the route table within a second; the
+ * autoscaler then replaces it (its count fell).
  */
 export class DockerDriver implements ScalableDriver {
   readonly kind = 'docker';
@@ -50,6 +62,8 @@ export class DockerDriver implements ScalableDriver {
   private stopping = false;
   /** Containers being created and started: stop() waits for them, so none outlives it. */
   private readonly launching = new Set<Promise<string>>();
+  /** The bridge network containers join (null: host networking), and whether stop() removes it. */
+  private network: { name: string; ours: boolean } | null = null;
 
   constructor(private readonly options: DockerDriverOptions) {
     this.docker = new Docker({ socketPath: options.socketPath });
@@ -71,9 +85,27 @@ export class DockerDriver implements ScalableDriver {
     // Left over from a run that did not stop cleanly: not ours to trust, so they go.
     const stale = await this.docker.listContainers({ all: true, filters: { label: [`${APP_LABEL}=${appId}`] } });
     await Promise.all(stale.map((c) => this.docker.getContainer(c.Id).remove({ force: true })));
+    if (this.options.network.mode === 'bridge') this.network = await this.bridgeNetwork();
     for (let i = 0; i < this.options.count; i++) await this.tracked(true);
     this.monitor = setInterval(() => void this.check(), MONITOR_MS);
     this.monitor.unref();
+  }
+
+  /** The configured bridge network, created when missing. One carrying our label is ours to remove at stop; a user's is not. */
+  private async bridgeNetwork(): Promise<{ name: string; ours: boolean }> {
+    const { appId } = this.options;
+    const name = this.options.network.name ?? `weighbridge-${appId}`;
+    const existing = await this.docker.getNetwork(name).inspect().catch(() => null) as { Driver?: string; Labels?: Record<string, string> | null } | null;
+    if (existing !== null) {
+      if (existing.Driver !== 'bridge') throw new DriverError('ERR_DOCKER_NETWORK', `Docker network ${name} exists with driver ${existing.Driver ?? '?'}, not bridge`);
+      return { name, ours: existing.Labels?.[APP_LABEL] === appId };
+    }
+    try {
+      await this.docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: { [APP_LABEL]: appId } });
+    } catch (err) {
+      throw new DriverError('ERR_DOCKER_NETWORK', `cannot create Docker network ${name}: ${(err as Error).message}`, { cause: err });
+    }
+    return { name, ours: true };
   }
 
   add(): Promise<string> {
@@ -139,24 +171,44 @@ export class DockerDriver implements ScalableDriver {
     if (this.monitor) clearInterval(this.monitor);
     await Promise.allSettled([...this.launching]);
     await Promise.all([...this.workers.values()].map((w) => this.remove(w)));
+    if (this.network?.ours) await this.docker.getNetwork(this.network.name).remove().catch((err: Error) => this.options.log(`Docker network ${this.network!.name} stays: ${err.message}`));
+  }
+
+  /** Where the container listens and how the ingress reaches it, per network mode. */
+  private async placement(id: string): Promise<{ create: Partial<Docker.ContainerCreateOptions>; env: string[]; host: string; port: number }> {
+    const net = this.network;
+    if (net === null) {
+      const port = await freePort();
+      return { create: { HostConfig: { NetworkMode: 'host' } }, env: [`PORT=${port}`, 'HOST=127.0.0.1'], host: '127.0.0.1', port };
+    }
+    const { containerPort, reach } = this.options.network;
+    const exposed = `${containerPort}/tcp`;
+    const create: Partial<Docker.ContainerCreateOptions> = { HostConfig: { NetworkMode: net.name }, NetworkingConfig: { EndpointsConfig: { [net.name]: { Aliases: [id] } } } };
+    const env = [`PORT=${containerPort}`, 'HOST=0.0.0.0'];
+    if (reach === 'dns') return { create, env, host: id, port: containerPort };
+    const port = await freePort();
+    create.ExposedPorts = { [exposed]: {} };
+    create.HostConfig!.PortBindings = { [exposed]: [{ HostIp: '127.0.0.1', HostPort: String(port) }] };
+    return { create, env, host: '127.0.0.1', port };
   }
 
   private async launch(isDefault: boolean): Promise<string> {
     const o = this.options;
     const id = `weighbridge-${randomUUID()}`;
-    const port = await freePort();
+    const { create, env, host, port } = await this.placement(id);
     const container = await this.docker.createContainer({
+      ...create,
       name: id,
       Image: o.image,
-      Env: [`PORT=${port}`, 'HOST=127.0.0.1', `WORKER_ID=${id}`],
-      Labels: { [APP_LABEL]: o.appId, 'weighbridge.port': String(port) },
+      Env: [...env, `WORKER_ID=${id}`],
+      Labels: { [APP_LABEL]: o.appId, 'weighbridge.address': `${host}:${port}` },
       HostConfig: {
-        NetworkMode: 'host',
+        ...create.HostConfig,
         ...(o.cpus === undefined ? {} : { NanoCpus: Math.round(o.cpus * 1e9) }),
         ...(o.memoryMb === undefined ? {} : { Memory: o.memoryMb * 1024 * 1024 }),
       },
     });
-    const w: Container = { id, container, port, isDefault, startedAt: Date.now(), retiring: false, latest: null, stats: null };
+    const w: Container = { id, container, isDefault, startedAt: Date.now(), retiring: false, latest: null, stats: null };
     try {
       await container.start();
     } catch (err) {
@@ -167,11 +219,11 @@ export class DockerDriver implements ScalableDriver {
     this.workers.set(id, w);
     this.followStats(w).catch((err: Error) => o.log(`worker ${id}: no stats from Docker: ${err.message}`));
     // RustyBalancer sent traffic to containers that were still starting; this one waits.
-    if (!(await waitForPort('127.0.0.1', port, o.readyTimeoutMs, () => !this.stopping && this.workers.has(id)))) {
+    if (!(await waitForHttp(host, port, o.readyPath, o.readyTimeoutMs, () => !this.stopping && this.workers.has(id)))) {
       await this.remove(w);
-      throw new DriverError('ERR_WORKER_NOT_READY', `container ${id} (${o.image}) did not listen on 127.0.0.1:${port} within ${o.readyTimeoutMs} ms`);
+      throw new DriverError('ERR_WORKER_NOT_READY', `container ${id} (${o.image}) did not answer GET ${o.readyPath} at ${host}:${port} within ${o.readyTimeoutMs} ms`);
     }
-    this.registry!.add({ id, host: '127.0.0.1', port, weight: o.weight, isDefault });
+    this.registry!.add({ id, host, port, weight: o.weight, isDefault });
     return id;
   }
 

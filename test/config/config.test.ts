@@ -49,6 +49,8 @@ test('exact messages name the offending field', () => {
   throwsConfig(() => resolveConfig({ scoring: { states: { low: 80, high: 70 } } }), 'config: scoring.states: low must be below high');
   throwsConfig(() => resolveConfig({ scoring: { weights: { cpu: 0, memory: 0, network: 0, availability: 0 } } }), 'config: scoring.weights: at least one weight must be above 0');
   throwsConfig(() => resolveConfig({ collector: { probe: { path: 'health' } } }), 'config: collector.probe.path: must start with /');
+  throwsConfig(() => resolveConfig({ driver: { kind: 'docker', image: 'w:1', network: { mode: 'overlay' } } }), 'config: driver.network.mode: Invalid option: expected one of "host"|"bridge"');
+  throwsConfig(() => resolveConfig({ driver: { kind: 'docker', image: 'w:1', readyPath: 'health' } }), 'config: driver.readyPath: must start with /');
   throwsConfig(() => resolveConfig({ redis: 'http://x:6379' }), 'config: redis: must be a redis:// or rediss:// (TLS) URL with a host, e.g. redis://:password@10.0.0.5:6379/0');
   throwsConfig(() => resolveConfig({ appId: 'a b' }), 'config: appId: use 1 to 64 letters, digits, - or _');
   throwsConfig(() => resolveConfig({ autoscaler: { scoreHigh: 90, scoreLow: 80 } }), 'config: autoscaler: need scoreCritical <= scoreHigh < scoreLow');

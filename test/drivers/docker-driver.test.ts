@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { DriverError } from '../../src/errors.js';
 import { RedisStateStore } from '../../src/state/redis-store.js';
@@ -81,4 +82,43 @@ test('docker: an unknown image or an unreachable engine is one clear error, and 
   });
   await assert.rejects(startProxy({ driver: { kind: 'docker', image: WORKER_IMAGE, socketPath: '/nonexistent/docker.sock' } }), (err: unknown) => err instanceof DriverError && err.code === 'ERR_DOCKER_UNREACHABLE');
   assert.deepEqual(await containersOf('bad-image'), []);
+});
+
+test('docker on a dedicated bridge network: containers join it under DNS names, the ingress reaches them on 127.0.0.1 through published ports; the network goes at stop', async () => {
+  const appId = `bridge-${process.pid}`;
+  const network = `weighbridge-${appId}`;
+  const wb = await startProxy({
+    appId,
+    threads: 1,
+    driver: { kind: 'docker', image: WORKER_IMAGE, count: 2, network: { mode: 'bridge' } },
+  });
+  try {
+    const net = (await docker.getNetwork(network).inspect()) as { Driver: string; Labels: Record<string, string> };
+    assert.equal(net.Driver, 'bridge');
+    assert.equal(net.Labels['weighbridge.app'], appId);
+    const infos = await containersOf(appId);
+    assert.equal(infos.length, 2);
+    const names = infos.map((c) => c.Names[0]!.slice(1)).sort();
+    for (const info of infos) {
+      const inspect = await docker.getContainer(info.Id).inspect();
+      assert.equal(inspect.HostConfig.NetworkMode, network);
+      const bindings = Object.values(inspect.HostConfig.PortBindings ?? {}).flat() as { HostIp: string }[];
+      assert.deepEqual(bindings.map((b) => b.HostIp), ['127.0.0.1'], 'published on loopback only');
+    }
+    // Both containers serve through the ingress, each answering with its own name.
+    const seen = new Set<string>();
+    for (let i = 0; i < 40 && seen.size < 2; i++) {
+      const reply = await fetchRaw(`${wb.url}/`);
+      assert.equal(reply.status, 200);
+      seen.add(reply.body.toString().trim());
+    }
+    assert.deepEqual([...seen].sort(), names);
+    // On the network each name is a DNS name: one container resolves the other's (a lookup, no traffic).
+    const resolved = execFileSync('docker', ['exec', names[0]!, '/usr/bin/node', '-e', `require('dns').lookup(${JSON.stringify(names[1])}, (e, a) => console.log(e ? e.code : a))`]).toString().trim();
+    assert.match(resolved, /^\d+\.\d+\.\d+\.\d+$/, `${names[1]} resolves on ${network}: ${resolved}`);
+  } finally {
+    await wb.stop();
+  }
+  assert.deepEqual(await containersOf(appId), []);
+  assert.equal(await docker.getNetwork(network).inspect().then(() => 'present', () => 'gone'), 'gone');
 });

@@ -4,6 +4,7 @@ import type { ScalingEvent } from '../../src/scaling/autoscaler.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { fetchRaw, startProxy } from '../helpers/servers.js';
 import { eventually } from '../helpers/eventually.js';
+import { containersOf, ensureDockerWithWorkerImage, WORKER_IMAGE } from '../helpers/docker.js';
 
 interface Status {
   defaultCount: number;
@@ -26,9 +27,16 @@ async function startScaling(extra: ConfigInput) {
   return { wb, status, post };
 }
 
-test('process workers: a load step scales up, the quiet after it scales down through Sundown without a failed request; C_default holds the floor', async () => {
+/**
+ * A load step scales up, the quiet after it scales down through Sundown without a failed request;
+ * the cooldown holds between actions; a C_default raise through the admin API takes effect and
+ * holds, and C_default below the minimum is refused.
+ */
+async function loadStepScenario(driver: ConfigInput['driver'], appId = 'weighbridge'): Promise<void> {
   const COOLDOWN = 1_500;
   const { wb, status, post } = await startScaling({
+    appId,
+    driver,
     // With CPU busy the score drops to about 50 (the other sub-scores stay high); idle it is about 100.
     autoscaler: { maxWorkers: 3, scoreHigh: 70, scoreCritical: 5, scoreLow: 90, cooldownMs: COOLDOWN, drainMs: 5_000 },
   });
@@ -79,6 +87,16 @@ test('process workers: a load step scales up, the quiet after it scales down thr
   } finally {
     await wb.stop();
   }
+}
+
+test('process workers: a load step scales up, the quiet after it scales down through Sundown without a failed request; C_default holds the floor', () =>
+  loadStepScenario({ kind: 'process', count: 1 }));
+
+test('docker workers: a load step scales up, the quiet after it scales down through Sundown without a failed request; C_default holds the floor', async () => {
+  await ensureDockerWithWorkerImage();
+  const appId = `scale-${process.pid}`;
+  await loadStepScenario({ kind: 'docker', image: WORKER_IMAGE, count: 1, memoryMb: 256 }, appId);
+  assert.deepEqual(await containersOf(appId), [], 'no container left after stop');
 });
 
 test('a worker the scorer drains on its own (LU for t_low, nothing in flight) is stopped, down to C_default', async () => {
