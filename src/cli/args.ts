@@ -22,7 +22,8 @@ export const USAGE = `Usage: weighbridge [options]
                        in-process: roles talk only within this process
   --host-id ID         this host's id on the bus (default: hostname-pid)
   --redis URL          the reconciler's state store (redis://[:password@]host:port[/db], rediss://
-                       for TLS); without it the state lives in memory
+                       for TLS: CA and client files go in the config file under redis.tls);
+                       without it the state lives in memory
   --help               this text
 
 Flags override the config file.`;
@@ -90,7 +91,8 @@ export function parseCommandLine(argv: readonly string[]): CliResult {
   };
   if (v.roles !== undefined) raw.roles = list('roles', v.roles);
   if (v['host-id'] !== undefined) raw.hostId = v['host-id'];
-  if (v.redis !== undefined) raw.redis = v.redis;
+  // Keeps the file's TLS files, if any: the flag names the server.
+  if (v.redis !== undefined) raw.redis = typeof raw.redis === 'object' && raw.redis !== null ? { ...raw.redis, url: v.redis } : v.redis;
   if (v.nats !== undefined) {
     const bus = (raw.bus ?? {}) as Record<string, unknown>;
     raw.bus = { ...bus, nats: { ...(bus.nats as object | undefined), servers: list('nats', v.nats) } };

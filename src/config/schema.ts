@@ -88,6 +88,9 @@ const serverUrl = (protocols: string[], hint: string) =>
     }
   }, hint);
 
+/** PEM files: the CA that signed the server's certificate, and a client certificate and key for mutual TLS. */
+const tlsFiles = z.strictObject({ caFile: z.string().min(1).optional(), certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional() });
+
 const natsUrl = serverUrl(['nats:', 'tls:'], 'must be a nats:// or tls:// URL with a host, e.g. nats://10.0.0.5:4222');
 const redisUrl = serverUrl(['redis:', 'rediss:'], 'must be a redis:// or rediss:// (TLS) URL with a host, e.g. redis://:password@10.0.0.5:6379/0');
 
@@ -97,7 +100,7 @@ export const natsSchema = z.strictObject({
   user: z.string().min(1).optional(),
   pass: z.string().min(1).optional(),
   token: z.string().min(1).optional(),
-  tls: z.strictObject({ caFile: z.string().min(1).optional(), certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional() }).optional(),
+  tls: tlsFiles.optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -121,7 +124,12 @@ export const configSchema = z.strictObject({
   /** Scopes everything kept in the state store, so applications can share one Redis. */
   appId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'use 1 to 64 letters, digits, - or _').default('weighbridge'),
   /** The reconciler's state store; absent: in memory (gone with the process). */
-  redis: redisUrl.optional(),
+  redis: z
+    .preprocess(
+      (v) => (typeof v === 'string' ? { url: v } : v),
+      z.strictObject({ url: redisUrl, tls: tlsFiles.optional() }).refine((r) => r.tls === undefined || r.url.startsWith('rediss:'), 'tls files need a rediss:// URL'),
+    )
+    .optional(),
   host: z.string().min(1).default('0.0.0.0'),
   port: port.default(8080),
   threads: z.number().int().min(1).max(256).default(Math.max(1, cpus().length)),

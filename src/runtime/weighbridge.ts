@@ -67,7 +67,7 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
 
   // The state store first: a wrong Redis URL or password stops the start before anything runs.
   let store: StateStore | null = null;
-  if (roles.has('reconciler') || roles.has('autoscaler')) store = config.redis ? await RedisStateStore.connect(config.redis, config.appId) : new MemoryStateStore(config.appId);
+  if (roles.has('reconciler') || roles.has('autoscaler')) store = config.redis ? await RedisStateStore.connect(config.redis.url, config.appId, { tls: config.redis.tls }) : new MemoryStateStore(config.appId);
   const reconciler = store !== null && roles.has('reconciler') ? new Reconciler(store, { staleMs: 3 * config.bus.statsIntervalMs, log }) : null;
   let dataPlane: DataPlane | null;
   try {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { StateStoreError } from '../errors.js';
@@ -25,6 +26,26 @@ const stored = z.strictObject({
   updatedAt: z.coerce.number().int().min(0),
 });
 
+export interface RedisTlsFiles {
+  caFile?: string | undefined;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+}
+
+/** The PEM files as TLS options; an unreadable one is a clear error before any connection. */
+function tlsOptions(files: RedisTlsFiles): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
+  const read = (what: string, file: string | undefined): Buffer | undefined => {
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new StateStoreError('ERR_STATE_UNAVAILABLE', `redis: cannot read the TLS ${what} ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  const [ca, cert, key] = [read('CA file', files.caFile), read('certificate file', files.certFile), read('key file', files.keyFile)];
+  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+}
+
 const AUTH_ERROR = /WRONGPASS|NOAUTH|invalid password|invalid username-password/i;
 
 export class RedisStateStore implements StateStore {
@@ -36,9 +57,11 @@ export class RedisStateStore implements StateStore {
   ) {}
 
   /** Connects, or fails with one clear error: ERR_STATE_AUTH for credentials, ERR_STATE_UNAVAILABLE otherwise. */
-  static async connect(url: string, app: string, options: { timeoutMs?: number } = {}): Promise<RedisStateStore> {
+  static async connect(url: string, app: string, options: { timeoutMs?: number; tls?: RedisTlsFiles | undefined } = {}): Promise<RedisStateStore> {
     const timeoutMs = options.timeoutMs ?? 5_000;
     const redis = new Redis(url, {
+      // rediss:// alone verifies the server against the system's CAs; given files replace them.
+      ...(options.tls === undefined ? {} : { tls: tlsOptions(options.tls) }),
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,

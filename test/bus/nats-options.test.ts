@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { Bus } from '../../src/bus/bus.js';
 import { NatsTransport, type NatsOptions } from '../../src/bus/nats-transport.js';
 import { topics } from '../../src/bus/subjects.js';
 import { startNatsServer } from '../helpers/nats-server.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const quiet = (): void => {};
 
@@ -43,9 +41,7 @@ test('nats: token authentication', async () => {
 });
 
 test('nats: TLS with the server certificate checked against a CA file', async () => {
-  const dir = tempDir('tls');
-  const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-keyout', key, '-out', cert, '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  const { cert, key } = selfSignedCert();
   const server = await startNatsServer(`tls { cert_file: "${cert}", key_file: "${key}" }`);
   try {
     await roundTrip({ servers: [server.url], tls: { caFile: cert } });

@@ -24,7 +24,7 @@ test('docker-compose.yml: every weighbridge service has a valid command line, an
     const cli = parseCommandLine(s.command);
     assert.ok(!cli.help && cli.config, name);
     assert.equal(cli.config.bus.nats?.servers[0], 'nats://127.0.0.1:4222', name);
-    assert.equal(cli.config.redis, 'redis://127.0.0.1:6379', name);
+    assert.equal(cli.config.redis?.url, 'redis://127.0.0.1:6379', name);
     for (const r of cli.config.roles) roles.add(r);
   }
   assert.deepEqual([...roles].sort(), [...ROLE_NAMES].sort());

@@ -51,7 +51,8 @@ test('exact messages name the offending field', () => {
   throwsConfig(() => resolveConfig({ collector: { probe: { path: 'health' } } }), 'config: collector.probe.path: must start with /');
   throwsConfig(() => resolveConfig({ driver: { kind: 'docker', image: 'w:1', network: { mode: 'overlay' } } }), 'config: driver.network.mode: Invalid option: expected one of "host"|"bridge"');
   throwsConfig(() => resolveConfig({ driver: { kind: 'docker', image: 'w:1', readyPath: 'health' } }), 'config: driver.readyPath: must start with /');
-  throwsConfig(() => resolveConfig({ redis: 'http://x:6379' }), 'config: redis: must be a redis:// or rediss:// (TLS) URL with a host, e.g. redis://:password@10.0.0.5:6379/0');
+  throwsConfig(() => resolveConfig({ redis: { url: 'redis://127.0.0.1:6379', tls: { caFile: 'ca.pem' } } }), 'config: redis: tls files need a rediss:// URL');
+  throwsConfig(() => resolveConfig({ redis: 'http://x:6379' }), 'config: redis.url: must be a redis:// or rediss:// (TLS) URL with a host, e.g. redis://:password@10.0.0.5:6379/0');
   throwsConfig(() => resolveConfig({ appId: 'a b' }), 'config: appId: use 1 to 64 letters, digits, - or _');
   throwsConfig(() => resolveConfig({ autoscaler: { scoreHigh: 90, scoreLow: 80 } }), 'config: autoscaler: need scoreCritical <= scoreHigh < scoreLow');
   throwsConfig(() => resolveConfig({ autoscaler: { policy: 'k8s' } }), 'config: autoscaler.policy: Invalid option: expected one of "seed"|"hpa"');

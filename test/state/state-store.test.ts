@@ -6,16 +6,19 @@ import { planReconcile } from '../../src/state/reconcile.js';
 import { RedisStateStore } from '../../src/state/redis-store.js';
 import { entryId, type StateStore, type WorkerEntry } from '../../src/state/state-store.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const entry = (name: string, extra: Partial<WorkerEntry> = {}): WorkerEntry => ({ name, host: '127.0.0.1', port: 4000, image: null, category: null, score: null, state: 'init', updatedAt: 1, ...extra });
 
 let redis: RedisServer;
 let secured: RedisServer;
+let overTls: RedisServer;
+const certs = selfSignedCert();
 before(async () => {
-  [redis, secured] = await Promise.all([startRedisServer(), startRedisServer({ password: 's3cret' })]);
+  [redis, secured, overTls] = await Promise.all([startRedisServer(), startRedisServer({ password: 's3cret' }), startRedisServer({ password: 't1s', tls: certs })]);
 });
 after(async () => {
-  await Promise.all([redis?.stop(), secured?.stop()]);
+  await Promise.all([redis?.stop(), secured?.stop(), overTls?.stop()]);
 });
 
 /** The same contract for both stores. */
@@ -45,6 +48,19 @@ function contract(name: string, open: (app: string) => Promise<StateStore>): voi
 contract('memory', async (app) => new MemoryStateStore(app));
 contract('redis', (app) => RedisStateStore.connect(redis.url, app));
 contract('redis with a password', (app) => RedisStateStore.connect(secured.url, app));
+contract('redis over TLS with a password, the server checked against a CA file', (app) => RedisStateStore.connect(overTls.url, app, { tls: { caFile: certs.cert } }));
+
+test('redis over TLS: a server certificate no CA vouches for, plain redis:// to a TLS port, or an unreadable CA file is one clear error', async () => {
+  assert.match(overTls.url, /^rediss:/);
+  await assert.rejects(RedisStateStore.connect(overTls.url, 'app', { timeoutMs: 2_000 }), (err: unknown) => {
+    assert.ok(err instanceof StateStoreError);
+    assert.equal(err.code, 'ERR_STATE_UNAVAILABLE');
+    assert.match(err.message, /self[- ]signed certificate/);
+    return true;
+  });
+  await assert.rejects(RedisStateStore.connect(overTls.url.replace('rediss:', 'redis:'), 'app', { timeoutMs: 1_000 }), (err: unknown) => err instanceof StateStoreError && err.code === 'ERR_STATE_UNAVAILABLE');
+  await assert.rejects(RedisStateStore.connect(overTls.url, 'app', { tls: { caFile: '/nonexistent/ca.pem' } }), /cannot read the TLS CA file \/nonexistent\/ca.pem/);
+});
 
 test('redis: keys are md5 of (application, name), scoped under the application', () => {
   assert.equal(entryId('app', 'w1'), entryId('app', 'w1'));
