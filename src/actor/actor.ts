@@ -15,6 +15,11 @@ export interface ActorContext<M> {
   tell(message: M): void;
   /** Bus messages on the topic arrive in the mailbox, mapped to the actor's message type. */
   subscribe<T extends MessageType>(topic: Topic<T>, toMessage: (message: MessageOf<T>) => M, options?: { queue?: string }): void;
+  /**
+   * Answers requests on the topic. Handlers run as requests arrive, outside the mailbox, so a slow
+   * answer (a worker starting) holds up neither the actor's other messages nor other requests.
+   */
+  serve<T extends MessageType, R extends MessageType>(topic: Topic<T>, handler: (message: MessageOf<T>) => Promise<MessageOf<R>>): void;
   /** A message in the mailbox every intervalMs (a tick), so timers too are handled one at a time. */
   every(intervalMs: number, message: () => M): void;
 }

@@ -90,6 +90,9 @@ export class Supervisor {
       subscribe: (topic, toMessage, options) => {
         r.cleanups.push(bus.subscribe(topic, (m) => mailbox.post(toMessage(m)), options));
       },
+      serve: (topic, handler) => {
+        r.cleanups.push(bus.serve(topic, handler));
+      },
       every: (intervalMs, message) => {
         const timer = setInterval(() => mailbox.post(message()), intervalMs);
         r.cleanups.push(() => clearInterval(timer));

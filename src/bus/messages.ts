@@ -97,6 +97,56 @@ export const scoresUpdatedV1 = z.strictObject({
     .max(100_000),
 });
 
+/** A worker as the autoscaler sees it, on the host whose driver runs it. */
+const fleetWorker = z.strictObject({
+  id,
+  /** A default worker (seed 000, section 3.3) is never sent to Sundown. */
+  isDefault: z.boolean(),
+  startedAt: timestamp,
+  /** In Sundown: draining, then stopped. */
+  retiring: z.boolean(),
+});
+
+/**
+ * The workers a host's process or Docker driver runs, so an autoscaler on any host can count
+ * them. `incarnation` (when the host started) and `seq` order one host's reports: a report older
+ * than one already seen is ignored, and a restarted host starts a new incarnation.
+ */
+const fleetInventory = {
+  host: id,
+  /** The driver's kind: process or docker. */
+  driver: z.string().min(1).max(32),
+  incarnation: timestamp,
+  seq: count,
+  at: timestamp,
+  workers: z.array(fleetWorker).max(100_000),
+};
+
+export const fleetInventoryV1 = z.strictObject({ type: z.literal('fleet.inventory'), v: z.literal(1), ...fleetInventory });
+
+/** The autoscaler asks one host's driver to start a worker, or to send one to Sundown. */
+export const fleetCommandV1 = z.strictObject({
+  type: z.literal('fleet.command'),
+  v: z.literal(1),
+  from: id,
+  at: timestamp,
+  action: z.enum(['add', 'retire']),
+  /** The worker to retire; null for add. */
+  worker: id.nullable(),
+  /** How long a retired worker may take to finish its requests. */
+  drainMs: count.max(3_600_000),
+});
+
+/** A host's answer to fleet.command: the worker started (add), or why nothing was done, and its inventory after the command. */
+export const fleetResultV1 = z.strictObject({
+  type: z.literal('fleet.result'),
+  v: z.literal(1),
+  ok: z.boolean(),
+  worker: id.nullable(),
+  error: z.string().max(2048).nullable(),
+  ...fleetInventory,
+});
+
 /** Every host announces itself and its roles; the admin API lists who is alive. */
 export const presenceV1 = z.strictObject({
   type: z.literal('presence'),
@@ -110,7 +160,17 @@ export const presenceV1 = z.strictObject({
 /** A request for a host's current presence (used by request/reply tests and tools). */
 export const pingV1 = z.strictObject({ type: z.literal('ping'), v: z.literal(1), from: id, at: timestamp });
 
-export const messageSchema = z.discriminatedUnion('type', [weightsUpdatedV1, scoresUpdatedV1, ingressStatsV2, metricsSampleV2, presenceV1, pingV1]);
+export const messageSchema = z.discriminatedUnion('type', [
+  weightsUpdatedV1,
+  scoresUpdatedV1,
+  ingressStatsV2,
+  metricsSampleV2,
+  fleetInventoryV1,
+  fleetCommandV1,
+  fleetResultV1,
+  presenceV1,
+  pingV1,
+]);
 
 export type Message = z.infer<typeof messageSchema>;
 export type MessageType = Message['type'];

@@ -230,7 +230,7 @@ export const configSchema = z.strictObject({
           stabilizationMs: z.number().int().min(0).default(300_000),
         })
         .prefault({}),
-      /** The least C_default may be; default: the process driver's count. */
+      /** The least C_default may be, counted over the cluster; default: this host's driver.count. */
       minWorkers: z.number().int().min(0).max(100_000).optional(),
       /** C_max. */
       maxWorkers: z.number().int().min(1).max(100_000).default(10),
@@ -245,6 +245,8 @@ export const configSchema = z.strictObject({
       cooldownMs: z.number().int().min(0).default(30_000),
       /** How long a worker in Sundown may take to finish its requests before it is stopped. */
       drainMs: positiveMs.default(30_000),
+      /** How long the host asked to start a worker may take (its readiness wait included) before the autoscaler stops waiting. */
+      startTimeoutMs: positiveMs.default(60_000),
     })
     .prefault({})
     .refine((a) => a.scoreCritical <= a.scoreHigh && a.scoreHigh < a.scoreLow, 'need scoreCritical <= scoreHigh < scoreLow'),

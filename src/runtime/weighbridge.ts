@@ -17,6 +17,8 @@ import { Reconciler } from '../state/reconciler.js';
 import { RedisStateStore } from '../state/redis-store.js';
 import { isScalable } from '../drivers/driver.js';
 import { Autoscaler } from '../scaling/autoscaler.js';
+import { ClusterFleet } from '../scaling/fleet.js';
+import { fleetAgent } from '../../actors/fleet-agent.js';
 import { minWorkers } from '../config/schema.js';
 import type { StateStore } from '../state/state-store.js';
 import { topics } from '../bus/subjects.js';
@@ -76,12 +78,11 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
     await store?.close();
     throw err;
   }
-  // The autoscaler starts and stops this host's process or Docker workers; elsewhere it only holds its lease.
+  // The autoscaler scales every host's process or Docker workers, through each host's fleet agent.
+  const fleet = roles.has('autoscaler') ? new ClusterFleet({ hostId, staleMs: 3 * config.bus.statsIntervalMs, commandTimeoutMs: config.autoscaler.startTimeoutMs }) : null;
+  const autoscaler = store !== null && fleet !== null ? new Autoscaler(fleet, store, { ...config.autoscaler, minWorkers: minWorkers(config), log }) : null;
   const driver = dataPlane?.driver;
-  const autoscaler =
-    store !== null && roles.has('autoscaler') && driver !== undefined && isScalable(driver)
-      ? new Autoscaler(driver, store, { ...config.autoscaler, minWorkers: minWorkers(config), log })
-      : null;
+  const scalable = driver !== undefined && isScalable(driver) ? driver : null;
   let admin: AdminServer;
   try {
     admin = await startAdminServer(config.admin.host, config.admin.port, {
@@ -122,6 +123,7 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
     const sup = new Supervisor({ hostId, bus: b, log });
     supervisor = sup;
     const interval = config.bus.statsIntervalMs;
+    if (scalable !== null) await sup.start(fleetAgent({ driver: scalable, intervalMs: interval }));
     if (dataPlane !== null) {
       await sup.start(ingressAgent({ registry: dataPlane.registry, sampler: dataPlane.sampler, pool: POOL, statsIntervalMs: interval, onApplied: (a) => (applied = a) }));
     }
@@ -129,12 +131,13 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
     if (roles.has('collector')) await sup.start(collector({ intervalMs: c.intervalMs, local: dataPlane?.local ?? null, probe: c.probe.enabled ? c.probe : null }));
     if (roles.has('scorer')) await sup.start(scorer({ pool: POOL, intervalMs: c.intervalMs, scoring: config.scoring, onScores: (s) => (scores = s) }));
     const lease = (role: 'autoscaler' | 'reconciler') => ({ name: role, intervalMs: interval, leaseTtlMs: 3 * interval, onStatus: (s: LeadershipStatus) => leadership.set(role, s) });
-    if (roles.has('autoscaler')) {
+    if (autoscaler !== null && fleet !== null) {
+      fleet.attach(b, Date.now());
       await sup.start(
         leaderOnly({
           ...lease('autoscaler'),
-          watches: autoscaler === null ? [] : [watch(topics.scoresUpdated(POOL), (m) => autoscaler.observeScores(m))],
-          act: () => autoscaler?.tick(Date.now()),
+          watches: [watch(topics.scoresUpdated(POOL), (m) => autoscaler.observeScores(m)), watch(topics.allFleetInventories(), (m) => fleet.observe(m))],
+          act: () => autoscaler.tick(Date.now()),
         }),
       );
     }

@@ -1,9 +1,9 @@
 import type { Log } from '../bus/bus.js';
 import type { MessageOf } from '../bus/messages.js';
-import type { ScalableDriver, ScalableWorker } from '../drivers/driver.js';
 import { StateStoreError, WeighbridgeError } from '../errors.js';
 import type { StateStore } from '../state/state-store.js';
 import { decide, HpaPolicy, type AutoscaleOptions, type HpaOptions, type ScaledWorker } from './autoscale-policy.js';
+import type { ClusterFleet, FleetWorker } from './fleet.js';
 
 export interface AutoscalerOptions extends AutoscaleOptions {
   /** seed 000 section 3.4, or the HPA's rule for comparison. */
@@ -27,8 +27,8 @@ export interface ScalingEvent {
 const HISTORY = 100;
 
 /**
- * The autoscaler's work on one host's driver: every interval, the scorer's latest scores and the
- * driver's workers go through the seed 000 section 3.4 policy (autoscale-policy.ts); its decision
+ * The autoscaler's work: every interval, the scorer's latest scores and the workers of every host
+ * that can scale (the fleet, over the bus) go through the seed 000 section 3.4 policy (autoscale-policy.ts); its decision
  * is carried out and recorded. C_default lives in the state store (Redis when configured), so an
  * operator's change survives restarts; while the store cannot be read the last known value holds.
  * A worker the scorer drained on its own (LU for t_low, then nothing in flight: Shutdown) is
@@ -39,11 +39,10 @@ export class Autoscaler {
   private lastActionAt: number | null = null;
   private defaultCount: number;
   private readonly events: ScalingEvent[] = [];
-  private readonly retiring = new Set<Promise<void>>();
   private readonly hpa: HpaPolicy | null;
 
   constructor(
-    private readonly driver: ScalableDriver,
+    private readonly fleet: ClusterFleet,
     private readonly store: StateStore,
     private readonly options: AutoscalerOptions,
   ) {
@@ -56,20 +55,22 @@ export class Autoscaler {
   }
 
   async tick(now: number): Promise<void> {
+    if (!this.fleet.ready(now)) return;
     try {
       this.defaultCount = Math.max(this.options.minWorkers, (await this.store.getDefaultCount()) ?? this.options.minWorkers);
     } catch (err) {
       if (!(err instanceof StateStoreError)) throw err;
     }
-    const workers: ScaledWorker[] = this.driver.list().map((w) => {
+    const fleet = this.fleet.list(now);
+    const workers: ScaledWorker[] = fleet.map((w) => {
       const s = this.scores.get(w.id);
       return { id: w.id, score: s?.score ?? 100, phase: w.retiring ? 'sundown' : (s?.phase ?? 'init'), startedAt: w.startedAt };
     });
-    const drained = this.driver.list().filter((w) => !w.isDefault && !w.retiring && this.scores.get(w.id)?.phase === 'shutdown');
+    const drained = fleet.filter((w) => !w.isDefault && !w.retiring && this.scores.get(w.id)?.phase === 'shutdown');
     // Drained workers are in phase shutdown, so not among the active ones.
     const active = workers.filter((w) => w.phase !== 'sundown' && w.phase !== 'shutdown').length;
     if (drained.length > 0 && active >= this.defaultCount) {
-      return this.scaleDown(now, drained.map((w) => w.id), 'the scorer drained it (low utilization for t_low, nothing in flight)');
+      return await this.scaleDown(now, drained.map((w) => w.id), 'the scorer drained it (low utilization for t_low, nothing in flight)');
     }
     const input = { now, defaultCount: this.defaultCount, workers, lastActionAt: this.lastActionAt };
     const decision = this.hpa ? this.hpa.decide(input, this.options) : decide(input, this.options);
@@ -77,14 +78,14 @@ export class Autoscaler {
       this.lastActionAt = now;
       const added: string[] = [];
       try {
-        for (let i = 0; i < decision.count; i++) added.push(await this.driver.add());
+        for (let i = 0; i < decision.count; i++) added.push(await this.fleet.add());
       } catch (err) {
         // Not ready in time, or the engine refused: the next tick tries again after the cooldown.
         this.options.log(`autoscaler: starting a worker failed: ${(err as Error).message}`);
       }
       if (added.length > 0) this.record({ at: now, action: 'up', workers: added, reason: decision.reason });
     } else if (decision.action === 'down') {
-      this.scaleDown(now, decision.ids, decision.reason);
+      await this.scaleDown(now, decision.ids, decision.reason);
     }
   }
 
@@ -98,26 +99,25 @@ export class Autoscaler {
     return count;
   }
 
-  status(): { defaultCount: number; minWorkers: number; maxWorkers: number; workers: ScalableWorker[]; events: ScalingEvent[] } {
-    return { defaultCount: this.defaultCount, minWorkers: this.options.minWorkers, maxWorkers: this.options.maxWorkers, workers: this.driver.list(), events: [...this.events] };
+  status(): { defaultCount: number; minWorkers: number; maxWorkers: number; hosts: ReturnType<ClusterFleet['hostsView']>; workers: FleetWorker[]; events: ScalingEvent[] } {
+    const { defaultCount, options, fleet } = this;
+    return { defaultCount, minWorkers: options.minWorkers, maxWorkers: options.maxWorkers, hosts: fleet.hostsView(), workers: fleet.list(), events: [...this.events] };
   }
 
-  /** Waits for workers in Sundown to stop (shutdown). */
-  async settle(): Promise<void> {
-    await Promise.all(this.retiring);
-  }
-
-  private scaleDown(now: number, ids: string[], reason: string): void {
-    this.lastActionAt = now;
-    this.record({ at: now, action: 'down', workers: ids, reason });
+  /** Sundown for the workers: each host takes its own out of its route table and drains it (up to drainMs) while the ticks go on. */
+  private async scaleDown(now: number, ids: string[], reason: string): Promise<void> {
+    const sent: string[] = [];
     for (const id of ids) {
-      // Draining takes up to drainMs: the next ticks go on meanwhile and see the worker retiring.
-      const done: Promise<void> = this.driver
-        .retire(id, this.options.drainMs)
-        .catch((err: Error) => this.options.log(`autoscaler: stopping ${id} failed: ${err.message}`))
-        .finally(() => this.retiring.delete(done));
-      this.retiring.add(done);
+      try {
+        await this.fleet.retire(id, this.options.drainMs);
+        sent.push(id);
+      } catch (err) {
+        this.options.log(`autoscaler: Sundown for ${id} failed: ${(err as Error).message}`);
+      }
     }
+    if (sent.length === 0) return;
+    this.lastActionAt = now;
+    this.record({ at: now, action: 'down', workers: sent, reason });
   }
 
   private record(event: ScalingEvent): void {

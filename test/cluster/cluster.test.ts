@@ -165,6 +165,53 @@ test('two autoscalers: exactly one holds the lease; kill it and the other takes 
   }
 });
 
+test('an autoscaler on a control host scales the process workers of an ingress host over the bus, up and down through Sundown', async () => {
+  const scaling = join(dir, 'scaling.yaml');
+  writeFileSync(scaling, `bus:\n  statsIntervalMs: ${INTERVAL_MS}\n  presenceIntervalMs: ${INTERVAL_MS}\ncollector:\n  intervalMs: ${INTERVAL_MS}\nautoscaler:\n  minWorkers: 1\n  maxWorkers: 3\n  cooldownMs: 500\n  drainMs: 2000\n`);
+  const edge = await host('edge', 'ingress', ['--port', String(await freePort()), '--workers', '1']);
+  const control = await startCli(['--config', scaling, '--host-id', 'control', '--roles', 'collector,scorer,autoscaler', '--nats', nats.url, '--admin-port', String(await freePort())]);
+  interface Scaler {
+    hosts: { host: string; driver: string; workers: number }[];
+    workers: { id: string; host: string; retiring: boolean }[];
+    events: { action: string; workers: string[]; reason: string }[];
+  }
+  const workersOnEdge = async (): Promise<string[]> => (await admin<WorkerRow[]>(edge, '/api/workers')).map((w) => w.id).sort();
+  const setDefault = (count: number) => fetchRaw(`http://127.0.0.1:${control.adminPort}/api/autoscaler/default-count`, { method: 'POST', body: JSON.stringify({ count }), agent: false });
+  const failures: string[] = [];
+  let traffic = true;
+  const drive = (async () => {
+    while (traffic) {
+      const reply = await fetchRaw(`http://127.0.0.1:${edge.ingressPort}/`, { agent: false });
+      if (reply.status !== 200) failures.push(`${reply.status} ${reply.body.toString()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  try {
+    // The control host counts the edge's workers from its reports.
+    await eventually('the edge in the fleet', async () => {
+      const s = await admin<Scaler>(control, '/api/autoscaler');
+      return s.hosts.some((h) => h.host === 'edge' && h.driver === 'process' && h.workers === 1) ? true : undefined;
+    });
+    assert.equal((await setDefault(2)).status, 200);
+    await eventually('a second worker on the edge', async () => ((await workersOnEdge()).length === 2 ? true : undefined), 15_000);
+    const up = (await admin<Scaler>(control, '/api/autoscaler')).events.find((e) => e.action === 'up');
+    assert.deepEqual(up?.workers, ['worker-2']);
+    assert.ok((await admin<Scaler>(control, '/api/autoscaler')).workers.every((w) => w.host === 'edge'));
+    // Idle again with C_default back at 1: the started worker goes through Sundown on the edge.
+    assert.equal((await setDefault(1)).status, 200);
+    await eventually('back to one worker on the edge', async () => (JSON.stringify(await workersOnEdge()) === '["worker-1"]' ? true : undefined), 20_000);
+    const down = (await admin<Scaler>(control, '/api/autoscaler')).events.find((e) => e.action === 'down');
+    assert.deepEqual(down?.workers, ['worker-2'], JSON.stringify(down));
+    assert.match(edge.stderr(), /Sundown for worker-2 \(asked by control\)/);
+  } finally {
+    traffic = false;
+    await drive;
+    await stop(control);
+    await stop(edge);
+  }
+  assert.deepEqual(failures, []);
+});
+
 test('an ingress host whose NATS is down serves with its own weights and joins once NATS is up', async () => {
   const worker = await startHttpServer((_req, res) => res.end('ok'));
   const natsPort = await freePort();
