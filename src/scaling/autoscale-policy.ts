@@ -35,6 +35,17 @@ export interface ScaledWorker {
   phase: 'init' | 'LU' | 'MU' | 'HU' | 'sundown' | 'shutdown';
   /** When it started; the newest go first on a scale-down. */
   startedAt: number;
+  /** A default worker (seed 000, section 3.3) is never sent to Sundown. */
+  isDefault: boolean;
+}
+
+/** The `count` newest workers that may be sent to Sundown (not default ones). */
+function newestRemovable(active: readonly ScaledWorker[], count: number): string[] {
+  return active
+    .filter((w) => !w.isDefault)
+    .sort((a, b) => b.startedAt - a.startedAt)
+    .slice(0, count)
+    .map((w) => w.id);
 }
 
 export interface AutoscaleInput {
@@ -74,9 +85,9 @@ export function decide(input: AutoscaleInput, o: AutoscaleOptions): Decision {
   if (mean > o.scoreLow && n > input.defaultCount) {
     const reason = `mean score ${fmt(mean)} above ${o.scoreLow} with ${n} running, more than C_default ${input.defaultCount}`;
     if (cooling) return { action: 'none', reason: `${reason}; cooldown for ${wait} ms more` };
-    const count = Math.min(o.step, n - input.defaultCount);
-    const newest = [...active].sort((a, b) => b.startedAt - a.startedAt).slice(0, count);
-    return { action: 'down', ids: newest.map((w) => w.id), reason };
+    const ids = newestRemovable(active, Math.min(o.step, n - input.defaultCount));
+    if (ids.length === 0) return { action: 'none', reason: `${reason}, but all are default workers` };
+    return { action: 'down', ids, reason };
   }
   return { action: 'none', reason: `mean score ${fmt(mean)} with ${n} running` };
 }
@@ -114,7 +125,8 @@ export class HpaPolicy {
     if (desired < n) desired = Math.min(n, Math.max(...this.history.map((h) => h.desired)));
     const reason = `utilization ${fmt(utilization)} against a target of ${this.o.targetUtilization}: ${desired} wanted, ${n} running`;
     if (desired > n) return { action: 'up', count: desired - n, reason };
-    if (desired < n) return { action: 'down', ids: [...active].sort((a, b) => b.startedAt - a.startedAt).slice(0, n - desired).map((w) => w.id), reason };
+    const ids = desired < n ? newestRemovable(active, n - desired) : [];
+    if (ids.length > 0) return { action: 'down', ids, reason };
     return { action: 'none', reason };
   }
 }

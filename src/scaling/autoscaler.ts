@@ -64,7 +64,7 @@ export class Autoscaler {
     const fleet = this.fleet.list(now);
     const workers: ScaledWorker[] = fleet.map((w) => {
       const s = this.scores.get(w.id);
-      return { id: w.id, score: s?.score ?? 100, phase: w.retiring ? 'sundown' : (s?.phase ?? 'init'), startedAt: w.startedAt };
+      return { id: w.id, score: s?.score ?? 100, phase: w.retiring ? 'sundown' : (s?.phase ?? 'init'), startedAt: w.startedAt, isDefault: w.isDefault };
     });
     const drained = fleet.filter((w) => !w.isDefault && !w.retiring && this.scores.get(w.id)?.phase === 'shutdown');
     // Drained workers are in phase shutdown, so not among the active ones.

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { decide, HpaPolicy, type AutoscaleOptions, type ScaledWorker } from '../../src/scaling/autoscale-policy.js';
 
 const o: AutoscaleOptions = { maxWorkers: 6, step: 2, scoreHigh: 40, scoreCritical: 10, scoreLow: 70, cooldownMs: 30_000 };
-const w = (id: string, score: number, extra: Partial<ScaledWorker> = {}): ScaledWorker => ({ id, score, phase: 'MU', startedAt: 0, ...extra });
+const w = (id: string, score: number, extra: Partial<ScaledWorker> = {}): ScaledWorker => ({ id, score, phase: 'MU', startedAt: 0, isDefault: false, ...extra });
 
 test('scale up by S when the mean score is low or one worker is critical, up to C_max', () => {
   assert.deepEqual(decide({ now: 0, defaultCount: 2, workers: [w('a', 30), w('b', 35)], lastActionAt: null }, o), { action: 'up', count: 2, reason: 'mean score 32.5 below 40' });
@@ -27,6 +27,13 @@ test('scale down S of the newest when the mean score is high, never below C_defa
     reason: 'mean score 90.0 above 70 with 4 running, more than C_default 3',
   });
   assert.equal(decide({ now: 0, defaultCount: 4, workers: four, lastActionAt: null }, o).action, 'none');
+  // Default workers (seed 000, section 3.3) are never sent to Sundown, however new.
+  const defaults = four.map((x) => ({ ...x, isDefault: x.id !== 'd' }));
+  assert.deepEqual(decide({ now: 0, defaultCount: 1, workers: defaults, lastActionAt: null }, o), { action: 'down', ids: ['d'], reason: 'mean score 90.0 above 70 with 4 running, more than C_default 1' });
+  assert.deepEqual(decide({ now: 0, defaultCount: 1, workers: four.map((x) => ({ ...x, isDefault: true })), lastActionAt: null }, o), {
+    action: 'none',
+    reason: 'mean score 90.0 above 70 with 4 running, more than C_default 1, but all are default workers',
+  });
 });
 
 test('the cooldown holds both ways; the floor does not wait for it', () => {
