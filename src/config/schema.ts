@@ -2,7 +2,7 @@ import { cpus } from 'node:os';
 import { z } from 'zod';
 import { POLICY_NAMES } from '../balancing/policies/index.js';
 import { ROLE_NAMES } from '../runtime/roles.js';
-import { WEIGHT_BASES } from '../scoring/score-book.js';
+import { WEIGHT_BASES, type WeightBasis } from '../scoring/score-book.js';
 
 /**
  * The configuration file schema (JSON or YAML). Every field is optional; DEFAULTS fills the rest.
@@ -186,8 +186,8 @@ export const configSchema = z.strictObject({
   /** The scorer: seed 000 sections 3.1 (scores), 3.3 (categories and states) and 3.5 (weights). */
   scoring: z
     .strictObject({
-      /** What a worker's weight follows: its score (seed 000, 3.5), its service rate (seed 004), or both multiplied. */
-      weightBy: z.enum(WEIGHT_BASES).default('score-and-process-time'),
+      /** What a worker's weight follows: its score (seed 000, 3.5), its service rate (seed 004), both multiplied, or auto (by the policy; see weightBasis). */
+      weightBy: z.enum([...WEIGHT_BASES, 'auto']).default('auto'),
       /** w_c, w_m, w_n, w_a; relative, so they need not sum to 1. */
       weights: z
         .strictObject({
@@ -270,6 +270,19 @@ export function minWorkers(c: { autoscaler: { minWorkers?: number | undefined };
   return c.autoscaler.minWorkers ?? (c.driver.kind === 'static' ? 0 : (c.driver.count ?? 0));
 }
 
+/**
+ * The weights the policy needs when scoring.weightBy is auto. Weighted random is seed 000's
+ * section 3.5: weights follow scores. Smooth weighted round robin is seed 004's: service rates.
+ * Weighted P2C compares (in flight + 1) / weight, the expected wait when the weight is the
+ * service rate; a score also falls as a worker is slower (its availability sub-score follows
+ * response time), so weights from both would count speed twice and overload the fast workers
+ * (bench:balance (c) at 70% load: p99 1.7x P2C peak EWMA's with both, 0.75x with service rates).
+ * The other policies ignore weights.
+ */
+export function weightBasis(c: { policy: string; scoring: { weightBy: WeightBasis | 'auto' } }): WeightBasis {
+  if (c.scoring.weightBy !== 'auto') return c.scoring.weightBy;
+  return c.policy === 'smooth-weighted-round-robin' || c.policy === 'weighted-p2c' ? 'process-time' : 'score';
+}
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;

@@ -19,7 +19,7 @@ import { isScalable } from '../drivers/driver.js';
 import { Autoscaler } from '../scaling/autoscaler.js';
 import { ClusterFleet } from '../scaling/fleet.js';
 import { fleetAgent } from '../../actors/fleet-agent.js';
-import { minWorkers } from '../config/schema.js';
+import { minWorkers, weightBasis } from '../config/schema.js';
 import type { StateStore } from '../state/state-store.js';
 import { topics } from '../bus/subjects.js';
 import { startDataPlane, type DataPlane } from './data-plane.js';
@@ -129,7 +129,7 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
     }
     const c = config.collector;
     if (roles.has('collector')) await sup.start(collector({ intervalMs: c.intervalMs, local: dataPlane?.local ?? null, probe: c.probe.enabled ? c.probe : null }));
-    if (roles.has('scorer')) await sup.start(scorer({ pool: POOL, intervalMs: c.intervalMs, scoring: config.scoring, onScores: (s) => (scores = s) }));
+    if (roles.has('scorer')) await sup.start(scorer({ pool: POOL, intervalMs: c.intervalMs, scoring: { ...config.scoring, weightBy: weightBasis(config) }, onScores: (s) => (scores = s) }));
     const lease = (role: 'autoscaler' | 'reconciler') => ({ name: role, intervalMs: interval, leaseTtlMs: 3 * interval, onStatus: (s: LeadershipStatus) => leadership.set(role, s) });
     if (autoscaler !== null && fleet !== null) {
       fleet.attach(b, Date.now());

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { parseCommandLine } from '../../src/cli/args.js';
 import { readConfigFile, resolveConfig } from '../../src/config/load.js';
+import { weightBasis, type ConfigInput } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/errors.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -32,6 +33,15 @@ test('defaults: every field is optional', () => {
   assert.equal(c.driver.kind === 'process' && c.driver.count, 3);
   assert.ok(c.threads >= 1);
   assert.equal(c.limits.maxConcurrentRequests, 10_000);
+});
+
+test('weights follow what the policy needs unless scoring.weightBy says otherwise', () => {
+  const basis = (input: ConfigInput): string => weightBasis(resolveConfig(input));
+  assert.equal(basis({}), 'score', 'weighted random: seed 000, section 3.5');
+  assert.equal(basis({ policy: 'smooth-weighted-round-robin' }), 'process-time');
+  assert.equal(basis({ policy: 'weighted-p2c' }), 'process-time');
+  assert.equal(basis({ policy: 'weighted-p2c', scoring: { weightBy: 'score-and-process-time' } }), 'score-and-process-time');
+  assert.equal(basis({ scoring: { weightBy: 'process-time' } }), 'process-time');
 });
 
 test('exact messages name the offending field', () => {
