@@ -183,7 +183,8 @@ export class DockerDriver implements ScalableDriver {
     }
     const { containerPort, reach } = this.options.network;
     const exposed = `${containerPort}/tcp`;
-    const create: Partial<Docker.ContainerCreateOptions> = { HostConfig: { NetworkMode: net.name }, NetworkingConfig: { EndpointsConfig: { [net.name]: { Aliases: [id] } } } };
+    // On a user-defined network Docker's DNS resolves the container's name: no alias needed.
+    const create: Partial<Docker.ContainerCreateOptions> = { HostConfig: { NetworkMode: net.name } };
     const env = [`PORT=${containerPort}`, 'HOST=0.0.0.0'];
     if (reach === 'dns') return { create, env, host: id, port: containerPort };
     const port = await freePort();

@@ -37,8 +37,8 @@ test('defaults: every field is optional', () => {
 
 test('weights follow what the policy needs unless scoring.weightBy says otherwise', () => {
   const basis = (input: ConfigInput): string => weightBasis(resolveConfig(input));
-  assert.equal(basis({}), 'score', 'weighted random: seed 000, section 3.5');
-  assert.equal(basis({ policy: 'smooth-weighted-round-robin' }), 'process-time');
+  assert.equal(basis({}), 'score-and-process-time');
+  assert.equal(basis({ policy: 'smooth-weighted-round-robin' }), 'score-and-process-time');
   assert.equal(basis({ policy: 'weighted-p2c' }), 'process-time');
   assert.equal(basis({ policy: 'weighted-p2c', scoring: { weightBy: 'score-and-process-time' } }), 'score-and-process-time');
   assert.equal(basis({ scoring: { weightBy: 'process-time' } }), 'process-time');
