@@ -278,11 +278,12 @@ export function minWorkers(c: { autoscaler: { minWorkers?: number | undefined };
  * two rounds each, weighted P2C's p99 against P2C peak EWMA's): Poisson 70% 1.69x and 0.84x with
  * both, 0.75x and 0.85x with rates alone; Poisson 90% 0.95x and 0.81x against 0.83x twice;
  * bursty 70% 0.88x and 1.10x against 0.86x and 0.91x.
- * Every other policy keeps both: without in-flight counts to push back, a worker that slowed
- * down must lose its traffic through its weight, and neither alone cuts it enough. Scores are
- * bounded below (minScore, and sub-scores that stay high), and measured rates flatten on a busy
- * host: weighted random on scores alone, or smooth WRR on rates alone, kept sending a worker
- * slowed 10x more than it could serve (live, Poisson 70%: p99 14 s and 1.8 s, requests lost).
+ * Every other policy keeps both, as before auto existed. Without in-flight counts to push back,
+ * a worker that slowed down loses its traffic only through its weight, and no basis cuts it
+ * enough: scores are bounded below (minScore, and sub-scores that stay high) and measured rates
+ * flatten on a busy host, so live (Poisson 70%, a worker slowed 10x) weighted random reached a
+ * p99 of 14 s with scores alone and 3.2 s with both, smooth WRR 1.8 s with rates alone and
+ * 3.2 s with both, each losing requests; nothing there argued for a change.
  */
 export function weightBasis(c: { policy: string; scoring: { weightBy: WeightBasis | 'auto' } }): WeightBasis {
   if (c.scoring.weightBy !== 'auto') return c.scoring.weightBy;
