@@ -11,7 +11,7 @@ export const USAGE = `Usage: weighbridge [options]
   --admin-port N       admin API port (default 9090)
   --threads N          ingress threads (default: number of cores)
   --policy NAME        weighted-random | round-robin | smooth-weighted-round-robin |
-                       least-connections | p2c-peak-ewma | weighted-p2c
+                       least-connections | p2c-peak-ewma | weighted-p2c (default)
   --upstreams URLS     static workers, comma-separated http:// URLs, equal weights
   --workers N          example workers started as local processes (default 3), or containers
                        with --docker-image

@@ -134,7 +134,8 @@ export const configSchema = z.strictObject({
   port: port.default(8080),
   threads: z.number().int().min(1).max(256).default(Math.max(1, cpus().length)),
   admin: z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9090) }).default({ host: '127.0.0.1', port: 9090 }),
-  policy: z.enum(POLICY_NAMES).default('weighted-random'),
+  /** weighted-p2c by default: it has the best tail latency in bench:balance, and its in-flight counts shed a worker that slows down before any weight update does. */
+  policy: z.enum(POLICY_NAMES).default('weighted-p2c'),
   driver: z.discriminatedUnion('kind', [staticDriverSchema, processDriverSchema, dockerDriverSchema]).default({
     kind: 'process',
     command: [],

@@ -28,7 +28,7 @@ test('defaults: every field is optional', () => {
   const c = resolveConfig({});
   assert.equal(c.port, 8080);
   assert.equal(c.admin.port, 9090);
-  assert.equal(c.policy, 'weighted-random');
+  assert.equal(c.policy, 'weighted-p2c');
   assert.equal(c.driver.kind, 'process');
   assert.equal(c.driver.kind === 'process' && c.driver.count, 3);
   assert.ok(c.threads >= 1);
@@ -37,7 +37,8 @@ test('defaults: every field is optional', () => {
 
 test('weights follow what the policy needs unless scoring.weightBy says otherwise', () => {
   const basis = (input: ConfigInput): string => weightBasis(resolveConfig(input));
-  assert.equal(basis({}), 'score-and-process-time');
+  assert.equal(basis({}), 'process-time', 'the default policy, weighted P2C');
+  assert.equal(basis({ policy: 'weighted-random' }), 'score-and-process-time');
   assert.equal(basis({ policy: 'smooth-weighted-round-robin' }), 'score-and-process-time');
   assert.equal(basis({ policy: 'weighted-p2c' }), 'process-time');
   assert.equal(basis({ policy: 'weighted-p2c', scoring: { weightBy: 'score-and-process-time' } }), 'score-and-process-time');
