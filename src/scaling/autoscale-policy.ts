@@ -64,11 +64,30 @@ export type Decision =
 
 const fmt = (x: number): string => x.toFixed(1);
 
-export function decide(input: AutoscaleInput, o: AutoscaleOptions): Decision {
+/**
+ * Workers in Sundown serve no new requests but still run until they stop: they do not count as
+ * capacity, yet they do count toward C_max, which bounds what runs (the host's resources).
+ */
+function counts(input: AutoscaleInput, maxWorkers: number): { active: ScaledWorker[]; n: number; room: number; full: string } {
   const active = input.workers.filter((w) => w.phase !== 'sundown' && w.phase !== 'shutdown');
   const n = active.length;
-  // Below the floor (a worker died, or C_default was raised) is not a scaling decision: no cooldown.
-  if (n < input.defaultCount) return { action: 'up', count: Math.min(input.defaultCount, o.maxWorkers) - n, reason: `${n} running, below C_default ${input.defaultCount}` };
+  const running = input.workers.length;
+  const full = running > n ? `${running} running (${running - n} in Sundown) is C_max` : `${n} running is C_max`;
+  return { active, n, room: maxWorkers - running, full };
+}
+
+/** Below the floor (a worker died, or C_default was raised) is not a scaling decision: no cooldown. */
+function belowFloor(input: AutoscaleInput, n: number, room: number, full: string): Decision | null {
+  if (n >= input.defaultCount) return null;
+  const reason = `${n} running, below C_default ${input.defaultCount}`;
+  const count = Math.min(input.defaultCount - n, room);
+  return count > 0 ? { action: 'up', count, reason } : { action: 'none', reason: `${reason}, but ${full}` };
+}
+
+export function decide(input: AutoscaleInput, o: AutoscaleOptions): Decision {
+  const { active, n, room, full } = counts(input, o.maxWorkers);
+  const floor = belowFloor(input, n, room, full);
+  if (floor !== null) return floor;
   const measured = active.filter((w) => w.phase !== 'init');
   if (measured.length === 0) return { action: 'none', reason: 'no worker measured yet' };
   const mean = measured.reduce((a, w) => a + w.score, 0) / measured.length;
@@ -78,9 +97,9 @@ export function decide(input: AutoscaleInput, o: AutoscaleOptions): Decision {
 
   const high = mean < o.scoreHigh ? `mean score ${fmt(mean)} below ${o.scoreHigh}` : worst.score < o.scoreCritical ? `${worst.id} scores ${fmt(worst.score)}, below ${o.scoreCritical}` : null;
   if (high !== null) {
-    if (n >= o.maxWorkers) return { action: 'none', reason: `${high}, but ${n} running is C_max` };
+    if (room <= 0) return { action: 'none', reason: `${high}, but ${full}` };
     if (cooling) return { action: 'none', reason: `${high}; cooldown for ${wait} ms more` };
-    return { action: 'up', count: Math.min(o.step, o.maxWorkers - n), reason: high };
+    return { action: 'up', count: Math.min(o.step, room), reason: high };
   }
   if (mean > o.scoreLow && n > input.defaultCount) {
     const reason = `mean score ${fmt(mean)} above ${o.scoreLow} with ${n} running, more than C_default ${input.defaultCount}`;
@@ -111,9 +130,9 @@ export class HpaPolicy {
   constructor(private readonly o: HpaOptions) {}
 
   decide(input: AutoscaleInput, limits: { maxWorkers: number }): Decision {
-    const active = input.workers.filter((w) => w.phase !== 'sundown' && w.phase !== 'shutdown');
-    const n = active.length;
-    if (n < input.defaultCount) return { action: 'up', count: Math.min(input.defaultCount, limits.maxWorkers) - n, reason: `${n} running, below C_default ${input.defaultCount}` };
+    const { active, n, room, full } = counts(input, limits.maxWorkers);
+    const floor = belowFloor(input, n, room, full);
+    if (floor !== null) return floor;
     const measured = active.filter((w) => w.phase !== 'init');
     if (measured.length === 0) return { action: 'none', reason: 'no worker measured yet' };
     const utilization = measured.reduce((a, w) => a + (100 - w.score), 0) / measured.length;
@@ -124,7 +143,7 @@ export class HpaPolicy {
     while (this.history.length > 0 && this.history[0]!.at < input.now - this.o.stabilizationMs) this.history.shift();
     if (desired < n) desired = Math.min(n, Math.max(...this.history.map((h) => h.desired)));
     const reason = `utilization ${fmt(utilization)} against a target of ${this.o.targetUtilization}: ${desired} wanted, ${n} running`;
-    if (desired > n) return { action: 'up', count: desired - n, reason };
+    if (desired > n) return room > 0 ? { action: 'up', count: Math.min(desired - n, room), reason } : { action: 'none', reason: `${reason}, but ${full}` };
     const ids = desired < n ? newestRemovable(active, n - desired) : [];
     if (ids.length > 0) return { action: 'down', ids, reason };
     return { action: 'none', reason };

@@ -47,6 +47,19 @@ test('the cooldown holds both ways; the floor does not wait for it', () => {
   assert.deepEqual(decide({ now: 10_000, defaultCount: 3, workers: [w('a', 95), w('b', 95)], lastActionAt: 0 }, o), { action: 'up', count: 1, reason: '2 running, below C_default 3' });
 });
 
+test('workers in Sundown still count toward C_max until they stop', () => {
+  const draining = (id: string) => w(id, 90, { phase: 'sundown' });
+  const low = (k: number) => Array.from({ length: k }, (_, i) => w(`a${i}`, 20));
+  assert.deepEqual(decide({ now: 0, defaultCount: 1, workers: [...low(5), draining('d')], lastActionAt: null }, o), { action: 'none', reason: 'mean score 20.0 below 40, but 6 running (1 in Sundown) is C_max' });
+  assert.deepEqual(decide({ now: 0, defaultCount: 1, workers: [...low(4), draining('d')], lastActionAt: null }, o), { action: 'up', count: 1, reason: 'mean score 20.0 below 40' });
+  // The floor too waits for drains when they fill C_max.
+  const fourDraining = ['d1', 'd2', 'd3', 'd4'].map(draining);
+  assert.deepEqual(decide({ now: 0, defaultCount: 3, workers: [...low(2), ...fourDraining], lastActionAt: null }, o), { action: 'none', reason: '2 running, below C_default 3, but 6 running (4 in Sundown) is C_max' });
+  assert.deepEqual(decide({ now: 0, defaultCount: 3, workers: [...low(1), ...fourDraining], lastActionAt: null }, o), { action: 'up', count: 1, reason: '1 running, below C_default 3' });
+  const hpa = new HpaPolicy({ targetUtilization: 50, tolerance: 0.1, stabilizationMs: 300_000 });
+  assert.deepEqual(hpa.decide({ now: 0, defaultCount: 1, workers: [...low(2), draining('d')], lastActionAt: null }, { maxWorkers: 4 }), { action: 'up', count: 1, reason: 'utilization 80.0 against a target of 50: 4 wanted, 2 running' });
+});
+
 test('draining and unmeasured workers do not count as capacity or as evidence', () => {
   const workers = [w('a', 30), w('b', 10, { phase: 'sundown' }), w('c', 0, { phase: 'init' })];
   assert.deepEqual(decide({ now: 0, defaultCount: 1, workers, lastActionAt: null }, o), { action: 'up', count: 2, reason: 'mean score 30.0 below 40' });
