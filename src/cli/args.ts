@@ -16,6 +16,8 @@ export const USAGE = `Usage: weighbridge [options]
   --workers N          example workers started as local processes (default 3), or containers
                        with --docker-image
   --docker-image IMAGE workers are containers of this local image (the docker driver)
+  --min-workers N      the autoscaler's floor for C_default over the cluster (default:
+                       --workers); set it on a control host, which runs no workers itself
   --roles LIST         what this process runs, comma-separated (default: all):
                        ingress,collector,scorer,autoscaler,reconciler
   --nats URLS          NATS servers, comma-separated (nats://host:4222); without it the bus is
@@ -53,6 +55,7 @@ export function parseCommandLine(argv: readonly string[]): CliResult {
         policy: { type: 'string' },
         upstreams: { type: 'string' },
         workers: { type: 'string' },
+        'min-workers': { type: 'string' },
         roles: { type: 'string' },
         nats: { type: 'string' },
         'host-id': { type: 'string' },
@@ -74,6 +77,8 @@ export function parseCommandLine(argv: readonly string[]): CliResult {
   const adminPort = int('admin-port', v['admin-port']);
   const threads = int('threads', v.threads);
   const workers = int('workers', v.workers);
+  const minWorkersFlag = int('min-workers', v['min-workers']);
+  if (minWorkersFlag !== undefined) raw.autoscaler = { ...(raw.autoscaler as object | undefined), minWorkers: minWorkersFlag };
   if (port !== undefined) raw.port = port;
   if (v.host !== undefined) raw.host = v.host;
   if (threads !== undefined) raw.threads = threads;

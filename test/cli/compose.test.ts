@@ -31,7 +31,11 @@ test('docker-compose.yml: every weighbridge service has a valid command line, an
   const ingress = parseCommandLine(compose.services.ingress!.command);
   assert.ok(!ingress.help);
   assert.equal(ingress.config.driver.kind, 'docker');
-  assert.ok(compose.services.ingress!.volumes?.includes('/var/run/docker.sock:/var/run/docker.sock'), 'the autoscaler reaches Docker through the socket');
+  assert.ok(compose.services.ingress!.volumes?.includes('/var/run/docker.sock:/var/run/docker.sock'), 'the ingress host starts containers through the socket');
+  // The autoscaler runs in the control plane, with the ingress host's workers as its floor.
+  const control = parseCommandLine(compose.services.control!.command);
+  assert.ok(!control.help && control.config.roles.includes('autoscaler'));
+  assert.equal(control.config.autoscaler.minWorkers, ingress.config.driver.kind === 'docker' ? ingress.config.driver.count : NaN);
 });
 
 test('docker-compose.yml: host networking everywhere, NATS with JetStream for the leases', () => {

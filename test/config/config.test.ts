@@ -105,6 +105,10 @@ test('flags override the file and are validated', () => {
   const d = parseCommandLine(['--docker-image', 'img:1', '--workers', '3']);
   assert.ok(!d.help && d.config.driver.kind === 'docker' && d.config.driver.image === 'img:1' && d.config.driver.count === 3);
   assert.throws(() => parseCommandLine(['--docker-image', 'img:1', '--upstreams', 'http://127.0.0.1:1']), /cannot be combined/);
+  const floor = parseCommandLine(['--roles', 'autoscaler', '--min-workers', '5']);
+  assert.ok(!floor.help && floor.config.autoscaler.minWorkers === 5);
+  assert.throws(() => parseCommandLine(['--min-workers', 'two']), /--min-workers: expected a non-negative integer, got "two"/);
+  assert.throws(() => parseCommandLine(['--min-workers', '50']), /autoscaler.maxWorkers: the minimum/);
   throwsConfig(() => parseCommandLine(['--port', 'x']), '--port: expected a non-negative integer, got "x"');
   throwsConfig(() => parseCommandLine(['--workers', '2', '--upstreams', 'http://a:1']), '--upstreams and --workers cannot be combined: choose static upstreams or example workers');
   throwsConfig(() => parseCommandLine(['--threads', '0']), 'flags: threads: Too small: expected number to be >=1');
