@@ -5,10 +5,10 @@ import { isIdempotent } from '../http/hop-by-hop.js';
 import type { RouteTableReader } from '../shared/route-table.js';
 import { Outcome, type OutcomeValue, type StatsTable } from '../shared/stats-table.js';
 import type { UpstreamConnection, UpstreamExchange } from '../upstream/connection.js';
-import type { BodyKind } from '../upstream/response-parser.js';
+import type { BodyKind, FieldLines } from '../upstream/response-parser.js';
 import type { UpstreamFailure } from '../upstream/upstream-failure.js';
 import type { ClientRequestHead } from './request-head.js';
-import { forwardedResponseFields } from './response-head.js';
+import { writeForwardedFields } from './response-head.js';
 import { sendError } from './responses.js';
 import type { UpstreamPools } from './upstream-pools.js';
 
@@ -30,6 +30,17 @@ const CORK_PIECE_BYTES = 16 * 1024 - 64;
 const PROBE_MAX_FRUITLESS = 64;
 const CHUNK_END = Buffer.from('\r\n');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
+
+/** Status lines as bytes, by code: uWS copies bytes as they are but converts every string to UTF-8. */
+const statusLines: ({ reason: string; line: Buffer } | undefined)[] = [];
+
+function statusLine(status: number, reason: string): Buffer {
+  const known = statusLines[status];
+  if (known !== undefined && known.reason === reason) return known.line;
+  const line = Buffer.from(reason ? `${status} ${reason}` : `${status}`, 'latin1');
+  statusLines[status] = { reason, line };
+  return line;
+}
 
 /**
  * One client request proxied to one worker (or two, after a retry): streams the request body up
@@ -153,16 +164,15 @@ export class ProxyExchange implements UpstreamExchange {
   // onUpstreamHead, onUpstreamBody and onUpstreamComplete run inside cork(), called by the
   // connection around each parse, so they write to res without corking again.
 
-  onUpstreamHead(status: number, reason: string, headers: string[], bodyKind: BodyKind, contentLength: number): void {
+  onUpstreamHead(status: number, reason: string, fields: FieldLines, bodyKind: BodyKind, contentLength: number): void {
     if (this.aborted) return;
     this.responding = true;
     this.status = status;
     this.bodyKind = bodyKind;
     this.contentLength = contentLength;
     const res = this.res;
-    res.writeStatus(reason ? `${status} ${reason}` : `${status}`);
-    const fields = forwardedResponseFields(headers, this.request.method === 'HEAD');
-    if (fields !== null) res.writeHeader(fields.name, fields.value);
+    res.writeStatus(statusLine(status, reason));
+    writeForwardedFields(res, fields, this.request.method === 'HEAD');
   }
 
   onUpstreamBody(chunk: Buffer): void {
@@ -176,6 +186,12 @@ export class ProxyExchange implements UpstreamExchange {
     }
     const res = this.res;
     if (this.bodyKind === 'length') {
+      if (chunk.length === this.contentLength) {
+        // The whole body in one read, the common case: end() takes it all (buffering what the
+        // socket does not, at most one read) and skips tryEnd's result array and offset call.
+        res.end(chunk);
+        return;
+      }
       const offset = res.getWriteOffset();
       if (!res.tryEnd(chunk, this.contentLength)[0]) {
         // Keep what uWS did not take; the chunk is a view of a reused read buffer.

@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { connectionTokens, isHopByHop } from '../http/hop-by-hop.js';
+import { addressText } from './client-address.js';
 
 /** What the ingress learned from a client's request head, read synchronously in the handler. */
 export interface ClientRequestHead {
@@ -32,44 +33,60 @@ export function readRequestHead(req: HttpRequest, res: HttpResponse): ClientRequ
   const query = req.getQuery();
   const url = req.getUrl();
   const target = query ? `${url}?${query}` : url;
-  const connection = req.getHeader('connection');
-  const named = connectionTokens(connection);
+  // Connection is read with the other fields, not by getHeader() first (a call into uWS per
+  // request): the rare value that names more fields than itself takes a second pass.
+  let f = readFields(req, undefined);
+  const named = connectionTokens(f.connection);
+  if (named !== undefined) f = readFields(req, named);
 
-  let head = `${method} ${target} HTTP/1.1\r\n`;
-  let headerBytes = method.length + target.length + 11;
-  let contentLength = -1;
-  let chunked = false;
-  let forwardedFor = '';
-  let host = '';
+  const client = addressText(res.getRemoteAddress());
+  let head = `${method} ${target} HTTP/1.1\r\n${f.fields}x-forwarded-for: ${f.forwardedFor ? `${f.forwardedFor}, ${client}` : client}\r\nx-forwarded-proto: http\r\n`;
+  if (f.host) head += `x-forwarded-host: ${f.host}\r\n`;
+  if (f.chunked) head += 'transfer-encoding: chunked\r\n';
+  else if (f.contentLength >= 0) head += `content-length: ${f.contentLength}\r\n`;
+  head += '\r\n';
+  return { method, upstreamHead: head, headerBytes: method.length + target.length + 11 + f.bytes, contentLength: f.contentLength, chunked: f.chunked };
+}
+
+interface RequestFields {
+  /** The end-to-end field lines to forward, each ending in CRLF. */
+  fields: string;
+  /** Name, value and framing bytes of every field line. */
+  bytes: number;
+  contentLength: number;
+  chunked: boolean;
+  forwardedFor: string;
+  host: string;
+  connection: string;
+}
+
+function readFields(req: HttpRequest, named: Set<string> | undefined): RequestFields {
+  const f: RequestFields = { fields: '', bytes: 0, contentLength: -1, chunked: false, forwardedFor: '', host: '', connection: '' };
   req.forEach((name, value) => {
-    headerBytes += name.length + value.length + 4;
+    f.bytes += name.length + value.length + 4;
     switch (name) {
       case 'content-length':
-        contentLength = contentLength === -1 || contentLength === parseContentLength(value) ? parseContentLength(value) : -2;
+        f.contentLength = f.contentLength === -1 || f.contentLength === parseContentLength(value) ? parseContentLength(value) : -2;
         return;
       case 'transfer-encoding':
-        chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
+        f.chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
         return;
       case 'x-forwarded-for':
-        forwardedFor = forwardedFor ? `${forwardedFor}, ${value}` : value;
+        f.forwardedFor = f.forwardedFor ? `${f.forwardedFor}, ${value}` : value;
         return;
       case 'x-forwarded-proto':
       case 'x-forwarded-host':
       case 'expect':
         return;
+      case 'connection':
+        f.connection = f.connection ? `${f.connection}, ${value}` : value;
+        return;
       case 'host':
-        host = value;
+        f.host = value;
         break;
     }
     if (isHopByHop(name) || named?.has(name)) return;
-    head += `${name}: ${value}\r\n`;
+    f.fields += `${name}: ${value}\r\n`;
   });
-  // An address is at most 39 ASCII bytes: decoding them directly skips a Buffer per request.
-  const client = String.fromCharCode.apply(null, new Uint8Array(res.getRemoteAddressAsText()) as unknown as number[]);
-  head += `x-forwarded-for: ${forwardedFor ? `${forwardedFor}, ${client}` : client}\r\nx-forwarded-proto: http\r\n`;
-  if (host) head += `x-forwarded-host: ${host}\r\n`;
-  if (chunked) head += 'transfer-encoding: chunked\r\n';
-  else if (contentLength >= 0) head += `content-length: ${contentLength}\r\n`;
-  head += '\r\n';
-  return { method, upstreamHead: head, headerBytes, contentLength, chunked };
+  return f;
 }

@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebS
 import { WebSocket as UpstreamSocket, type RawData } from 'ws';
 import { isHopByHop } from '../http/hop-by-hop.js';
 import { Outcome } from '../shared/stats-table.js';
+import { addressText } from './client-address.js';
 import type { ExchangeContext } from './proxy-exchange.js';
 import { sendError } from './responses.js';
 
@@ -57,7 +58,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
         else if (!SKIPPED_UPGRADE_FIELDS.has(name) && !isHopByHop(name)) headers[name] = value;
       });
       const host = req.getHeader('host');
-      const client = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
+      const client = addressText(res.getRemoteAddress());
       headers['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${client}` : client;
       headers['x-forwarded-proto'] = 'http';
       if (host) headers['x-forwarded-host'] = host;

@@ -1,12 +1,12 @@
 import { connect, type Socket } from 'node:net';
 import { UpstreamParseError } from '../errors.js';
-import { ResponseParser, type BodyKind, type ResponseHandlers } from './response-parser.js';
+import { ResponseParser, type BodyKind, type FieldLines, type ResponseHandlers } from './response-parser.js';
 import { sweeper, type Expirable } from './deadline-sweeper.js';
 import { FailureKind, UpstreamFailure, type FailureKindValue } from './upstream-failure.js';
 
 /** What a connection reports to the request it is carrying. Callbacks run on the socket's events. */
 export interface UpstreamExchange {
-  onUpstreamHead(status: number, reason: string, headers: string[], bodyKind: BodyKind, contentLength: number): void;
+  onUpstreamHead(status: number, reason: string, fields: FieldLines, bodyKind: BodyKind, contentLength: number): void;
   /** A view valid only during the call. */
   onUpstreamBody(chunk: Buffer): void;
   onUpstreamComplete(): void;
@@ -143,10 +143,10 @@ export class UpstreamConnection implements ResponseHandlers, Expirable {
 
   // ResponseHandlers: called by the parser from onData.
 
-  onHead(status: number, reason: string, headers: string[], bodyKind: BodyKind, contentLength: number): void {
+  onHead(status: number, reason: string, fields: FieldLines, bodyKind: BodyKind, contentLength: number): void {
     this.phase = Phase.body;
     this.deadline = sweeper.now + this.timeouts.idleMs;
-    this.exchange?.onUpstreamHead(status, reason, headers, bodyKind, contentLength);
+    this.exchange?.onUpstreamHead(status, reason, fields, bodyKind, contentLength);
   }
 
   onBody(chunk: Buffer): void {

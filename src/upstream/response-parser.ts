@@ -5,8 +5,8 @@
  * latin1 toString and split into lines and fields with String.indexOf. The only per-byte JS work is the
  * character validation llhttp also does (tchar names, no CTLs in values): a branch-free table lookup over the
  * Buffer, measured faster here than a regex over the string. When the whole head is in one buffer nothing is
- * copied; a head split across buffers is gathered in a growable scratch buffer. Body bytes are handed out as
- * subarray views of the input; no per-response allocation beyond the header strings and their array.
+ * copied; a head split across buffers is gathered in a growable scratch buffer. Field lines are reported as
+ * positions (FieldLines) and body bytes as subarray views of the input: no strings are made for fields.
  *
  * Pipelining: onComplete runs synchronously inside execute(); calling expect() from onComplete lets the same
  * execute() go on to parse the next response in the same buffer. Without it, trailing bytes are an error.
@@ -20,8 +20,8 @@ import { UpstreamParseError } from '../errors.js';
 export type BodyKind = 'none' | 'length' | 'chunked' | 'close';
 
 export interface ResponseHandlers {
-  /** Called once per response when the head is complete (1xx interim responses other than 101 are skipped silently and not reported). `headers` is a flat array [name, value, name, value, ...] with names exactly as received (not lowercased) and values trimmed of optional whitespace. bodyKind: 'none' | 'length' | 'chunked' | 'close'. contentLength is the declared length for 'length', else -1. keepAlive: whether the connection may be reused after this response (HTTP/1.1 default true unless `Connection: close`; HTTP/1.0 default false unless `Connection: keep-alive`; 'close' body kind forces false). */
-  onHead(status: number, reason: string, headers: string[], bodyKind: BodyKind, contentLength: number, keepAlive: boolean): void;
+  /** Called once per response when the head is complete (1xx interim responses other than 101 are skipped silently and not reported). `fields` locates the field lines in the input and is valid only during the call (fields.list() copies them out). bodyKind: 'none' | 'length' | 'chunked' | 'close'. contentLength is the declared length for 'length', else -1. keepAlive: whether the connection may be reused after this response (HTTP/1.1 default true unless `Connection: close`; HTTP/1.0 default false unless `Connection: keep-alive`; 'close' body kind forces false). */
+  onHead(status: number, reason: string, fields: FieldLines, bodyKind: BodyKind, contentLength: number, keepAlive: boolean): void;
   /** A piece of body, de-chunked. May be a subarray view of the input buffer: valid only during the call. */
   onBody(chunk: Buffer): void;
   /** The response is complete (for 'close' bodies: only when finish() is called at EOF). */
@@ -43,10 +43,14 @@ const MAX_CHUNK_LINE = 4096;
 /** 1 for bytes that are NOT an RFC 9110 tchar (1 rather than 0 so a loop can OR them without branching). */
 const NOT_TCHAR = new Uint8Array(256).fill(1);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") NOT_TCHAR[c.charCodeAt(0)] = 0;
-/** 1 for bytes NOT allowed in a reason phrase or field value (allowed: HTAB, SP, VCHAR, obs-text). */
+/**
+ * 1 for bytes NOT allowed in a reason phrase or field value (allowed: HTAB, SP, VCHAR, obs-text),
+ * 2 for obs-text (above 0x7f), which is allowed but noted (FieldLines.nonAscii).
+ */
 const NOT_TEXT = new Uint8Array(256);
 for (let i = 0; i < 32; i++) if (i !== 9) NOT_TEXT[i] = 1;
 NOT_TEXT[127] = 1;
+NOT_TEXT.fill(2, 128);
 const HEX = new Int8Array(256).fill(-1);
 for (let i = 0; i < 16; i++) {
   HEX['0123456789abcdef'.charCodeAt(i)] = i;
@@ -54,6 +58,66 @@ for (let i = 0; i < 16; i++) {
 }
 /** chunk-ext, stricter than RFC 9112 (no BWS, value required after '='), so that llhttp accepts whatever we do. */
 const CHUNK_EXT = /^(?:;[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:=(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"))?)+$/;
+
+/**
+ * Where a head's field lines lie, so that no strings need be made per field: a proxy slices what it
+ * passes on out of `text` (response-head.ts). Five numbers per line in `pos`, positions in `buf`:
+ * start of the name, the colon, start and end of the value without optional whitespace, and the
+ * line's CR. `text` is the head decoded as latin1, `text[i - base]` being `buf[i]`. Valid only
+ * during onHead, since `buf` is usually a reused read buffer.
+ */
+export class FieldLines {
+  buf: Buffer = Buffer.alloc(0);
+  text = '';
+  base = 0;
+  count = 0;
+  pos = new Int32Array(5 * 32);
+  /** Some value holds a byte above 0x7f (its latin1 text is not its UTF-8 text). */
+  nonAscii = false;
+  /** A Connection field lists more than close and keep-alive: fields it names are hop-by-hop. */
+  namesFields = false;
+
+  reset(buf: Buffer, text: string, base: number): void {
+    this.buf = buf;
+    this.text = text;
+    this.base = base;
+    this.count = 0;
+    this.nonAscii = false;
+    this.namesFields = false;
+  }
+
+  add(nameStart: number, colon: number, valueStart: number, valueEnd: number, cr: number): void {
+    let at = 5 * this.count++;
+    if (at + 5 > this.pos.length) {
+      const grown = new Int32Array(this.pos.length * 2);
+      grown.set(this.pos);
+      this.pos = grown;
+    }
+    const pos = this.pos;
+    pos[at++] = nameStart;
+    pos[at++] = colon;
+    pos[at++] = valueStart;
+    pos[at++] = valueEnd;
+    pos[at] = cr;
+  }
+
+  /** Name of line i as received. */
+  name(i: number): string {
+    return this.text.slice(this.pos[5 * i]! - this.base, this.pos[5 * i + 1]! - this.base);
+  }
+
+  /** Value of line i, trimmed of optional whitespace. */
+  value(i: number): string {
+    return this.text.slice(this.pos[5 * i + 2]! - this.base, this.pos[5 * i + 3]! - this.base);
+  }
+
+  /** A flat [name, value, name, value, ...] copy, names as received. */
+  list(): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < this.count; i++) out.push(this.name(i), this.value(i));
+    return out;
+  }
+}
 
 const enum S {
   Idle, // no response expected: any byte is an error
@@ -88,6 +152,7 @@ function eqLower(s: string, at: number, lower: string): boolean {
 export class ResponseParser {
   private readonly h: ResponseHandlers;
   private readonly max: number;
+  private readonly lines = new FieldLines();
   private state = S.Idle;
   private error: unknown = null;
   private noBody = false;
@@ -182,7 +247,7 @@ export class ResponseParser {
           case S.Trailers:
             pos = this.section(data, pos, false);
             if (pos < 0) return len;
-            this.fields(this.sBuf, this.sStart, this.sBuf.toString('latin1', this.sStart, this.sEnd), 0, null);
+            this.fields(this.sBuf, this.sStart, this.sBuf.toString('latin1', this.sStart, this.sEnd), 0, false);
             if (this.connClose) this.keepAlive = false;
             this.complete();
             break;
@@ -235,14 +300,14 @@ export class ResponseParser {
     if ((minor !== 0 && minor !== 1) || s.charCodeAt(8) !== 32) badStatus('expected HTTP/1.0 or HTTP/1.1');
     if (!(d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)) badStatus('expected a 3-digit status code');
     if (eol !== 12 && (eol < 12 || s.charCodeAt(12) !== 32)) badStatus('expected a space after the status code');
-    if (any(NOT_TEXT, buf, off + 13, off + eol)) badStatus('control character in the reason phrase');
+    if ((flags(NOT_TEXT, buf, off + 13, off + eol) & 1) !== 0) badStatus('control character in the reason phrase');
     const status = d0 * 100 + d1 * 10 + d2;
 
     const interim = status < 200 && status !== 101;
-    const headers: string[] | null = interim ? null : [];
     this.contentLength = -1;
     this.sawTE = this.chunked = this.connClose = this.connKeepAlive = false;
-    this.fields(buf, off, s, eol + 2, headers);
+    this.lines.reset(buf, s, off);
+    this.fields(buf, off, s, eol + 2, !interim);
     if (this.sawTE && this.contentLength >= 0) badTE('both Transfer-Encoding and Content-Length (possible request smuggling)');
 
     if (interim) {
@@ -256,7 +321,7 @@ export class ResponseParser {
     }
     const reason = eol > 13 ? s.slice(13, eol) : '';
     if (status === 101) {
-      this.h.onHead(101, reason, headers!, 'none', -1, false);
+      this.h.onHead(101, reason, this.lines, 'none', -1, false);
       this.started = false;
       this.h.onComplete(false);
       this.state = S.Upgraded;
@@ -270,7 +335,7 @@ export class ResponseParser {
     else kind = 'close';
     this.keepAlive = kind !== 'close' && !this.connClose && (minor === 1 || this.connKeepAlive);
     const cl = kind === 'length' ? this.contentLength : -1;
-    this.h.onHead(status, reason, headers!, kind, cl, this.keepAlive);
+    this.h.onHead(status, reason, this.lines, kind, cl, this.keepAlive);
 
     if (kind === 'none' || cl === 0) this.complete();
     else if (kind === 'length') {
@@ -283,9 +348,9 @@ export class ResponseParser {
   /**
    * Parses and validates field lines s[p..] (s is buf[off..] in latin1), each ending in CRLF. Every byte is
    * checked (names: tchar; values: no NOT_TEXT byte), so control characters, bare CR/LF and obs-fold are rejected.
-   * Pushes name/value pairs to `headers` unless it is null (interim responses, trailers).
+   * Records each line in this.lines if `record` (not for interim responses and trailers).
    */
-  private fields(buf: Buffer, off: number, s: string, p: number, headers: string[] | null): void {
+  private fields(buf: Buffer, off: number, s: string, p: number, record: boolean): void {
     const trailer = this.state === S.Trailers;
     const n = s.length;
     while (p < n) {
@@ -294,8 +359,10 @@ export class ResponseParser {
       if (colon < 0 || colon > eol) badHeader('line without a colon');
       if (colon === p) badHeader('empty field name');
       // (also rejects obs-fold and whitespace before the colon: SP/HTAB are not tchar)
-      if (any(NOT_TCHAR, buf, off + p, off + colon)) badHeader('invalid character in field name');
-      if (any(NOT_TEXT, buf, off + colon + 1, off + eol)) badHeader('control character in field value');
+      if (flags(NOT_TCHAR, buf, off + p, off + colon) !== 0) badHeader('invalid character in field name');
+      const text = flags(NOT_TEXT, buf, off + colon + 1, off + eol);
+      if ((text & 1) !== 0) badHeader('control character in field value');
+      if (text !== 0 && record) this.lines.nonAscii = true;
       let vs = colon + 1;
       let ve = eol;
       while (vs < ve && isOWS(s.charCodeAt(vs))) vs++;
@@ -303,7 +370,7 @@ export class ResponseParser {
       // Only the framing/connection fields need a closer look; dispatch on name length first.
       switch (colon - p) {
         case 10:
-          if (eqLower(s, p, 'connection')) this.connection(s, vs, ve, true);
+          if (eqLower(s, p, 'connection') && this.connection(s, vs, ve, true) && record) this.lines.namesFields = true;
           break;
         case 14:
           if (eqLower(s, p, 'content-length')) {
@@ -323,13 +390,14 @@ export class ResponseParser {
           }
           break;
       }
-      if (headers !== null) headers.push(s.slice(p, colon), s.slice(vs, ve));
+      if (record) this.lines.add(off + p, off + colon, off + vs, off + ve, off + eol);
       p = eol + 2;
     }
   }
 
-  /** Connection tokens: comma-separated, OWS-trimmed, case-insensitive. */
-  private connection(s: string, start: number, end: number, allowKeepAlive: boolean): void {
+  /** Connection tokens: comma-separated, OWS-trimmed, case-insensitive. True if some token is neither close nor keep-alive. */
+  private connection(s: string, start: number, end: number, allowKeepAlive: boolean): boolean {
+    let other = false;
     let i = start;
     while (i <= end) {
       let j = s.indexOf(',', i);
@@ -339,9 +407,11 @@ export class ResponseParser {
       while (a < b && isOWS(s.charCodeAt(a))) a++;
       while (b > a && isOWS(s.charCodeAt(b - 1))) b--;
       if (b - a === 5 && eqLower(s, a, 'close')) this.connClose = true;
-      else if (allowKeepAlive && b - a === 10 && eqLower(s, a, 'keep-alive')) this.connKeepAlive = true;
+      else if (b - a === 10 && eqLower(s, a, 'keep-alive')) this.connKeepAlive ||= allowKeepAlive;
+      else if (b > a) other = true;
       i = j + 1;
     }
+    return other;
   }
 
   /** Value s[start, end) (leading OWS skipped, trailing not). The last Transfer-Encoding field decides: chunked iff its last coding is "chunked". */
@@ -483,11 +553,11 @@ function lineEnd(s: string, p: number): number {
   return cr;
 }
 
-/** Whether any byte of buf[from, to) is flagged in `table`. Reads the Buffer, not the string: measured faster. */
-function any(table: Uint8Array, buf: Buffer, from: number, to: number): boolean {
-  let bad = 0;
-  for (let i = from; i < to; i++) bad |= table[buf[i]!]!;
-  return bad !== 0;
+/** The flags of `table` set by some byte of buf[from, to). Reads the Buffer, not the string: measured faster. */
+function flags(table: Uint8Array, buf: Buffer, from: number, to: number): number {
+  let seen = 0;
+  for (let i = from; i < to; i++) seen |= table[buf[i]!]!;
+  return seen;
 }
 
 function tooLarge(): never {

@@ -37,9 +37,9 @@ function ours(pieces: Buffer[], noBody = false, maxHeaderBytes?: number): Outcom
   let completions = 0;
   const parser = new ResponseParser(
     {
-      onHead: (status, reason, headers, bodyKind, contentLength, keepAlive) => {
+      onHead: (status, reason, fields, bodyKind, contentLength, keepAlive) => {
         assert.equal(head, undefined, 'onHead called twice');
-        head = { status, reason, headers, bodyKind, contentLength, keepAlive };
+        head = { status, reason, headers: fields.list(), bodyKind, contentLength, keepAlive };
       },
       onBody: (chunk) => bodies.push(Buffer.from(chunk)), // a copy: the view is valid only during the call
       onComplete: (keepAlive) => {
