@@ -35,6 +35,7 @@ export interface ResponseParserOptions {
 
 const CR = 13;
 const LF = 10;
+const COLON = 58;
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const HTTP1 = Buffer.from('HTTP/1.', 'latin1');
 /** Chunk-size lines (size + extensions) longer than this are rejected rather than buffered. */
@@ -354,13 +355,20 @@ export class ResponseParser {
     const trailer = this.state === S.Trailers;
     const n = s.length;
     while (p < n) {
-      const eol = lineEnd(s, p);
-      const colon = s.indexOf(':', p);
-      if (colon < 0 || colon > eol) badHeader('line without a colon');
+      // One pass over the line's bytes finds the colon and the CR and validates on the way: the
+      // name is tchar up to the colon (SP/HTAB are not tchar, so whitespace before the colon and
+      // obs-fold fail), the value has no NOT_TEXT byte up to the CR. Every line of the section
+      // ends in CRLF, so both loops stop inside it; this spares two String indexOf calls a line.
+      let i = off + p;
+      while (NOT_TCHAR[buf[i]!] === 0) i++;
+      const colon = i - off;
+      if (buf[i] !== COLON) badHeader(buf[i] === CR ? 'line without a colon' : 'invalid character in field name');
       if (colon === p) badHeader('empty field name');
-      // (also rejects obs-fold and whitespace before the colon: SP/HTAB are not tchar)
-      if (flags(NOT_TCHAR, buf, off + p, off + colon) !== 0) badHeader('invalid character in field name');
-      const text = flags(NOT_TEXT, buf, off + colon + 1, off + eol);
+      let text = 0;
+      let c: number;
+      while ((c = buf[++i]!) !== CR) text |= NOT_TEXT[c]!;
+      const eol = i - off;
+      if (buf[i + 1] !== LF) badHeader('bare CR');
       if ((text & 1) !== 0) badHeader('control character in field value');
       if (text !== 0 && record) this.lines.nonAscii = true;
       let vs = colon + 1;
@@ -370,7 +378,12 @@ export class ResponseParser {
       // Only the framing/connection fields need a closer look; dispatch on name length first.
       switch (colon - p) {
         case 10:
-          if (eqLower(s, p, 'connection') && this.connection(s, vs, ve, true) && record) this.lines.namesFields = true;
+          if (eqLower(s, p, 'connection')) {
+            // The usual values first, without splitting tokens.
+            if (ve - vs === 10 && eqLower(s, vs, 'keep-alive')) this.connKeepAlive = true;
+            else if (ve - vs === 5 && eqLower(s, vs, 'close')) this.connClose = true;
+            else if (this.connection(s, vs, ve, true) && record) this.lines.namesFields = true;
+          }
           break;
         case 14:
           if (eqLower(s, p, 'content-length')) {
