@@ -35,9 +35,9 @@ export function readRequestHead(req: HttpRequest, res: HttpResponse): ClientRequ
   const target = query ? `${url}?${query}` : url;
   // Connection is read with the other fields, not by getHeader() first (a call into uWS per
   // request): the rare value that names more fields than itself takes a second pass.
-  let f = readFields(req, undefined);
+  readFields(req, undefined);
   const named = connectionTokens(f.connection);
-  if (named !== undefined) f = readFields(req, named);
+  if (named !== undefined) readFields(req, named);
 
   const client = addressText(res.getRemoteAddress());
   let head = `${method} ${target} HTTP/1.1\r\n${f.fields}x-forwarded-for: ${f.forwardedFor ? `${f.forwardedFor}, ${client}` : client}\r\nx-forwarded-proto: http\r\n`;
@@ -58,35 +58,49 @@ interface RequestFields {
   forwardedFor: string;
   host: string;
   connection: string;
+  /** Fields the client's Connection field named, dropped on the second pass. */
+  named: Set<string> | undefined;
 }
 
-function readFields(req: HttpRequest, named: Set<string> | undefined): RequestFields {
-  const f: RequestFields = { fields: '', bytes: 0, contentLength: -1, chunked: false, forwardedFor: '', host: '', connection: '' };
-  req.forEach((name, value) => {
-    f.bytes += name.length + value.length + 4;
-    switch (name) {
-      case 'content-length':
-        f.contentLength = f.contentLength === -1 || f.contentLength === parseContentLength(value) ? parseContentLength(value) : -2;
-        return;
-      case 'transfer-encoding':
-        f.chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
-        return;
-      case 'x-forwarded-for':
-        f.forwardedFor = f.forwardedFor ? `${f.forwardedFor}, ${value}` : value;
-        return;
-      case 'x-forwarded-proto':
-      case 'x-forwarded-host':
-      case 'expect':
-        return;
-      case 'connection':
-        f.connection = f.connection ? `${f.connection}, ${value}` : value;
-        return;
-      case 'host':
-        f.host = value;
-        break;
-    }
-    if (isHopByHop(name) || named?.has(name)) return;
-    f.fields += `${name}: ${value}\r\n`;
-  });
-  return f;
+// forEach is synchronous, so one scratch record and one callback serve every request: no
+// closure or object is allocated per request for them.
+const f: RequestFields = { fields: '', bytes: 0, contentLength: -1, chunked: false, forwardedFor: '', host: '', connection: '', named: undefined };
+
+function readFields(req: HttpRequest, named: Set<string> | undefined): void {
+  f.fields = '';
+  f.bytes = 0;
+  f.contentLength = -1;
+  f.chunked = false;
+  f.forwardedFor = '';
+  f.host = '';
+  f.connection = '';
+  f.named = named;
+  req.forEach(readField);
+}
+
+function readField(name: string, value: string): void {
+  f.bytes += name.length + value.length + 4;
+  switch (name) {
+    case 'content-length':
+      f.contentLength = f.contentLength === -1 || f.contentLength === parseContentLength(value) ? parseContentLength(value) : -2;
+      return;
+    case 'transfer-encoding':
+      f.chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
+      return;
+    case 'x-forwarded-for':
+      f.forwardedFor = f.forwardedFor ? `${f.forwardedFor}, ${value}` : value;
+      return;
+    case 'x-forwarded-proto':
+    case 'x-forwarded-host':
+    case 'expect':
+      return;
+    case 'connection':
+      f.connection = f.connection ? `${f.connection}, ${value}` : value;
+      return;
+    case 'host':
+      f.host = value;
+      break;
+  }
+  if (isHopByHop(name) || f.named?.has(name)) return;
+  f.fields += `${name}: ${value}\r\n`;
 }

@@ -159,21 +159,21 @@ export class StatsTable {
     if (outcome === Outcome.clientEnded) return;
     const ok = outcome === Outcome.ok;
     Atomics.add(s, base + (ok ? S_COMPLETED : S_ERRORS), 1);
-    if (ok) Atomics.store(s, base + S_CONSECUTIVE_FAILURES, 0);
-    else Atomics.add(s, base + S_CONSECUTIVE_FAILURES, 1);
+    // Counters need Atomics.add, or two threads lose increments. The rest are plain reads and
+    // writes of int32 elements, which cannot tear, and spare an Atomics call (about 50
+    // instructions) each on every request.
+    if (!ok) Atomics.add(s, base + S_CONSECUTIVE_FAILURES, 1);
+    else if (s[base + S_CONSECUTIVE_FAILURES] !== 0) Atomics.store(s, base + S_CONSECUTIVE_FAILURES, 0);
     Atomics.add(s, base + S_HIST + bucketOf(latencyUs), 1);
     const sample = latencyUs > 0x7fffffff ? 0x7fffffff : latencyUs | 0;
-    for (;;) {
-      const old = Atomics.load(s, base + S_EWMA_US);
-      const next = old === 0 ? sample : old + ((sample - old) >> EWMA_SHIFT);
-      if (Atomics.compareExchange(s, base + S_EWMA_US, old, next) === old) break;
-    }
-    // Two threads ending requests at once may each write their own update; the last one wins,
-    // which is as good as either for a balancing signal.
+    // Two threads ending requests at once may each write their own update of the averages; the
+    // last one wins, which is as good as either for a balancing signal.
+    const old = s[base + S_EWMA_US]!;
+    s[base + S_EWMA_US] = old === 0 ? sample : old + ((sample - old) >> EWMA_SHIFT);
     const now = this.deciseconds();
-    const peak = peakEwma(Atomics.load(s, base + S_PEAK_US), Atomics.load(s, base + S_PEAK_AT) * 100, sample, now * 100, PEAK_EWMA_TAU_MS);
-    Atomics.store(s, base + S_PEAK_US, peak | 0);
-    Atomics.store(s, base + S_PEAK_AT, now);
+    const peak = peakEwma(s[base + S_PEAK_US]!, s[base + S_PEAK_AT]! * 100, sample, now * 100, PEAK_EWMA_TAU_MS);
+    s[base + S_PEAK_US] = peak | 0;
+    s[base + S_PEAK_AT] = now;
   }
 
   consecutiveFailures(slot: number): number {
