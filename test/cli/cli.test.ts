@@ -27,7 +27,7 @@ function alive(pid: number): boolean {
 }
 
 test('with no configuration it starts 3 example workers and answers on the ingress', async () => {
-  const cli = await startCli(['--port', String(await freePort()), '--admin-port', String(await freePort())]);
+  const cli = await startCli(['--port', '0', '--admin-port', '0']);
   try {
     const ids = new Set<string>();
     for (let i = 0; i < 30; i++) ids.add((await fetchRaw(`http://127.0.0.1:${cli.ingressPort}/`)).body.toString().trim());
@@ -58,12 +58,12 @@ test('a bad config file or flag is one clear error naming the field, and nothing
 });
 
 test('a port already in use is a clear error, and the workers it started are stopped', async () => {
-  const taken = await startCli(['--port', String(await freePort()), '--admin-port', String(await freePort()), '--workers', '1']);
+  const taken = await startCli(['--port', '0', '--admin-port', '0', '--workers', '1']);
   try {
-    const r = await runCli(['--host', '127.0.0.1', '--port', String(await freePort()), '--admin-port', String(taken.adminPort), '--workers', '1']);
+    const r = await runCli(['--host', '127.0.0.1', '--port', '0', '--admin-port', String(taken.adminPort), '--workers', '1']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /admin API cannot listen on 127\.0\.0\.1:\d+: the port is in use/);
-    const r2 = await runCli(['--host', '127.0.0.1', '--port', String(taken.ingressPort), '--admin-port', String(await freePort()), '--workers', '1']);
+    const r2 = await runCli(['--host', '127.0.0.1', '--port', String(taken.ingressPort), '--admin-port', '0', '--workers', '1']);
     assert.equal(r2.code, 1);
     assert.equal(r2.stderr.trim(), `weighbridge: cannot listen on 127.0.0.1:${taken.ingressPort}: the port is in use`);
   } finally {
@@ -73,7 +73,7 @@ test('a port already in use is a clear error, and the workers it started are sto
 });
 
 test('SIGTERM lets in-flight requests finish, stops accepting, and stops the workers', async () => {
-  const cli = await startCli(['--port', String(await freePort()), '--admin-port', String(await freePort()), '--workers', '2']);
+  const cli = await startCli(['--port', '0', '--admin-port', '0', '--workers', '2']);
   const workerPids = childPids(cli.child.pid!);
   assert.equal(workerPids.length, 2);
   const slow = fetchRaw(`http://127.0.0.1:${cli.ingressPort}/work?latency_ms=800`, { agent: false });
@@ -96,7 +96,7 @@ test('SIGTERM lets in-flight requests finish, stops accepting, and stops the wor
 // 1 GiB body goes chunked; sized bodies are covered up to 50 MiB in proxy.test.ts.
 test('a 1 GiB upload echoed back streams through without being held in memory', async () => {
   const [worker] = await startExampleWorkers(1);
-  const cli = await startCli(['--port', String(await freePort()), '--admin-port', String(await freePort()), '--threads', '1', '--upstreams', worker!.url]);
+  const cli = await startCli(['--port', '0', '--admin-port', '0', '--threads', '1', '--upstreams', worker!.url]);
   try {
     const total = 1 << 30;
     const echo = await echoUpload(`http://127.0.0.1:${cli.ingressPort}/echo`, total, 'chunked');
@@ -116,7 +116,7 @@ test('SIGHUP reloads limits from the config file; ingress threads report over th
   const dir = tempDir('hup');
   const file = join(dir, 'wb.yaml');
   writeFileSync(file, 'limits:\n  maxBodyBytes: 0\n');
-  const cli = await startCli(['--config', file, '--port', String(await freePort()), '--admin-port', String(await freePort()), '--workers', '1', '--threads', '2', '--roles', 'ingress']);
+  const cli = await startCli(['--config', file, '--port', '0', '--admin-port', '0', '--workers', '1', '--threads', '2', '--roles', 'ingress']);
   try {
     const post = (): Promise<number> => fetchRaw(`http://127.0.0.1:${cli.ingressPort}/echo`, { method: 'POST', body: 'x'.repeat(100), agent: false }).then((r) => r.status);
     assert.equal(await post(), 200);

@@ -32,7 +32,7 @@ after(async () => {
 });
 
 async function host(id: string, roles: string, extra: string[] = []): Promise<RunningCli> {
-  return startCli(['--config', join(dir, 'fast.yaml'), '--host-id', id, '--roles', roles, '--nats', nats.url, '--admin-port', String(await freePort()), '--threads', '1', ...extra]);
+  return startCli(['--config', join(dir, 'fast.yaml'), '--host-id', id, '--roles', roles, '--nats', nats.url, '--admin-port', '0', '--threads', '1', ...extra]);
 }
 
 async function stop(cli: RunningCli, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -66,8 +66,8 @@ test('weights from the scorer reach both ingress hosts; they survive the control
   const upstreams = ['--upstreams', `${fast.url},${slow.url}`];
   const fastId = `127.0.0.1:${fast.port}`;
   const slowId = `127.0.0.1:${slow.port}`;
-  const a = await host('ingress-a', 'ingress', ['--port', String(await freePort()), ...upstreams]);
-  const b = await host('ingress-b', 'ingress', ['--port', String(await freePort()), ...upstreams]);
+  const a = await host('ingress-a', 'ingress', ['--port', '0', ...upstreams]);
+  const b = await host('ingress-b', 'ingress', ['--port', '0', ...upstreams]);
   let control = await host('control', 'collector,scorer,autoscaler,reconciler');
   let traffic = true;
   const failures: string[] = [];
@@ -169,8 +169,8 @@ test('an autoscaler on a control host scales the process workers of an ingress h
   const scaling = join(dir, 'scaling.yaml');
   // Scores never call for more workers (the light traffic's network sub-score is noisy): only C_default moves the count up, and an idle pool scales down.
   writeFileSync(scaling, `bus:\n  statsIntervalMs: ${INTERVAL_MS}\n  presenceIntervalMs: ${INTERVAL_MS}\ncollector:\n  intervalMs: ${INTERVAL_MS}\nautoscaler:\n  minWorkers: 1\n  maxWorkers: 3\n  scoreHigh: 0\n  scoreCritical: 0\n  scoreLow: 50\n  cooldownMs: 500\n  drainMs: 2000\n`);
-  const edge = await host('edge', 'ingress', ['--port', String(await freePort()), '--workers', '1']);
-  const control = await startCli(['--config', scaling, '--host-id', 'control', '--roles', 'collector,scorer,autoscaler', '--nats', nats.url, '--admin-port', String(await freePort())]);
+  const edge = await host('edge', 'ingress', ['--port', '0', '--workers', '1']);
+  const control = await startCli(['--config', scaling, '--host-id', 'control', '--roles', 'collector,scorer,autoscaler', '--nats', nats.url, '--admin-port', '0']);
   interface Scaler {
     hosts: { host: string; driver: string; workers: number }[];
     workers: { id: string; host: string; retiring: boolean }[];
@@ -216,7 +216,7 @@ test('an autoscaler on a control host scales the process workers of an ingress h
 test('an ingress host whose NATS is down serves with its own weights and joins once NATS is up', async () => {
   const worker = await startHttpServer((_req, res) => res.end('ok'));
   const natsPort = await freePort();
-  const cli = await startCli(['--config', join(dir, 'fast.yaml'), '--host-id', 'lonely', '--roles', 'ingress', '--nats', `nats://127.0.0.1:${natsPort}`, '--admin-port', String(await freePort()), '--port', String(await freePort()), '--threads', '1', '--upstreams', worker.url]);
+  const cli = await startCli(['--config', join(dir, 'fast.yaml'), '--host-id', 'lonely', '--roles', 'ingress', '--nats', `nats://127.0.0.1:${natsPort}`, '--admin-port', '0', '--port', '0', '--threads', '1', '--upstreams', worker.url]);
   let late: NatsServer | undefined;
   try {
     assert.equal((await fetchRaw(`http://127.0.0.1:${cli.ingressPort}/`, { agent: false })).status, 200);

@@ -71,7 +71,7 @@ test('the reconciler keeps Redis in step both ways, scoped to its application, a
 
 test('a wrong Redis password is one clear error and nothing starts', async () => {
   const port = await freePort();
-  const r = await runCli(['--port', String(port), '--admin-port', String(await freePort()), '--workers', '1', '--redis', `redis://:nope@127.0.0.1:${redis.port}`]);
+  const r = await runCli(['--port', String(port), '--admin-port', '0', '--workers', '1', '--redis', `redis://:nope@127.0.0.1:${redis.port}`]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /weighbridge: redis redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/?: authentication failed/);
   assert.equal(await waitForPort('127.0.0.1', port, 300), false, 'the ingress listens after a state store error');
