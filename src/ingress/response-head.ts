@@ -1,3 +1,4 @@
+import { CONNECTION, CONTENT_LENGTH, DATE, KEEP_ALIVE, PROXY_CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, eqLowerBytes } from '../http/ascii.js';
 import { connectionTokens } from '../http/hop-by-hop.js';
 import type { FieldLines } from '../upstream/response-parser.js';
 
@@ -21,7 +22,7 @@ export interface HeaderSink {
  * HEAD response keeps its Content-Length, which describes the GET body.
  */
 export function writeForwardedFields(sink: HeaderSink, lines: FieldLines, keepContentLength: boolean): void {
-  const { text, base, count, pos } = lines;
+  const { buf, text, base, count, pos } = lines;
   const named = lines.namesFields ? namedByConnection(lines) : undefined;
   let name: string | null = null;
   let value = '';
@@ -29,7 +30,7 @@ export function writeForwardedFields(sink: HeaderSink, lines: FieldLines, keepCo
     const at = 5 * i;
     const start = pos[at]! - base;
     const colon = pos[at + 1]! - base;
-    if (isDropped(text, start, colon, keepContentLength) || (named !== undefined && named.has(text.slice(start, colon).toLowerCase()))) continue;
+    if (isDropped(buf, start + base, colon - start, keepContentLength) || (named !== undefined && named.has(text.slice(start, colon).toLowerCase()))) continue;
     if (name === null) {
       name = text.slice(start, colon);
       value = text.slice(pos[at + 2]! - base, pos[at + 3]! - base);
@@ -44,41 +45,35 @@ export function writeForwardedFields(sink: HeaderSink, lines: FieldLines, keepCo
 function namedByConnection(lines: FieldLines): Set<string> {
   const named = new Set<string>();
   for (let i = 0; i < lines.count; i++) {
-    const start = lines.pos[5 * i]! - lines.base;
-    if (lines.pos[5 * i + 1]! - lines.base - start !== 10 || !eqLower(lines.text, start, 'connection')) continue;
+    const start = lines.pos[5 * i]!;
+    if (lines.pos[5 * i + 1]! - start !== 10 || !eqLowerBytes(lines.buf, start, CONNECTION)) continue;
     for (const token of connectionTokens(lines.value(i)) ?? []) named.add(token);
   }
   return named;
 }
 
-/** Case-insensitive; the length switch spares a comparison for almost every field. */
-function isDropped(text: string, start: number, colon: number, keepContentLength: boolean): boolean {
-  switch (colon - start) {
+
+/**
+ * Whether the field named buf[start, start + length) is dropped, case-insensitively. The length
+ * switch spares a comparison for almost every field.
+ */
+function isDropped(buf: Buffer, start: number, length: number, keepContentLength: boolean): boolean {
+  switch (length) {
     case 2:
-      return eqLower(text, start, 'te');
+      return eqLowerBytes(buf, start, TE);
     case 4:
-      return eqLower(text, start, 'date');
+      return eqLowerBytes(buf, start, DATE);
     case 7:
-      return eqLower(text, start, 'trailer') || eqLower(text, start, 'upgrade');
+      return eqLowerBytes(buf, start, TRAILER) || eqLowerBytes(buf, start, UPGRADE);
     case 10:
-      return eqLower(text, start, 'connection') || eqLower(text, start, 'keep-alive');
+      return eqLowerBytes(buf, start, CONNECTION) || eqLowerBytes(buf, start, KEEP_ALIVE);
     case 14:
-      return !keepContentLength && eqLower(text, start, 'content-length');
+      return !keepContentLength && eqLowerBytes(buf, start, CONTENT_LENGTH);
     case 16:
-      return eqLower(text, start, 'proxy-connection');
+      return eqLowerBytes(buf, start, PROXY_CONNECTION);
     case 17:
-      return eqLower(text, start, 'transfer-encoding');
+      return eqLowerBytes(buf, start, TRANSFER_ENCODING);
     default:
       return false;
   }
-}
-
-/**
- * ASCII case-insensitive compare with a lowercase literal of letters and '-'. OR-ing 0x20 maps
- * only letters onto lowercase letters, and '-' onto itself from '-' or CR, which a validated
- * field name cannot hold.
- */
-function eqLower(text: string, at: number, lower: string): boolean {
-  for (let i = 0; i < lower.length; i++) if ((text.charCodeAt(at + i) | 0x20) !== lower.charCodeAt(i)) return false;
-  return true;
 }

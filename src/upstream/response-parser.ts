@@ -16,6 +16,7 @@
  * In every other case execute() consumes all of `data` or throws.
  */
 import { UpstreamParseError } from '../errors.js';
+import { CLOSE, CONNECTION, CONTENT_LENGTH, KEEP_ALIVE, PROXY_CONNECTION, TRANSFER_ENCODING, eqLowerBytes } from '../http/ascii.js';
 
 export type BodyKind = 'none' | 'length' | 'chunked' | 'close';
 
@@ -149,6 +150,7 @@ function eqLower(s: string, at: number, lower: string): boolean {
   for (let i = 0; i < lower.length; i++) if ((s.charCodeAt(at + i) | 0x20) !== lower.charCodeAt(i)) return false;
   return true;
 }
+
 
 export class ResponseParser {
   private readonly h: ResponseHandlers;
@@ -373,31 +375,31 @@ export class ResponseParser {
       if (text !== 0 && record) this.lines.nonAscii = true;
       let vs = colon + 1;
       let ve = eol;
-      while (vs < ve && isOWS(s.charCodeAt(vs))) vs++;
-      while (ve > vs && isOWS(s.charCodeAt(ve - 1))) ve--;
+      while (vs < ve && isOWS(buf[off + vs]!)) vs++;
+      while (ve > vs && isOWS(buf[off + ve - 1]!)) ve--;
       // Only the framing/connection fields need a closer look; dispatch on name length first.
       switch (colon - p) {
         case 10:
-          if (eqLower(s, p, 'connection')) {
+          if (eqLowerBytes(buf, off + p, CONNECTION)) {
             // The usual values first, without splitting tokens.
-            if (ve - vs === 10 && eqLower(s, vs, 'keep-alive')) this.connKeepAlive = true;
-            else if (ve - vs === 5 && eqLower(s, vs, 'close')) this.connClose = true;
+            if (ve - vs === 10 && eqLowerBytes(buf, off + vs, KEEP_ALIVE)) this.connKeepAlive = true;
+            else if (ve - vs === 5 && eqLowerBytes(buf, off + vs, CLOSE)) this.connClose = true;
             else if (this.connection(s, vs, ve, true) && record) this.lines.namesFields = true;
           }
           break;
         case 14:
-          if (eqLower(s, p, 'content-length')) {
+          if (eqLowerBytes(buf, off + p, CONTENT_LENGTH)) {
             if (trailer) badHeader('Content-Length in trailers');
             if (this.contentLength >= 0) badCL('more than one Content-Length');
-            this.contentLength = parseLength(s, vs, eol);
+            this.contentLength = parseLength(buf, off + vs, off + eol);
           }
           break;
         case 16:
           // llhttp treats this like Connection; we only honour its "close" (the conservative half).
-          if (eqLower(s, p, 'proxy-connection')) this.connection(s, vs, ve, false);
+          if (eqLowerBytes(buf, off + p, PROXY_CONNECTION)) this.connection(s, vs, ve, false);
           break;
         case 17:
-          if (eqLower(s, p, 'transfer-encoding')) {
+          if (eqLowerBytes(buf, off + p, TRANSFER_ENCODING)) {
             if (trailer) badHeader('Transfer-Encoding in trailers');
             this.transferEncoding(s, vs, eol);
           }
@@ -578,15 +580,15 @@ function tooLarge(): never {
 }
 
 /**
- * Content-Length value s[start, end) (leading OWS already skipped): 1*DIGIT, at most Number.MAX_SAFE_INTEGER,
+ * Content-Length value buf[start, end) (leading OWS already skipped): 1*DIGIT, at most Number.MAX_SAFE_INTEGER,
  * then only SP: llhttp rejects a trailing HTAB here, so we do too.
  */
-function parseLength(s: string, start: number, end: number): number {
-  while (end > start && s.charCodeAt(end - 1) === 32) end--;
+function parseLength(buf: Buffer, start: number, end: number): number {
+  while (end > start && buf[end - 1] === 32) end--;
   if (start === end) badCL('empty value');
   let v = 0;
   for (let i = start; i < end; i++) {
-    const d = s.charCodeAt(i) - 48;
+    const d = buf[i]! - 48;
     if (d < 0 || d > 9) badCL('not a decimal number');
     if ((v = v * 10 + d) > Number.MAX_SAFE_INTEGER) badCL('too large');
   }
