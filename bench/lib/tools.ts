@@ -69,6 +69,17 @@ export function ensureTools(): Tools {
   return found as Tools;
 }
 
+/** The absolute path of one more executable, installing its Debian package if we are root. */
+export function ensureExecutable(name: string, pkg: string): string {
+  const found = findExecutable(name);
+  if (found) return found;
+  if (process.getuid?.() !== 0) throw new Error(`missing ${name}; install it first: sudo apt-get install -y ${pkg}`);
+  if (!apt(['install', '-y', pkg]) && (!apt(['update']) || !apt(['install', '-y', pkg]))) throw new Error(`apt-get install -y ${pkg} failed`);
+  const installed = findExecutable(name);
+  if (!installed) throw new Error(`still missing after apt-get install: ${name}`);
+  return installed;
+}
+
 /** First line of a tool's version output, for the results file. */
 export function toolVersion(bin: string, args: string[]): string {
   const r = spawnSync(bin, args, { encoding: 'utf8' });
