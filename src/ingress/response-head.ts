@@ -28,9 +28,9 @@ export function writeForwardedFields(sink: HeaderSink, lines: FieldLines, keepCo
   let value = '';
   for (let i = 0; i < count; i++) {
     const at = 5 * i;
+    if (isDropped(buf, pos[at]!, pos[at + 1]! - pos[at]!, keepContentLength) || (named !== undefined && named.has(lines.name(i).toLowerCase()))) continue;
     const start = pos[at]! - base;
     const colon = pos[at + 1]! - base;
-    if (isDropped(buf, start + base, colon - start, keepContentLength) || (named !== undefined && named.has(text.slice(start, colon).toLowerCase()))) continue;
     if (name === null) {
       name = text.slice(start, colon);
       value = text.slice(pos[at + 2]! - base, pos[at + 3]! - base);
