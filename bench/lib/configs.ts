@@ -44,7 +44,7 @@ ${nginxTempPaths(dir, name)}
 `;
 }
 
-/** NGINX as a reverse proxy: round robin over the backends, pooled keep-alive upstream connections. */
+/** NGINX as a reverse proxy: round robin over the backends, pooled keep-alive upstream connections, X-Forwarded-* added. */
 export function nginxProxyConf(
   dir: string, port: number, threads: number, backends: number[], keepalive: number,
 ): string {
@@ -74,13 +74,18 @@ ${servers}
       proxy_pass http://backends;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+      # The same forwarding work as weighbridge: the client's Host and X-Forwarded-*.
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
     }
   }
 }
 `;
 }
 
-/** HAProxy in HTTP mode: keep-alive both sides, round robin, idle server connections always reused. */
+/** HAProxy in HTTP mode: keep-alive both sides, round robin, idle server connections always reused, X-Forwarded-* added. */
 export function haproxyConf(port: number, threads: number, backends: number[]): string {
   const servers = backends.map((b, i) => `  server b${i + 1} ${HOST}:${b}`).join('\n');
   return `# weighbridge bench: haproxy
@@ -102,6 +107,11 @@ defaults
 frontend fe
   bind ${HOST}:${port}
   default_backend be
+
+  # The same forwarding work as weighbridge: X-Forwarded-For, -Proto and -Host.
+  option forwardfor
+  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Host %[req.hdr(host)] if { req.hdr(host) -m found }
 
 backend be
   balance roundrobin

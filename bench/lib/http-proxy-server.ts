@@ -27,7 +27,8 @@ if (!Number.isInteger(port) || port <= 0 || upstreams.length === 0) {
 
 function serve(): void {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 128, maxFreeSockets: 128 });
-  const proxy = httpProxy.createProxyServer({ agent });
+  // xfwd: X-Forwarded-For, -Proto and -Host, the same forwarding work as the other proxies.
+  const proxy = httpProxy.createProxyServer({ agent, xfwd: true });
   proxy.on('error', (err, _req, res) => {
     // `res` is a Socket for upgrade errors; only plain responses get a 502.
     if (res instanceof http.ServerResponse && !res.headersSent) {

@@ -37,14 +37,14 @@ export function describeTarget(name: TargetName, threads: number, nginxKeepalive
     case 'direct':
       return 'no proxy: wrk straight at backend #1 only (a single nginx worker), the ceiling of one backend';
     case 'weighbridge':
-      return `weighbridge (dist/src/cli/main.js), --threads ${threads}, its default policy, both backends`;
+      return `weighbridge (dist/src/cli/main.js), --threads ${threads}, its default policy, both backends, X-Forwarded-For/-Proto/-Host added (always on)`;
     case 'haproxy':
-      return `HAProxy, nbthread ${threads}, roundrobin over both backends, http-reuse always`;
+      return `HAProxy, nbthread ${threads}, roundrobin over both backends, http-reuse always, X-Forwarded-For/-Proto/-Host added`;
     case 'nginx':
-      return `NGINX proxy, worker_processes ${threads}, both backends, upstream keepalive ${nginxKeepalive}`;
+      return `NGINX proxy, worker_processes ${threads}, both backends, upstream keepalive ${nginxKeepalive}, client Host kept, X-Forwarded-For/-Proto/-Host added`;
     case 'http-proxy':
       return `npm http-proxy, ${threads > 1 ? `${threads} node:cluster workers` : '1 node process'}, ` +
-        'keep-alive agent, round robin over both backends';
+        'keep-alive agent, round robin over both backends, xfwd (X-Forwarded-For/-Proto/-Host added)';
   }
 }
 
