@@ -337,6 +337,23 @@ test('every error code', () => {
   assert.equal(errorOf([...latin1(head)].map((b) => Buffer.from([b])), false, head.length - 1), 'ERR_UPSTREAM_HEADERS_TOO_LARGE');
 });
 
+test('heads around and past the 2 KiB the parser decodes to find their end', () => {
+  // The blank line before, across and after the window's edge, with a body in the same read.
+  for (let size = 2030; size <= 2060; size++) {
+    const filler = 'x'.repeat(size - 'HTTP/1.1 200 OK\r\nX: \r\nContent-Length: 5\r\n\r\n'.length);
+    const head = `HTTP/1.1 200 OK\r\nX: ${filler}\r\nContent-Length: 5\r\n\r\n`;
+    assert.equal(head.length, size);
+    const out = whole(`${head}hello`);
+    assert.equal(out.ok, true, `head of ${size} bytes: ${out.error}`);
+    assert.deepEqual(out.head?.headers, ['X', filler, 'Content-Length', '5']);
+    assert.equal(out.body.toString(), 'hello');
+    // A control character past the window is still caught.
+    assert.equal(errorOf(`HTTP/1.1 200 OK\r\nX: ${filler}\r\nY: a\x01b\r\n\r\n`), 'ERR_UPSTREAM_BAD_HEADER');
+  }
+  const long = `HTTP/1.1 200 OK\r\nX: ${'y'.repeat(10_000)}\r\nContent-Length: 2\r\n\r\nok`;
+  assert.equal(whole(long).body.toString(), 'ok');
+});
+
 test('bytes before expect(), after a response, and after an error', () => {
   const parser = new ResponseParser({ onHead() {}, onBody() {}, onComplete() {} });
   assert.throws(() => parser.execute(latin1('HTTP/1.1 200 OK\r\n\r\n')), { code: 'ERR_UPSTREAM_EXTRA_BYTES' });
