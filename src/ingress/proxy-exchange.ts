@@ -59,7 +59,6 @@ export class ProxyExchange implements UpstreamExchange {
   private status = 0;
   private readonly startedAt = performance.now();
   private bytesIn = 0;
-  private bytesOut = 0;
   /** The part of a sized response chunk uWS could not take yet (tryEnd backpressure). */
   private pending: Buffer | null = null;
   private pendingOffset = 0;
@@ -115,6 +114,7 @@ export class ProxyExchange implements UpstreamExchange {
     if (connection === null) return;
     let writable = true;
     if (size > 0) {
+      this.ctx.stats.countBytesIn(this.slot, size);
       const copy = Buffer.from(new Uint8Array(chunk));
       if (this.request.chunked) {
         connection.write(`${size.toString(16)}\r\n`);
@@ -178,7 +178,7 @@ export class ProxyExchange implements UpstreamExchange {
   onUpstreamBody(chunk: Buffer): void {
     // An empty write would end a chunked response in uWS.
     if (this.aborted || chunk.length === 0) return;
-    this.bytesOut += chunk.length;
+    this.ctx.stats.countBytesOut(this.slot, chunk.length);
     if (this.pending !== null) {
       // Still waiting for the client: queue behind what uWS has not taken yet.
       this.pending = Buffer.concat([this.pending, chunk]);
@@ -251,7 +251,7 @@ export class ProxyExchange implements UpstreamExchange {
     if (this.aborted || this.finished) return;
     const retry =
       failure.safeToRetry && this.attempts < 2 && !this.responding && this.bytesIn === 0 && this.request.contentLength <= 0 && !this.request.chunked && isIdempotent(this.request.method);
-    this.ctx.stats.end(this.slot, this.elapsedUs(), Outcome.workerFailed, 0, 0);
+    this.ctx.stats.end(this.slot, this.elapsedUs(), Outcome.workerFailed);
     if (retry) {
       const failed = this.slot;
       this.slot = -1;
@@ -362,7 +362,7 @@ export class ProxyExchange implements UpstreamExchange {
     if (this.finished) return;
     this.finished = true;
     if (this.probeTimer !== null) clearTimeout(this.probeTimer);
-    if (this.slot >= 0) this.ctx.stats.end(this.slot, this.elapsedUs(), outcome, this.bytesIn, this.bytesOut);
+    if (this.slot >= 0) this.ctx.stats.end(this.slot, this.elapsedUs(), outcome);
     this.ctx.stats.release();
   }
 

@@ -128,7 +128,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       const { bridge } = ws.getUserData();
       const wasOpen = bridge.client !== null;
       bridge.client = null;
-      ctx.stats.end(bridge.slot, (performance.now() - bridge.openedAt) * 1000, Outcome.ok, 0, 0);
+      ctx.stats.end(bridge.slot, (performance.now() - bridge.openedAt) * 1000, Outcome.ok);
       if (!wasOpen) return;
       const sendable = closeCode(code);
       if (sendable === undefined) bridge.upstream.terminate();

@@ -22,13 +22,14 @@ export interface WorkerStatsReport {
   p99Ms: number | null;
 }
 
+/** The wrapping counters the sampler turns into totals. */
+const COUNTERS = ['completed', 'errors', 'busyUs', 'bytesIn', 'bytesOut'] as const;
+type Counter = (typeof COUNTERS)[number];
+
 interface SlotHistory {
-  lastCompleted: number;
-  lastErrors: number;
-  lastBusyUs: number;
-  completed: number;
-  errors: number;
-  busyUs: number;
+  /** Each counter's value at the last sample, and its total then. */
+  last: Record<Counter, number>;
+  total: Record<Counter, number>;
   ring: Uint32Array[];
   next: number;
   filled: number;
@@ -48,12 +49,10 @@ export class StatsSampler {
     for (const slot of slots) {
       const h = this.slotHistory(slot);
       const c = this.table.read(slot);
-      h.completed += (c.completed - h.lastCompleted) >>> 0;
-      h.errors += (c.errors - h.lastErrors) >>> 0;
-      h.busyUs += (c.busyUs - h.lastBusyUs) >>> 0;
-      h.lastCompleted = c.completed;
-      h.lastErrors = c.errors;
-      h.lastBusyUs = c.busyUs;
+      for (const k of COUNTERS) {
+        h.total[k] += (c[k] - h.last[k]) >>> 0;
+        h.last[k] = c[k];
+      }
       this.table.readHistogram(slot, h.ring[h.next]!);
       h.next = (h.next + 1) % h.ring.length;
       h.filled = Math.min(h.filled + 1, h.ring.length);
@@ -69,10 +68,9 @@ export class StatsSampler {
     const h = this.slotHistory(slot);
     const c = this.table.read(slot);
     // Totals include what happened since the last sample.
-    const completed = h.completed + ((c.completed - h.lastCompleted) >>> 0);
-    const errors = h.errors + ((c.errors - h.lastErrors) >>> 0);
+    const total = (k: Counter): number => h.total[k] + ((c[k] - h.last[k]) >>> 0);
     const openUs = c.busySinceUs !== 0 ? (c.nowUs - c.busySinceUs) >>> 0 : 0;
-    const busyUs = h.busyUs + ((c.busyUs - h.lastBusyUs) >>> 0) + openUs;
+    const busyUs = total('busyUs') + openUs;
     this.table.readHistogram(slot, this.scratch);
     // Window = now minus the oldest snapshot in the ring (or minus zero before the ring fills).
     const oldest = h.filled < h.ring.length ? undefined : h.ring[h.next]!;
@@ -81,10 +79,10 @@ export class StatsSampler {
     const p99 = quantile(this.window, 0.99);
     return {
       inflight: c.inflight,
-      completed,
-      errors,
-      bytesIn: Number(c.bytesIn),
-      bytesOut: Number(c.bytesOut),
+      completed: total('completed'),
+      errors: total('errors'),
+      bytesIn: total('bytesIn'),
+      bytesOut: total('bytesOut'),
       ewmaMs: c.ewmaUs > 0 ? c.ewmaUs / 1000 : null,
       busyMs: busyUs / 1000,
       p50Ms: Number.isNaN(p50) ? null : p50 / 1000,
@@ -96,13 +94,10 @@ export class StatsSampler {
     let h = this.history.get(slot);
     if (!h) {
       const c = this.table.read(slot);
+      const counts = { completed: c.completed, errors: c.errors, busyUs: c.busyUs, bytesIn: c.bytesIn, bytesOut: c.bytesOut };
       h = {
-        lastCompleted: c.completed,
-        lastErrors: c.errors,
-        lastBusyUs: c.busyUs,
-        completed: c.completed,
-        errors: c.errors,
-        busyUs: c.busyUs,
+        last: counts,
+        total: { ...counts },
         ring: Array.from({ length: this.windowSamples }, () => new Uint32Array(HISTOGRAM_BUCKETS)),
         next: 0,
         filled: 0,

@@ -54,6 +54,20 @@ for (const size of [0, 1, 64 * 1024, 50 * 1024 * 1024]) {
   }
 }
 
+test('body bytes are counted per worker in both directions, as they pass', async () => {
+  const totals = async () => {
+    const list = JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/workers`)).body.toString()) as { bytesIn: number; bytesOut: number }[];
+    return { in: list.reduce((a, w) => a + w.bytesIn, 0), out: list.reduce((a, w) => a + w.bytesOut, 0) };
+  };
+  const before = await totals();
+  const body = randomBytes(3 * 1024 * 1024 + 7);
+  const reply = await fetchRaw(`${proxy.url}/echo`, { method: 'POST', body });
+  assert.equal(reply.body.length, body.length);
+  const after = await totals();
+  assert.equal(after.in - before.in, body.length);
+  assert.equal(after.out - before.out, body.length);
+});
+
 // Both directions back up at once: the client uploads faster than it reads the echo. This once
 // stalled both ways (a paused uWS socket is not polled for writability) and broke the chunked
 // framing of the response (uWS dropped a corked write that did not fit its cork buffer).
