@@ -57,7 +57,8 @@ export class ProxyExchange implements UpstreamExchange {
   private bodyKind: BodyKind = 'none';
   private contentLength = -1;
   private status = 0;
-  private readonly startedAt = performance.now();
+  /** On the stats table's clock. */
+  private readonly startedAt: number;
   private bytesIn = 0;
   /** The part of a sized response chunk uWS could not take yet (tryEnd backpressure). */
   private pending: Buffer | null = null;
@@ -78,6 +79,7 @@ export class ProxyExchange implements UpstreamExchange {
     private readonly request: ClientRequestHead,
   ) {
     this.requestBodyDone = !(request.chunked || request.contentLength > 0);
+    this.startedAt = ctx.stats.now();
   }
 
   /** Picks a worker and sends the request head; false if no worker could be picked (answered 503). */
@@ -251,7 +253,7 @@ export class ProxyExchange implements UpstreamExchange {
     if (this.aborted || this.finished) return;
     const retry =
       failure.safeToRetry && this.attempts < 2 && !this.responding && this.bytesIn === 0 && this.request.contentLength <= 0 && !this.request.chunked && isIdempotent(this.request.method);
-    this.ctx.stats.end(this.slot, this.elapsedUs(), Outcome.workerFailed);
+    this.endOnWorker(Outcome.workerFailed);
     if (retry) {
       const failed = this.slot;
       this.slot = -1;
@@ -362,11 +364,14 @@ export class ProxyExchange implements UpstreamExchange {
     if (this.finished) return;
     this.finished = true;
     if (this.probeTimer !== null) clearTimeout(this.probeTimer);
-    if (this.slot >= 0) this.ctx.stats.end(this.slot, this.elapsedUs(), outcome);
+    if (this.slot >= 0) this.endOnWorker(outcome);
     this.ctx.stats.release();
   }
 
-  private elapsedUs(): number {
-    return (performance.now() - this.startedAt) * 1000;
+  /** Ends the request on its worker's stats, with one read of the clock. */
+  private endOnWorker(outcome: OutcomeValue): void {
+    const stats = this.ctx.stats;
+    const now = stats.now();
+    stats.end(this.slot, (now - this.startedAt) * 1000, outcome, now);
   }
 }

@@ -77,7 +77,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
         protocols ? protocols.split(',').map((p) => p.trim()) : [],
         { headers, handshakeTimeout: options.connectMs, perMessageDeflate: false, maxPayload: options.maxMessageBytes },
       );
-      const bridge: Bridge = { upstream, client: null, slot, openedAt: performance.now(), early: [] };
+      const bridge: Bridge = { upstream, client: null, slot, openedAt: ctx.stats.now(), early: [] };
       upstream.on('message', (data, isBinary) => {
         if (bridge.client === null) bridge.early.push([data, isBinary]);
         else relayDown(bridge, data, isBinary);
@@ -128,7 +128,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       const { bridge } = ws.getUserData();
       const wasOpen = bridge.client !== null;
       bridge.client = null;
-      ctx.stats.end(bridge.slot, (performance.now() - bridge.openedAt) * 1000, Outcome.ok);
+      ctx.stats.end(bridge.slot, (ctx.stats.now() - bridge.openedAt) * 1000, Outcome.ok);
       if (!wasOpen) return;
       const sendable = closeCode(code);
       if (sendable === undefined) bridge.upstream.terminate();

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { PEAK_EWMA_TAU_MS, peakEwma } from '../balancing/peak-ewma.js';
 import { bucketOf, HISTOGRAM_BUCKETS } from './latency-histogram.js';
 
@@ -95,14 +96,23 @@ export class StatsTable {
     this.epoch = Atomics.load(this.global, G_EPOCH_HI) * 2 ** 31 + Atomics.load(this.global, G_EPOCH_LO);
   }
 
-  /** Microseconds on the table's shared clock, wrapping at 2^32 (about 71 minutes). */
-  private micros(): number {
-    return ((performance.timeOrigin + performance.now() - this.epoch) * 1000) >>> 0;
+  /**
+   * Milliseconds since the table's epoch, the same in every thread (each thread's timeOrigin plus
+   * its monotonic clock). Ingress threads time requests with it, so ending one reads the clock
+   * once for the latency, the busy period and the peak EWMA's timestamp.
+   */
+  now(): number {
+    return performance.timeOrigin + performance.now() - this.epoch;
   }
 
-  /** Milliseconds on the table's shared clock, at decisecond resolution as it is stored. */
-  private deciseconds(): number {
-    return ((Date.now() - this.epoch) / 100) | 0;
+  /** Microseconds on the table's shared clock, wrapping at 2^32 (about 71 minutes). */
+  private static micros(nowMs: number): number {
+    return (nowMs * 1000) >>> 0;
+  }
+
+  /** The table's clock in deciseconds, as the peak EWMA's timestamp is stored. */
+  private static deciseconds(nowMs: number): number {
+    return (nowMs / 100) | 0;
   }
 
   /**
@@ -113,7 +123,7 @@ export class StatsTable {
     const base = slot * SLOT_INTS;
     const value = Atomics.load(this.slots, base + S_PEAK_US);
     if (value === 0) return 0;
-    const idleMs = (this.deciseconds() - Atomics.load(this.slots, base + S_PEAK_AT)) * 100;
+    const idleMs = (StatsTable.deciseconds(this.now()) - Atomics.load(this.slots, base + S_PEAK_AT)) * 100;
     return idleMs > 0 ? value * Math.exp(-idleMs / PEAK_EWMA_TAU_MS) : value;
   }
 
@@ -142,7 +152,7 @@ export class StatsTable {
 
   begin(slot: number): void {
     const base = slot * SLOT_INTS;
-    if (Atomics.add(this.slots, base + S_INFLIGHT, 1) === 0) Atomics.store(this.slots, base + S_BUSY_SINCE, this.micros() | 1);
+    if (Atomics.add(this.slots, base + S_INFLIGHT, 1) === 0) Atomics.store(this.slots, base + S_BUSY_SINCE, StatsTable.micros(this.now()) | 1);
   }
 
   /** Body bytes sent to the worker on the slot: a chunk, so less than 2^31. */
@@ -155,15 +165,15 @@ export class StatsTable {
     Atomics.add(this.slots, slot * SLOT_INTS + S_BYTES_OUT, bytes);
   }
 
-  /** Ends a request begun on the slot: latency in microseconds and how it ended. */
-  end(slot: number, latencyUs: number, outcome: OutcomeValue): void {
+  /** Ends a request begun on the slot: latency in microseconds, how it ended, and now() if known. */
+  end(slot: number, latencyUs: number, outcome: OutcomeValue, nowMs = this.now()): void {
     const base = slot * SLOT_INTS;
     const s = this.slots;
     if (Atomics.sub(s, base + S_INFLIGHT, 1) === 1) {
       // The busy period ends. Another thread may begin the next one at the same moment and its
       // start may be read here instead: that period is then undercounted, rarely and slightly.
       const since = Atomics.exchange(s, base + S_BUSY_SINCE, 0);
-      if (since !== 0) Atomics.add(s, base + S_BUSY_US, (this.micros() - (since >>> 0)) | 0);
+      if (since !== 0) Atomics.add(s, base + S_BUSY_US, (StatsTable.micros(nowMs) - (since >>> 0)) | 0);
     }
     // The client's doing says nothing about the worker: no count, no failure, no latency sample.
     if (outcome === Outcome.clientEnded) return;
@@ -180,7 +190,7 @@ export class StatsTable {
     // last one wins, which is as good as either for a balancing signal.
     const old = s[base + S_EWMA_US]!;
     s[base + S_EWMA_US] = old === 0 ? sample : old + ((sample - old) >> EWMA_SHIFT);
-    const now = this.deciseconds();
+    const now = StatsTable.deciseconds(nowMs);
     const peak = peakEwma(s[base + S_PEAK_US]!, s[base + S_PEAK_AT]! * 100, sample, now * 100, PEAK_EWMA_TAU_MS);
     s[base + S_PEAK_US] = peak | 0;
     s[base + S_PEAK_AT] = now;
@@ -207,7 +217,7 @@ export class StatsTable {
       ewmaUs: Atomics.load(this.slots, base + S_EWMA_US),
       busyUs: Atomics.load(this.slots, base + S_BUSY_US) >>> 0,
       busySinceUs: Atomics.load(this.slots, base + S_BUSY_SINCE) >>> 0,
-      nowUs: this.micros(),
+      nowUs: StatsTable.micros(this.now()),
       bytesIn: Atomics.load(this.slots, base + S_BYTES_IN) >>> 0,
       bytesOut: Atomics.load(this.slots, base + S_BYTES_OUT) >>> 0,
     };
