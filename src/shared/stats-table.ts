@@ -79,21 +79,24 @@ export class StatsTable {
   }
 
   static create(capacity: number): StatsTable {
-    const table = new StatsTable(new SharedArrayBuffer(StatsTable.byteLength(capacity)), capacity);
+    const buffer = new SharedArrayBuffer(StatsTable.byteLength(capacity));
+    const global = new Int32Array(buffer, 0, G_INTS);
     const now = Date.now();
-    Atomics.store(table.global, G_EPOCH_HI, Math.floor(now / 2 ** 31));
-    Atomics.store(table.global, G_EPOCH_LO, now % 2 ** 31);
-    table.epoch = now;
-    return table;
+    Atomics.store(global, G_EPOCH_HI, Math.floor(now / 2 ** 31));
+    Atomics.store(global, G_EPOCH_LO, now % 2 ** 31);
+    return new StatsTable(buffer, capacity);
   }
 
-  private epoch = 0;
+  /** performance.now() plus this is now(). */
+  private readonly clockOffset: number;
 
   constructor(readonly buffer: SharedArrayBuffer, capacity: number) {
     this.capacity = capacity;
     this.global = new Int32Array(buffer, 0, G_INTS);
     this.slots = new Int32Array(buffer, G_INTS * 4, capacity * SLOT_INTS);
-    this.epoch = Atomics.load(this.global, G_EPOCH_HI) * 2 ** 31 + Atomics.load(this.global, G_EPOCH_LO);
+    const epoch = Atomics.load(this.global, G_EPOCH_HI) * 2 ** 31 + Atomics.load(this.global, G_EPOCH_LO);
+    // Read once: the timeOrigin getter checks its receiver and calls into C++ on every read.
+    this.clockOffset = performance.timeOrigin - epoch;
   }
 
   /**
@@ -102,7 +105,7 @@ export class StatsTable {
    * once for the latency, the busy period and the peak EWMA's timestamp.
    */
   now(): number {
-    return performance.timeOrigin + performance.now() - this.epoch;
+    return performance.now() + this.clockOffset;
   }
 
   /** Microseconds on the table's shared clock, wrapping at 2^32 (about 71 minutes). */

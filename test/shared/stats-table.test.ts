@@ -47,6 +47,17 @@ test('the admission limit rejects beyond the limit and counts rejections', () =>
   assert.ok(table.tryAdmit(2));
 });
 
+test('every view of a table reads the same clock, from its creation', async () => {
+  const table = StatsTable.create(1);
+  const started = table.now();
+  assert.ok(started >= 0 && started < 1000, `now() right after create: ${started} ms`);
+  await new Promise((r) => setTimeout(r, 30));
+  const view = new StatsTable(table.buffer, 1);
+  const [a, b] = [table.now(), view.now()];
+  assert.ok(a - started >= 25, `the clock advanced ${a - started} ms in 30 ms`);
+  assert.ok(Math.abs(a - b) < 5, `two views disagree by ${a - b} ms`);
+});
+
 test('concurrent writers from several threads lose no update', async () => {
   const capacity = 4;
   const requests = 100_000;
