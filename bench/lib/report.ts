@@ -54,7 +54,7 @@ export function headerLine(r: Report): string {
     `machine: ${m.cores} cores (${m.cpuModel}), ${m.platform}, node ${m.node}`,
     `load: ${p.wrkCommand}${p.warmupSec > 0 ? ` (+${p.warmupSec}s unrecorded warm-up)` : ''}`,
     `proxy threads: ${p.threads}`,
-    `rounds: ${p.rounds}${p.rounds > 1 ? ' (interleaved, median shown)' : ''}`,
+    `rounds: ${p.rounds}${p.rounds > 1 ? ' (interleaved, medians shown; a ratio to HAProxy is the median of the rounds\' ratios, each against HAProxy in the same round, range beside it)' : ''}`,
   ].join(' | ');
 }
 
@@ -68,8 +68,9 @@ function fmtErrors(r: Row): string {
   return `${fmtInt(r.errors)} (${pct})${r.flagged ? ' FLAGGED' : ''}`;
 }
 
-const COLUMNS = ['target', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio to HAProxy', 'p99 vs HAProxy', 'CPU us/req', 'CPU vs HAProxy'];
-const RIGHT_ALIGNED = new Set([1, 2, 3, 5, 6, 7, 8]);
+const COLUMNS = ['target', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio to HAProxy', 'rounds', 'p99 vs HAProxy', 'CPU us/req', 'CPU vs HAProxy'];
+const RIGHT_ALIGNED = new Set([1, 2, 3, 5, 6, 7, 8, 9]);
+const fmtRange = (range: [number, number] | null): string => (range === null ? '' : `${range[0].toFixed(2)}-${range[1].toFixed(2)}x`);
 
 /** The results as a fixed-width text table, one line per target. */
 export function formatTable(rows: Row[]): string {
@@ -77,7 +78,7 @@ export function formatTable(rows: Row[]): string {
     r.rps === null
       ? null
       : [
-          r.target, fmtInt(r.rps), fmtMs(r.p50Ms!), fmtMs(r.p99Ms!), fmtErrors(r), fmtRatio(r.ratioToHaproxy), fmtRatio(r.p99VsHaproxy),
+          r.target, fmtInt(r.rps), fmtMs(r.p50Ms!), fmtMs(r.p99Ms!), fmtErrors(r), fmtRatio(r.ratioToHaproxy), fmtRange(r.ratioRange), fmtRatio(r.p99VsHaproxy),
           r.cpuUsPerRequest === null ? 'n/a' : r.cpuUsPerRequest.toFixed(1), fmtRatio(r.cpuVsHaproxy),
         ],
   );

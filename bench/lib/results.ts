@@ -28,8 +28,14 @@ export interface Row {
   errorRate: number;
   /** errorRate > ERROR_FLAG_RATE. */
   flagged: boolean;
-  /** rps ÷ HAProxy rps (higher is better); null when either is missing. */
+  /**
+   * rps ÷ HAProxy rps (higher is better); null when either is missing. With several rounds, the
+   * median of the per-round ratios: each round runs every target back to back, so pairing a
+   * target with HAProxy's run in the same round cancels much of the drift of a shared machine.
+   */
   ratioToHaproxy: number | null;
+  /** The smallest and largest per-round ratio, to show the spread; null with fewer than two rounds. */
+  ratioRange: [number, number] | null;
   /** p99 ÷ HAProxy p99 (lower is better); null when either is missing. */
   p99VsHaproxy: number | null;
   /** CPU per request ÷ HAProxy's (lower is better). */
@@ -81,6 +87,7 @@ function buildRow(target: TargetName, description: string, rounds: Measurement[]
     errorRate,
     flagged: errorRate > ERROR_FLAG_RATE,
     ratioToHaproxy: null,
+    ratioRange: null,
     p99VsHaproxy: null,
     cpuVsHaproxy: null,
     rounds,
@@ -95,8 +102,12 @@ export function buildRows(
 ): Row[] {
   const rows = targets.map((t) => buildRow(t, describe(t), measurements.get(t) ?? []));
   const base = rows.find((r) => r.target === 'haproxy');
+  const baseRps = new Map(base?.rounds.flatMap((m) => (m.ok && m.wrk.rps > 0 ? [[m.round, m.wrk.rps] as const] : [])));
   for (const r of rows) {
-    if (base?.rps && r.rps !== null) r.ratioToHaproxy = r.rps / base.rps;
+    const paired = r.rounds.flatMap((m) => (m.ok && baseRps.has(m.round) ? [m.wrk.rps / baseRps.get(m.round)!] : []));
+    if (paired.length > 0) r.ratioToHaproxy = median(paired);
+    else if (base?.rps && r.rps !== null) r.ratioToHaproxy = r.rps / base.rps;
+    if (paired.length > 1 && r !== base) r.ratioRange = [Math.min(...paired), Math.max(...paired)];
     if (base?.p99Ms && r.p99Ms !== null) r.p99VsHaproxy = r.p99Ms / base.p99Ms;
     if (base?.cpuUsPerRequest && r.cpuUsPerRequest !== null) r.cpuVsHaproxy = r.cpuUsPerRequest / base.cpuUsPerRequest;
   }
