@@ -89,6 +89,7 @@ test('query strings, methods and end-to-end headers reach the worker; hop-by-hop
       'keep-alive': 'timeout=5',
       te: 'trailers',
       'proxy-connection': 'keep-alive',
+      upgrade: 'foo/1',
       'x-custom': 'v1',
       'x-forwarded-for': '203.0.113.7',
       host: 'example.test:8080',
@@ -100,7 +101,7 @@ test('query strings, methods and end-to-end headers reach the worker; hop-by-hop
   assert.equal(seen.url, '/headers?a=1&b=%20x');
   assert.equal(seen.headers['x-custom'], 'v1');
   assert.equal(seen.headers.host, 'example.test:8080');
-  for (const gone of ['x-private', 'keep-alive', 'te', 'proxy-connection']) assert.equal(seen.headers[gone], undefined, `${gone} was forwarded`);
+  for (const gone of ['x-private', 'keep-alive', 'te', 'proxy-connection', 'upgrade']) assert.equal(seen.headers[gone], undefined, `${gone} was forwarded`);
   assert.equal(seen.headers['x-forwarded-for'], '203.0.113.7, 127.0.0.1');
   assert.equal(seen.headers['x-forwarded-proto'], 'http');
   assert.equal(seen.headers['x-forwarded-host'], 'example.test:8080');
