@@ -254,20 +254,20 @@ export class ProxyExchange implements UpstreamExchange {
     const retry =
       failure.safeToRetry && this.attempts < 2 && !this.responding && this.bytesIn === 0 && this.request.contentLength <= 0 && !this.request.chunked && isIdempotent(this.request.method);
     this.endOnWorker(Outcome.workerFailed);
+    // The worker's part is counted; nothing below may end it again: res.close() runs onAborted,
+    // and so finish(), at once.
+    const failed = this.slot;
+    this.slot = -1;
     if (retry) {
-      const failed = this.slot;
-      this.slot = -1;
       this.dispatch(failed);
       return;
     }
     if (this.responding) {
       // Headers are out: the only honest signal left is to cut the connection.
       this.res.close();
-      this.slot = -1;
       this.finish(Outcome.workerFailed);
       return;
     }
-    this.slot = -1;
     this.fail(failure.status, failure.message, !this.requestBodyDone);
   }
 

@@ -87,6 +87,10 @@ test('no response head within responseHeadersMs gives 504; a reset mid-response 
   const proxy2 = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: cutter.url }] } });
   try {
     await assert.rejects(fetchRaw(`${proxy2.url}/`), /aborted|socket hang up|ECONNRESET/);
+    // The failure is counted once: cutting the client must not end the request on the worker again.
+    const [worker] = JSON.parse((await fetchRaw(`${proxy2.adminUrl}/api/workers`)).body.toString()) as { inflight: number; errors: number }[];
+    assert.equal(worker!.inflight, 0);
+    assert.equal(worker!.errors, 1);
   } finally {
     await proxy2.stop();
     await cutter.close();
