@@ -6,7 +6,7 @@ import type { RouteTableReader } from '../shared/route-table.js';
 import { Outcome, type OutcomeValue, type StatsTable } from '../shared/stats-table.js';
 import type { UpstreamConnection, UpstreamExchange } from '../upstream/connection.js';
 import type { BodyKind, FieldLines } from '../upstream/response-parser.js';
-import type { UpstreamFailure } from '../upstream/upstream-failure.js';
+import { FailureKind, type UpstreamFailure } from '../upstream/upstream-failure.js';
 import type { ClientRequestHead } from './request-head.js';
 import { writeForwardedFields } from './response-head.js';
 import { sendError } from './responses.js';
@@ -21,13 +21,13 @@ export interface ExchangeContext {
   readonly pools: UpstreamPools;
   /** Read per request, so a reload applies to the next one. */
   readonly limits: { readonly maxBodyBytes: number };
+  /** Read when used, likewise; idleMs also bounds how long a client may take nothing. */
+  readonly timeouts: { readonly idleMs: number };
 }
 
 const PROBE_MAX_DELAY_MS = 1000;
 /** A chunk-sized write plus its framing fits uWS's empty 16 KiB cork buffer. */
 const CORK_PIECE_BYTES = 16 * 1024 - 64;
-/** Write retries without progress before a client that reads nothing is left to the idle timeout. */
-const PROBE_MAX_FRUITLESS = 64;
 const CHUNK_END = Buffer.from('\r\n');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 
@@ -72,6 +72,8 @@ export class ProxyExchange implements UpstreamExchange {
   private awaitingWritable = false;
   private probeTimer: NodeJS.Timeout | null = null;
   private fruitlessProbes = 0;
+  /** When the client last took what waited for it, while probes run (0: not stalled). */
+  private stalledSince = 0;
 
   constructor(
     private readonly ctx: ExchangeContext,
@@ -200,6 +202,9 @@ export class ProxyExchange implements UpstreamExchange {
         this.pending = Buffer.from(chunk.subarray(res.getWriteOffset() - offset));
         this.pendingOffset = res.getWriteOffset();
         this.waitForClient();
+      } else if (this.awaitingWritable) {
+        // A probe's read went out whole: the client is taking data again (as in flushChunks).
+        this.clientWritable();
       }
     } else {
       // A view of the read buffer, which is not reused before cork() returns.
@@ -253,7 +258,9 @@ export class ProxyExchange implements UpstreamExchange {
     if (this.aborted || this.finished) return;
     const retry =
       failure.safeToRetry && this.attempts < 2 && !this.responding && this.bytesIn === 0 && this.request.contentLength <= 0 && !this.request.chunked && isIdempotent(this.request.method);
-    this.endOnWorker(Outcome.workerFailed);
+    // An upstream idle while we held it back for a client that takes nothing is the client's doing.
+    const clientStalled = this.awaitingWritable && failure.kind === FailureKind.idleTimeout;
+    this.endOnWorker(clientStalled ? Outcome.clientEnded : Outcome.workerFailed);
     // The worker's part is counted; nothing below may end it again: res.close() runs onAborted,
     // and so finish(), at once.
     const failed = this.slot;
@@ -308,6 +315,8 @@ export class ProxyExchange implements UpstreamExchange {
     if (pending !== null) {
       const [ok, done] = this.res.tryEnd(pending.subarray(offset - this.pendingOffset), this.contentLength);
       if (!ok && !done) {
+        // The socket took part of it: a slow client, not a stalled one.
+        if (this.stalledSince !== 0 && this.res.getWriteOffset() !== offset) this.stalledSince = Date.now();
         if (this.clientPaused) this.res.pause();
         return false;
       }
@@ -324,6 +333,7 @@ export class ProxyExchange implements UpstreamExchange {
   private clientWritable(): void {
     this.awaitingWritable = false;
     this.fruitlessProbes = 0;
+    this.stalledSince = 0;
     this.connection?.resumeReading();
   }
 
@@ -331,11 +341,13 @@ export class ProxyExchange implements UpstreamExchange {
    * uWS stops polling a paused socket for writability too, so while the request waits for the
    * worker and the response waits for the client, onWritable would never come: an echo of a
    * large upload would stall both ways. A timer retries the write instead, with a growing delay;
-   * each retry lets at most one more upstream read into uWS's buffer, and a client that reads
-   * nothing is left to the idle timeout after PROBE_MAX_FRUITLESS of them.
+   * each retry lets at most one more upstream read into uWS's buffer. A paused socket is not
+   * polled for reading either, so a client that left is not noticed: one that takes nothing for
+   * timeouts.idleMs is cut (see probe()).
    */
   private scheduleProbe(): void {
-    if (this.probeTimer !== null || this.fruitlessProbes >= PROBE_MAX_FRUITLESS) return;
+    if (this.stalledSince === 0) this.stalledSince = Date.now();
+    if (this.probeTimer !== null) return;
     const delay = Math.min(PROBE_MAX_DELAY_MS, 2 ** this.fruitlessProbes);
     this.fruitlessProbes++;
     this.probeTimer = setTimeout(() => this.probe(), delay);
@@ -344,6 +356,13 @@ export class ProxyExchange implements UpstreamExchange {
   private probe(): void {
     this.probeTimer = null;
     if (this.finished || !this.awaitingWritable || !this.clientPaused) return;
+    if (this.stalledSince !== 0 && Date.now() - this.stalledSince >= this.ctx.timeouts.idleMs) {
+      // Gone or stuck: either way the client's doing. close() runs onAborted, which ends the
+      // exchange as clientEnded and the upstream connection with it. (From a timer, never from
+      // inside a uWS callback that goes on using res.)
+      this.res.close();
+      return;
+    }
     if (this.pending !== null) {
       let sent = false;
       this.res.cork(() => (sent = this.onClientWritable(this.res.getWriteOffset())));

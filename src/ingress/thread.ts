@@ -25,6 +25,7 @@ const ctx: ExchangeContext = {
   stats,
   pools: new UpstreamPools(directory, data.timeouts, data.limits.maxHeaderBytes * 4),
   limits: data.limits,
+  timeouts: data.timeouts,
 };
 // Reloads replace the fields of these objects in place; connections read timeouts at use time.
 const { limits, timeouts } = data;

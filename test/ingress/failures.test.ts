@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { test } from 'node:test';
 import { freePort } from '../../src/drivers/free-port.js';
 import { fetchRaw, startExampleWorkers, startHttpServer, startProxy, stopProcesses } from '../helpers/servers.js';
@@ -214,5 +214,43 @@ test('malformed requests, oversized heads and garbage get an error or a closed c
   } finally {
     await proxy.stop();
     await stopProcesses([worker!]);
+  }
+});
+
+test('a client that leaves while both directions are backed up is ended after idleMs, as its own doing', async () => {
+  // A chunked upload to an echo worker by a client that reads nothing: the ingress pauses the
+  // client (so uWS no longer notices it leave) and probes it. Then the client resets.
+  const echo = await startHttpServer((req, res) => (res.writeHead(200), req.pipe(res)));
+  const proxy = await startProxy({ threads: 1, timeouts: { idleMs: 1500 }, driver: { kind: 'static', upstreams: [{ url: echo.url }] } });
+  const adminJson = async <T>(path: string): Promise<T> => JSON.parse((await fetchRaw(`${proxy.adminUrl}${path}`, { agent: false })).body.toString()) as T;
+  try {
+    const client = connect({ host: '127.0.0.1', port: proxy.ingressPort });
+    client.on('error', () => undefined);
+    client.pause();
+    client.write('POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n');
+    const block = Buffer.alloc(1 << 16, 7);
+    let stop = false;
+    const pump = (): void => {
+      while (!stop) if (!(client.write('10000\r\n'), client.write(block), client.write('\r\n'))) return void client.once('drain', pump);
+    };
+    pump();
+    await new Promise((r) => setTimeout(r, 2000));
+    stop = true;
+    client.destroy(); // unread data: the kernel sends a reset
+    // Before the fix this took 28-113 s and could count as the worker's failure.
+    const deadline = Date.now() + 20_000;
+    let worker: { inflight: number; errors: number } | undefined;
+    let inflight: number;
+    do {
+      await new Promise((r) => setTimeout(r, 250));
+      [worker] = await adminJson<{ inflight: number; errors: number }[]>('/api/workers');
+      inflight = (await adminJson<{ requests: { inflight: number } }>('/api/status')).requests.inflight;
+    } while ((worker!.inflight !== 0 || inflight !== 0) && Date.now() < deadline);
+    assert.equal(worker!.inflight, 0, 'the request of the client that left is still in flight on the worker');
+    assert.equal(inflight, 0, 'the request of the client that left still holds an admission slot');
+    assert.equal(worker!.errors, 0, 'the client leaving was counted as the worker failing');
+  } finally {
+    await proxy.stop();
+    await echo.close();
   }
 });
