@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket as ClientSocket } from 'uWebSockets.js';
 import { WebSocket as UpstreamSocket, type RawData } from 'ws';
 import { isHopByHop } from '../http/hop-by-hop.js';
-import { Outcome } from '../shared/stats-table.js';
+import { Outcome, type StatsTable } from '../shared/stats-table.js';
 import { addressText } from './client-address.js';
 import type { ExchangeContext } from './proxy-exchange.js';
 import { sendError } from './responses.js';
@@ -80,7 +80,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       const bridge: Bridge = { upstream, client: null, slot, openedAt: ctx.stats.now(), early: [] };
       upstream.on('message', (data, isBinary) => {
         if (bridge.client === null) bridge.early.push([data, isBinary]);
-        else relayDown(bridge, data, isBinary);
+        else relayDown(ctx.stats, bridge, data, isBinary);
       });
       upstream.on('unexpected-response', (_request, response) => {
         response.resume();
@@ -111,11 +111,12 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
     open: (ws) => {
       const { bridge } = ws.getUserData();
       bridge.client = ws;
-      for (const [data, isBinary] of bridge.early.splice(0)) relayDown(bridge, data, isBinary);
+      for (const [data, isBinary] of bridge.early.splice(0)) relayDown(ctx.stats, bridge, data, isBinary);
     },
     message: (ws, message, isBinary) => {
-      const { upstream } = ws.getUserData().bridge;
+      const { upstream, slot } = ws.getUserData().bridge;
       if (upstream.readyState !== UpstreamSocket.OPEN) return;
+      ctx.stats.countBytesIn(slot, message.byteLength);
       // This uWS build cannot pause a WebSocket's reads, so client-to-worker buffering is bounded
       // by the worker's socket buffer plus ws's queue; maxPayloadLength caps each message.
       upstream.send(Buffer.from(new Uint8Array(message)), { binary: isBinary });
@@ -137,10 +138,11 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
   });
 }
 
-function relayDown(bridge: Bridge, data: RawData, isBinary: boolean): void {
+function relayDown(stats: StatsTable, bridge: Bridge, data: RawData, isBinary: boolean): void {
   const client = bridge.client;
   if (client === null) return;
   const payload = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+  stats.countBytesOut(bridge.slot, payload.byteLength);
   client.send(payload, isBinary);
   if (client.getBufferedAmount() > HIGH_WATER) bridge.upstream.pause();
 }

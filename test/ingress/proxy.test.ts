@@ -54,16 +54,18 @@ for (const size of [0, 1, 64 * 1024, 50 * 1024 * 1024]) {
   }
 }
 
+/** Body (or WebSocket message) bytes to and from all workers, from the admin API. */
+async function byteTotals(): Promise<{ in: number; out: number }> {
+  const list = JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/workers`)).body.toString()) as { bytesIn: number; bytesOut: number }[];
+  return { in: list.reduce((a, w) => a + w.bytesIn, 0), out: list.reduce((a, w) => a + w.bytesOut, 0) };
+}
+
 test('body bytes are counted per worker in both directions, as they pass', async () => {
-  const totals = async () => {
-    const list = JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/workers`)).body.toString()) as { bytesIn: number; bytesOut: number }[];
-    return { in: list.reduce((a, w) => a + w.bytesIn, 0), out: list.reduce((a, w) => a + w.bytesOut, 0) };
-  };
-  const before = await totals();
+  const before = await byteTotals();
   const body = randomBytes(3 * 1024 * 1024 + 7);
   const reply = await fetchRaw(`${proxy.url}/echo`, { method: 'POST', body });
   assert.equal(reply.body.length, body.length);
-  const after = await totals();
+  const after = await byteTotals();
   assert.equal(after.in - before.in, body.length);
   assert.equal(after.out - before.out, body.length);
 });
@@ -222,6 +224,7 @@ test('the first chunk of a slow chunked response reaches the client before the w
 });
 
 test('WebSocket messages echo through the proxy, text and binary', async () => {
+  const before = await byteTotals();
   const ws = new WebSocket(`ws://127.0.0.1:${proxy.ingressPort}/chat?room=1`);
   await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
   const received: { data: Buffer; isBinary: boolean }[] = [];
@@ -241,6 +244,10 @@ test('WebSocket messages echo through the proxy, text and binary', async () => {
   assert.deepEqual([...received[1]!.data], [1, 2, 3]);
   assert.equal(received[1]!.isBinary, true);
   assert.equal(sha256(received[2]!.data), sha256(big));
+  // Message bytes count as the worker's traffic, both ways.
+  const after = await byteTotals();
+  assert.equal(after.in - before.in, 5 + 3 + big.length);
+  assert.equal(after.out - before.out, 5 + 3 + big.length);
   const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
   ws.close(4001, 'bye');
   assert.equal(await closed, 4001);
