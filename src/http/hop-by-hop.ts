@@ -1,7 +1,6 @@
 /**
  * Hop-by-hop fields (RFC 9110 section 7.6.1): they describe one connection, so a proxy removes
- * them, plus every field the Connection header names. The request path (ingress/request-head.ts)
- * drops the same names in its per-field switch instead of looking them up here.
+ * them, plus every field the Connection header names.
  */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 

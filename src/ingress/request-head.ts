@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { connectionTokens } from '../http/hop-by-hop.js';
+import { connectionTokens, isHopByHop } from '../http/hop-by-hop.js';
 import { addressText } from './client-address.js';
 
 /** What the ingress learned from a client's request head, read synchronously in the handler. */
@@ -93,12 +93,6 @@ function readField(name: string, value: string): void {
     case 'x-forwarded-proto':
     case 'x-forwarded-host':
     case 'expect':
-    // The other hop-by-hop fields (isHopByHop), in this switch rather than a Set lookup per field.
-    case 'keep-alive':
-    case 'proxy-connection':
-    case 'te':
-    case 'trailer':
-    case 'upgrade':
       return;
     case 'connection':
       f.connection = f.connection ? `${f.connection}, ${value}` : value;
@@ -107,6 +101,6 @@ function readField(name: string, value: string): void {
       f.host = value;
       break;
   }
-  if (f.named?.has(name)) return;
+  if (isHopByHop(name) || f.named?.has(name)) return;
   f.fields += `${name}: ${value}\r\n`;
 }

@@ -94,7 +94,7 @@ export class StatsSampler {
     let h = this.history.get(slot);
     if (!h) {
       const c = this.table.read(slot);
-      const counts = { completed: c.completed, errors: c.errors, busyUs: c.busyUs, bytesIn: c.bytesIn, bytesOut: c.bytesOut };
+      const counts = Object.fromEntries(COUNTERS.map((k) => [k, c[k]])) as Record<Counter, number>;
       h = {
         last: counts,
         total: { ...counts },
