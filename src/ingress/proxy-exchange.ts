@@ -20,7 +20,7 @@ export interface ExchangeContext {
   readonly stats: StatsTable;
   readonly pools: UpstreamPools;
   /** Read per request, so a reload applies to the next one. */
-  readonly limits: { readonly maxBodyBytes: number };
+  readonly limits: { readonly maxBodyBytes: number; readonly maxConcurrentRequests: number };
   /** Read when used, likewise; idleMs also bounds how long a client may take nothing. */
   readonly timeouts: { readonly idleMs: number };
 }

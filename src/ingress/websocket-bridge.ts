@@ -10,6 +10,10 @@ import { sendError } from './responses.js';
  * WebSocket pass-through: the upgrade is accepted from the client only once the worker accepted
  * its own upgrade, so a refusing worker's status reaches the client as a normal HTTP response.
  * Messages are relayed frame for frame; a slow reader on either side pauses the other.
+ *
+ * A WebSocket holds one admission under limits.maxConcurrentRequests from its upgrade request
+ * until it closes, as a tunnel holds a connection slot under HAProxy's maxconn: otherwise open
+ * sockets would escape the limit that protects the ingress and the workers.
  */
 
 interface Bridge {
@@ -17,6 +21,8 @@ interface Bridge {
   client: ClientSocket<UserData> | null;
   slot: number;
   openedAt: number;
+  /** Gives the admission back; runs its body once, whichever way the socket ends. */
+  release: () => void;
   /** Worker messages that arrived before the client side opened. */
   early: [RawData, boolean][];
 }
@@ -47,6 +53,9 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
     idleTimeout: Math.max(8, Math.round(options.idleMs / 1000)),
     maxBackpressure: 16 * HIGH_WATER,
     upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
+      const { routes, policy, random, pools, stats } = ctx;
+      const limit = ctx.limits.maxConcurrentRequests;
+      if (!stats.tryAdmit(limit)) return sendError(res, 503, `more than ${limit} requests in flight`, true, { 'retry-after': '1' });
       const key = req.getHeader('sec-websocket-key');
       const protocols = req.getHeader('sec-websocket-protocol');
       const query = req.getQuery();
@@ -63,38 +72,53 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       headers['x-forwarded-proto'] = 'http';
       if (host) headers['x-forwarded-host'] = host;
 
+      let admitted = true;
+      const release = (): void => {
+        if (admitted) stats.release();
+        admitted = false;
+      };
       // Once the client went away, was answered or was upgraded, res must not be touched again.
       let settled = false;
+      /** From here on, uWS's close handler gives the admission back. */
+      let upgraded = false;
       res.onAborted(() => {
         settled = true;
       });
-      const { routes, policy, random, pools, stats } = ctx;
       const pool = routes.pick(policy, random) ? pools.get(routes.slot, routes.incarnation) : undefined;
-      if (pool === undefined) return sendError(res, 503, 'no worker is available', true, { 'retry-after': '1' });
+      if (pool === undefined) {
+        release();
+        return sendError(res, 503, 'no worker is available', true, { 'retry-after': '1' });
+      }
       const slot = routes.slot;
       const upstream = new UpstreamSocket(
         `ws://${pool.host.includes(':') ? `[${pool.host}]` : pool.host}:${pool.port}${target}`,
         protocols ? protocols.split(',').map((p) => p.trim()) : [],
         { headers, handshakeTimeout: options.connectMs, perMessageDeflate: false, maxPayload: options.maxMessageBytes },
       );
-      const bridge: Bridge = { upstream, client: null, slot, openedAt: ctx.stats.now(), early: [] };
+      const bridge: Bridge = { upstream, client: null, slot, openedAt: ctx.stats.now(), release, early: [] };
       upstream.on('message', (data, isBinary) => {
         if (bridge.client === null) bridge.early.push([data, isBinary]);
         else relayDown(ctx.stats, bridge, data, isBinary);
       });
       upstream.on('unexpected-response', (_request, response) => {
         response.resume();
+        release();
         if (!settled) sendError(res, 502, `worker refused the WebSocket upgrade with status ${response.statusCode}`, true);
         settled = true;
         upstream.terminate();
       });
       upstream.once('open', () => {
-        if (settled) return upstream.terminate();
+        if (settled) {
+          release();
+          return upstream.terminate();
+        }
         settled = true;
+        upgraded = true;
         stats.begin(slot);
         res.cork(() => res.upgrade<UserData>({ bridge }, key, upstream.protocol, '', context));
       });
       upstream.on('error', (err) => {
+        if (!upgraded) release();
         if (!settled) sendError(res, 502, `cannot open a WebSocket to the worker: ${err.message}`, true);
         settled = true;
       });
@@ -129,6 +153,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       const { bridge } = ws.getUserData();
       const wasOpen = bridge.client !== null;
       bridge.client = null;
+      bridge.release();
       ctx.stats.end(bridge.slot, (ctx.stats.now() - bridge.openedAt) * 1000, Outcome.ok);
       if (!wasOpen) return;
       const sendable = closeCode(code);

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { test } from 'node:test';
+import { WebSocket } from 'ws';
 import { freePort } from '../../src/drivers/free-port.js';
 import { fetchRaw, startExampleWorkers, startHttpServer, startProxy, stopProcesses } from '../helpers/servers.js';
+import { eventually } from '../helpers/eventually.js';
 import { sendRaw } from '../helpers/raw-http.js';
 
 test('idempotent requests keep succeeding while a worker is killed mid-run', async () => {
@@ -181,6 +183,62 @@ test('limits: 503 over the concurrency limit, 413 over the body limit, 431 over 
     release();
     await proxy.stop();
     await upstream.close();
+  }
+});
+
+/** Requests (and WebSockets) holding an admission, from the admin API. */
+async function inflight(adminUrl: string): Promise<number> {
+  return (JSON.parse((await fetchRaw(`${adminUrl}/api/status`)).body.toString()) as { requests: { inflight: number } }).requests.inflight;
+}
+
+/** Opens a WebSocket through the proxy: 'open', or the status of a refused upgrade. */
+function openWebSocket(url: string): Promise<{ ws: WebSocket; status: number }> {
+  const ws = new WebSocket(url);
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve({ ws, status: 101 }));
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume();
+      resolve({ ws, status: res.statusCode ?? 0 });
+    });
+    ws.once('error', reject);
+  });
+}
+
+test('an open WebSocket holds one admission under maxConcurrentRequests until it closes', async () => {
+  const [worker] = await startExampleWorkers(1);
+  const refusing = await startHttpServer((_req, res) => res.writeHead(404).end('no sockets here'));
+  const proxy = await startProxy({ threads: 1, limits: { maxConcurrentRequests: 1 }, driver: { kind: 'static', upstreams: [{ url: worker!.url }] } });
+  const refusingProxy = await startProxy({ threads: 1, limits: { maxConcurrentRequests: 1 }, driver: { kind: 'static', upstreams: [{ url: refusing.url }] } });
+  try {
+    const wsUrl = `ws://127.0.0.1:${proxy.ingressPort}/`;
+    const first = await openWebSocket(wsUrl);
+    assert.equal(first.status, 101);
+    assert.equal(await inflight(proxy.adminUrl), 1);
+    const over = await fetchRaw(`${proxy.url}/`, { agent: false });
+    assert.equal(over.status, 503);
+    assert.equal(over.headers['retry-after'], '1');
+    assert.equal((await openWebSocket(wsUrl)).status, 503);
+
+    const closed = new Promise((resolve) => first.ws.once('close', resolve));
+    first.ws.close(1000);
+    await closed;
+    await eventually('the admission to come back', async () => ((await inflight(proxy.adminUrl)) === 0 ? true : undefined));
+    assert.equal((await fetchRaw(`${proxy.url}/`, { agent: false })).status, 200);
+    const again = await openWebSocket(wsUrl);
+    assert.equal(again.status, 101);
+    again.ws.terminate();
+
+    // A refused upgrade gives its admission back too: with a limit of 1, a leak would turn the
+    // second refusal into a 503.
+    const refusedUrl = `ws://127.0.0.1:${refusingProxy.ingressPort}/`;
+    assert.equal((await openWebSocket(refusedUrl)).status, 502);
+    assert.equal((await openWebSocket(refusedUrl)).status, 502);
+    assert.equal(await inflight(refusingProxy.adminUrl), 0);
+  } finally {
+    await proxy.stop();
+    await refusingProxy.stop();
+    await refusing.close();
+    await stopProcesses([worker!]);
   }
 });
 
