@@ -8,7 +8,7 @@ import type { UpstreamConnection, UpstreamExchange } from '../upstream/connectio
 import type { BodyKind, FieldLines } from '../upstream/response-parser.js';
 import { FailureKind, type UpstreamFailure } from '../upstream/upstream-failure.js';
 import type { ClientRequestHead } from './request-head.js';
-import { writeForwardedFields } from './response-head.js';
+import { forwardedHead } from './response-head.js';
 import { sendError } from './responses.js';
 import type { UpstreamPools } from './upstream-pools.js';
 
@@ -30,17 +30,6 @@ const PROBE_MAX_DELAY_MS = 1000;
 const CORK_PIECE_BYTES = 16 * 1024 - 64;
 const CHUNK_END = Buffer.from('\r\n');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
-
-/** Status lines as bytes, by code: uWS copies bytes as they are but converts every string to UTF-8. */
-const statusLines: ({ reason: string; line: Buffer } | undefined)[] = [];
-
-function statusLine(status: number, reason: string): Buffer {
-  const known = statusLines[status];
-  if (known !== undefined && known.reason === reason) return known.line;
-  const line = Buffer.from(reason ? `${status} ${reason}` : `${status}`, 'latin1');
-  statusLines[status] = { reason, line };
-  return line;
-}
 
 /**
  * One client request proxied to one worker (or two, after a retry): streams the request body up
@@ -168,15 +157,13 @@ export class ProxyExchange implements UpstreamExchange {
   // onUpstreamHead, onUpstreamBody and onUpstreamComplete run inside cork(), called by the
   // connection around each parse, so they write to res without corking again.
 
-  onUpstreamHead(status: number, reason: string, fields: FieldLines, bodyKind: BodyKind, contentLength: number): void {
+  onUpstreamHead(status: number, fields: FieldLines, bodyKind: BodyKind, contentLength: number): void {
     if (this.aborted) return;
     this.responding = true;
     this.status = status;
     this.bodyKind = bodyKind;
     this.contentLength = contentLength;
-    const res = this.res;
-    res.writeStatus(statusLine(status, reason));
-    writeForwardedFields(res, fields, this.request.method === 'HEAD');
+    this.res.writeStatus(forwardedHead(fields, this.request.method === 'HEAD'));
   }
 
   onUpstreamBody(chunk: Buffer): void {

@@ -2,43 +2,42 @@ import { CONNECTION, CONTENT_LENGTH, DATE, KEEP_ALIVE, PROXY_CONNECTION, TE, TRA
 import { connectionTokens } from '../http/hop-by-hop.js';
 import type { FieldLines } from '../upstream/response-parser.js';
 
-/** Where forwarded fields go: uWS's HttpResponse. */
-export interface HeaderSink {
-  writeHeader(name: string, value: string | Buffer): unknown;
-}
+/** Length of "HTTP/1.x ", which uWS writes itself. */
+const VERSION_PREFIX = 9;
 
 /**
- * Passes the upstream response's end-to-end fields on in a single writeHeader(name, value) call:
- * `value` holds the first kept field's value followed by every other kept line as it was received
- * ("\r\nName: value"), sliced from the parser's latin1 text of the head. Every call into uWS
- * converts its strings in C++, and byte views cost it more than strings (measured), so one call
- * per response beats one per field. This is safe only because the response parser has already
- * rejected CR, LF and other control bytes in names and values (response-parser.ts), so no field
- * can end early or smuggle a line of its own. A value with bytes above 0x7f goes as latin1 bytes,
- * since uWS would re-encode a string as UTF-8.
+ * The upstream response's status line and end-to-end fields as one argument for uWS's
+ * writeStatus(), which writes "HTTP/1.1 " + it + CRLF: the status code and reason, then every
+ * kept field line as received, CRLF-separated, sliced out of the parser's latin1 text of the head
+ * in runs of adjacent kept lines. Every call into uWS converts its strings in C++, so one call per
+ * response beats a writeStatus plus a writeHeader per field (measured). This is safe only because
+ * the response parser has already rejected CR, LF and other control bytes in the reason phrase,
+ * names and values (response-parser.ts), so no line can end early or smuggle a line of its own. A
+ * head with bytes above 0x7f goes as latin1 bytes, since uWS would re-encode a string as UTF-8.
  *
  * Dropped: hop-by-hop fields and those a Connection field names (RFC 9110 section 7.6.1), and
  * Date and Content-Length, which uWS writes itself (framing is redone hop by hop), except that a
  * HEAD response keeps its Content-Length, which describes the GET body.
  */
-export function writeForwardedFields(sink: HeaderSink, lines: FieldLines, keepContentLength: boolean): void {
+export function forwardedHead(lines: FieldLines, keepContentLength: boolean): string | Buffer {
   const { buf, text, base, count, pos } = lines;
   const named = lines.namesFields ? namedByConnection(lines) : undefined;
-  let name: string | null = null;
-  let value = '';
+  let head = '';
+  let runStart = VERSION_PREFIX;
+  let runEnd = lines.statusEnd;
+  let last = -1; // the last kept line; -1 is the status line
   for (let i = 0; i < count; i++) {
     const at = 5 * i;
     if (isDropped(buf, pos[at]!, pos[at + 1]! - pos[at]!, keepContentLength) || (named !== undefined && named.has(lines.name(i).toLowerCase()))) continue;
-    const start = pos[at]! - base;
-    const colon = pos[at + 1]! - base;
-    if (name === null) {
-      name = text.slice(start, colon);
-      value = text.slice(pos[at + 2]! - base, pos[at + 3]! - base);
-    } else {
-      value += `\r\n${text.slice(start, pos[at + 3]! - base)}`;
+    if (last !== i - 1) {
+      head += text.slice(runStart, runEnd);
+      runStart = pos[at]! - base - 2; // from the CRLF before the line
     }
+    runEnd = pos[at + 3]! - base;
+    last = i;
   }
-  if (name !== null) sink.writeHeader(name, lines.nonAscii ? Buffer.from(value, 'latin1') : value);
+  head += text.slice(runStart, runEnd);
+  return lines.nonAscii ? Buffer.from(head, 'latin1') : head;
 }
 
 /** Lowercased names listed by every Connection field. */
@@ -51,7 +50,6 @@ function namedByConnection(lines: FieldLines): Set<string> {
   }
   return named;
 }
-
 
 /**
  * Whether the field named buf[start, start + length) is dropped, case-insensitively. The length

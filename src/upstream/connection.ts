@@ -6,7 +6,8 @@ import { FailureKind, UpstreamFailure, type FailureKindValue } from './upstream-
 
 /** What a connection reports to the request it is carrying. Callbacks run on the socket's events. */
 export interface UpstreamExchange {
-  onUpstreamHead(status: number, reason: string, fields: FieldLines, bodyKind: BodyKind, contentLength: number): void;
+  /** `fields` also holds the status line (see forwardedHead). */
+  onUpstreamHead(status: number, fields: FieldLines, bodyKind: BodyKind, contentLength: number): void;
   /** A view valid only during the call. */
   onUpstreamBody(chunk: Buffer): void;
   onUpstreamComplete(): void;
@@ -143,10 +144,10 @@ export class UpstreamConnection implements ResponseHandlers, Expirable {
 
   // ResponseHandlers: called by the parser from onData.
 
-  onHead(status: number, reason: string, fields: FieldLines, bodyKind: BodyKind, contentLength: number): void {
+  onHead(status: number, _reason: string, fields: FieldLines, bodyKind: BodyKind, contentLength: number): void {
     this.phase = Phase.body;
     this.deadline = sweeper.now + this.timeouts.idleMs;
-    this.exchange?.onUpstreamHead(status, reason, fields, bodyKind, contentLength);
+    this.exchange?.onUpstreamHead(status, fields, bodyKind, contentLength);
   }
 
   onBody(chunk: Buffer): void {

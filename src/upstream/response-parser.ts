@@ -67,13 +67,15 @@ const CHUNK_EXT = /^(?:;[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:=(?:[!#$%&'*+\-.^_`|~0-9A
  * Where a head's field lines lie, so that no strings need be made per field: a proxy slices what it
  * passes on out of `text` (response-head.ts). Five numbers per line in `pos`, positions in `buf`:
  * start of the name, the colon, start and end of the value without optional whitespace, and the
- * line's CR. `text` is the head decoded as latin1, `text[i - base]` being `buf[i]`. Valid only
- * during onHead, since `buf` is usually a reused read buffer.
+ * line's CR. `text` is the head decoded as latin1, `text[i - base]` being `buf[i]`, from the
+ * start of the status line, which ends at `text[statusEnd]` (its CR). Valid only during onHead,
+ * since `buf` is usually a reused read buffer.
  */
 export class FieldLines {
   buf: Buffer = Buffer.alloc(0);
   text = '';
   base = 0;
+  statusEnd = 0;
   count = 0;
   pos = new Int32Array(5 * 32);
   /** Some value holds a byte above 0x7f (its latin1 text is not its UTF-8 text). */
@@ -81,10 +83,11 @@ export class FieldLines {
   /** A Connection field lists more than close and keep-alive: fields it names are hop-by-hop. */
   namesFields = false;
 
-  reset(buf: Buffer, text: string, base: number): void {
+  reset(buf: Buffer, text: string, base: number, statusEnd: number): void {
     this.buf = buf;
     this.text = text;
     this.base = base;
+    this.statusEnd = statusEnd;
     this.count = 0;
     this.nonAscii = false;
     this.namesFields = false;
@@ -315,7 +318,7 @@ export class ResponseParser {
     const interim = status < 200 && status !== 101;
     this.contentLength = -1;
     this.sawTE = this.chunked = this.connClose = this.connKeepAlive = false;
-    this.lines.reset(buf, s, off);
+    this.lines.reset(buf, s, off, eol);
     this.fields(buf, off, s, eol + 2, this.sEnd - off, !interim);
     if (this.sawTE && this.contentLength >= 0) badTE('both Transfer-Encoding and Content-Length (possible request smuggling)');
 
