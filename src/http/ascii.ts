@@ -20,6 +20,7 @@ export function eqLowerBytes(buf: Uint8Array, at: number, lower: Uint8Array): bo
 export const TE = asciiBytes('te');
 export const DATE = asciiBytes('date');
 export const CLOSE = asciiBytes('close');
+export const CHUNKED = asciiBytes('chunked');
 export const TRAILER = asciiBytes('trailer');
 export const UPGRADE = asciiBytes('upgrade');
 export const CONNECTION = asciiBytes('connection');

@@ -16,7 +16,7 @@
  * In every other case execute() consumes all of `data` or throws.
  */
 import { UpstreamParseError } from '../errors.js';
-import { CLOSE, CONNECTION, CONTENT_LENGTH, KEEP_ALIVE, PROXY_CONNECTION, TRANSFER_ENCODING, eqLowerBytes } from '../http/ascii.js';
+import { CHUNKED, CLOSE, CONNECTION, CONTENT_LENGTH, KEEP_ALIVE, PROXY_CONNECTION, TRANSFER_ENCODING, eqLowerBytes } from '../http/ascii.js';
 
 export type BodyKind = 'none' | 'length' | 'chunked' | 'close';
 
@@ -150,11 +150,6 @@ const badCL = (why: string): never => fail('ERR_UPSTREAM_BAD_CONTENT_LENGTH', `i
 
 const isOWS = (c: number): boolean => c === 32 || c === 9;
 
-/** ASCII case-insensitive compare of s[at, at + lower.length) with an all-lowercase literal (letters and '-' only). */
-function eqLower(s: string, at: number, lower: string): boolean {
-  for (let i = 0; i < lower.length; i++) if ((s.charCodeAt(at + i) | 0x20) !== lower.charCodeAt(i)) return false;
-  return true;
-}
 
 
 export class ResponseParser {
@@ -392,7 +387,7 @@ export class ResponseParser {
             // The usual values first, without splitting tokens.
             if (ve - vs === 10 && eqLowerBytes(buf, off + vs, KEEP_ALIVE)) this.connKeepAlive = true;
             else if (ve - vs === 5 && eqLowerBytes(buf, off + vs, CLOSE)) this.connClose = true;
-            else if (this.connection(s, vs, ve, true) && record) this.lines.namesFields = true;
+            else if (this.connection(buf, off, s, vs, ve, true) && record) this.lines.namesFields = true;
           }
           break;
         case 14:
@@ -404,12 +399,12 @@ export class ResponseParser {
           break;
         case 16:
           // llhttp treats this like Connection; we only honour its "close" (the conservative half).
-          if (eqLowerBytes(buf, off + p, PROXY_CONNECTION)) this.connection(s, vs, ve, false);
+          if (eqLowerBytes(buf, off + p, PROXY_CONNECTION)) this.connection(buf, off, s, vs, ve, false);
           break;
         case 17:
           if (eqLowerBytes(buf, off + p, TRANSFER_ENCODING)) {
             if (trailer) badHeader('Transfer-Encoding in trailers');
-            this.transferEncoding(s, vs, eol);
+            this.transferEncoding(buf, off, s, vs, eol);
           }
           break;
       }
@@ -419,7 +414,7 @@ export class ResponseParser {
   }
 
   /** Connection tokens: comma-separated, OWS-trimmed, case-insensitive. True if some token is neither close nor keep-alive. */
-  private connection(s: string, start: number, end: number, allowKeepAlive: boolean): boolean {
+  private connection(buf: Buffer, off: number, s: string, start: number, end: number, allowKeepAlive: boolean): boolean {
     let other = false;
     let i = start;
     while (i <= end) {
@@ -429,8 +424,8 @@ export class ResponseParser {
       let b = j;
       while (a < b && isOWS(s.charCodeAt(a))) a++;
       while (b > a && isOWS(s.charCodeAt(b - 1))) b--;
-      if (b - a === 5 && eqLower(s, a, 'close')) this.connClose = true;
-      else if (b - a === 10 && eqLower(s, a, 'keep-alive')) this.connKeepAlive ||= allowKeepAlive;
+      if (b - a === 5 && eqLowerBytes(buf, off + a, CLOSE)) this.connClose = true;
+      else if (b - a === 10 && eqLowerBytes(buf, off + a, KEEP_ALIVE)) this.connKeepAlive ||= allowKeepAlive;
       else if (b > a) other = true;
       i = j + 1;
     }
@@ -438,7 +433,7 @@ export class ResponseParser {
   }
 
   /** Value s[start, end) (leading OWS skipped, trailing not). The last Transfer-Encoding field decides: chunked iff its last coding is "chunked". */
-  private transferEncoding(s: string, start: number, end: number): void {
+  private transferEncoding(buf: Buffer, off: number, s: string, start: number, end: number): void {
     // llhttp reads "chunked<HTAB>" as not chunked (body until close); refusing HTAB avoids reading a body differently.
     for (let i = start; i < end; i++) if (s.charCodeAt(i) === 9) badTE('HTAB in value');
     while (end > start && s.charCodeAt(end - 1) === 32) end--;
@@ -447,7 +442,7 @@ export class ResponseParser {
     a = a < start ? start : a + 1;
     while (a < end && s.charCodeAt(a) === 32) a++;
     this.sawTE = true;
-    this.chunked = end - a === 7 && eqLower(s, a, 'chunked');
+    this.chunked = end - a === 7 && eqLowerBytes(buf, off + a, CHUNKED);
   }
 
   /** Parses a chunk-size line buf[start, end) that ends in LF. */
