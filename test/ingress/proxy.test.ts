@@ -93,6 +93,8 @@ test('query strings, methods and end-to-end headers reach the worker; hop-by-hop
       'proxy-connection': 'keep-alive',
       upgrade: 'foo/1',
       'x-custom': 'v1',
+      // UTF-8 bytes (Node sends a header string as latin1, one byte per character).
+      'x-utf8': Buffer.from('naïve café, x', 'utf8').toString('latin1'),
       'x-forwarded-for': '203.0.113.7',
       host: 'example.test:8080',
     },
@@ -102,6 +104,7 @@ test('query strings, methods and end-to-end headers reach the worker; hop-by-hop
   assert.equal(seen.method, 'DELETE');
   assert.equal(seen.url, '/headers?a=1&b=%20x');
   assert.equal(seen.headers['x-custom'], 'v1');
+  assert.equal(Buffer.from(seen.headers['x-utf8']!, 'latin1').toString('utf8'), 'naïve café, x');
   assert.equal(seen.headers.host, 'example.test:8080');
   for (const gone of ['x-private', 'keep-alive', 'te', 'proxy-connection', 'upgrade']) assert.equal(seen.headers[gone], undefined, `${gone} was forwarded`);
   assert.equal(seen.headers['x-forwarded-for'], '203.0.113.7, 127.0.0.1');
