@@ -9,6 +9,16 @@ export type IngressThreadOptions = Omit<IngressThreadData, 'threadIndex'>;
 interface ThreadHandle {
   worker: Worker;
   api: Comlink.Remote<IngressThreadApi>;
+  /** Settles when the thread has exited. */
+  exited: Promise<void>;
+}
+
+/**
+ * A call into a thread that settles with undefined if the thread exits first: comlink would wait
+ * for an answer forever, and a stop or a status request during a thread's restart with it.
+ */
+function callThread<T>(t: ThreadHandle, call: (api: Comlink.Remote<IngressThreadApi>) => Promise<T>): Promise<T | undefined> {
+  return Promise.race([call(t.api), t.exited.then(() => undefined)]);
 }
 
 const THREAD_FILE = new URL('./thread.js', import.meta.url);
@@ -50,19 +60,20 @@ export class IngressHost {
   /** Stops accepting connections on every thread; open connections keep being served. */
   async drain(): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.threads.map((t) => t?.api.drain()));
+    await Promise.all(this.threads.map((t) => t && callThread(t, (api) => api.drain())));
   }
 
   /** Every live thread's own counters. */
   async snapshot(): Promise<ThreadSnapshot[]> {
-    return Promise.all(this.threads.flatMap((t) => (t === null ? [] : [t.api.snapshot()])));
+    const snapshots = await Promise.all(this.threads.map((t) => t && callThread(t, (api) => api.snapshot())));
+    return snapshots.filter((snapshot): snapshot is ThreadSnapshot => snapshot !== null && snapshot !== undefined);
   }
 
   /** New limits and timeouts for every thread, and for threads started later. */
   async reload(settings: ReloadableSettings): Promise<void> {
     Object.assign(this.options.limits, settings.limits);
     Object.assign(this.options.timeouts, settings.timeouts);
-    await Promise.all(this.threads.map((t) => t?.api.reload(settings)));
+    await Promise.all(this.threads.map((t) => t && callThread(t, (api) => api.reload(settings))));
   }
 
   /** Ends every thread: each closes its sockets and exits by itself (see thread.ts). */
@@ -71,9 +82,8 @@ export class IngressHost {
     await Promise.all(
       this.threads.map(async (t) => {
         if (t === null) return;
-        const exited = new Promise((resolve) => t.worker.once('exit', resolve));
         t.api.shutdown().catch(() => undefined);
-        await exited;
+        await t.exited;
         t.api[Comlink.releaseProxy]();
       }),
     );
@@ -84,16 +94,21 @@ export class IngressHost {
     const data: IngressThreadData = { ...this.options, port, threadIndex: index };
     const worker = new Worker(THREAD_FILE, { workerData: data, name: `ingress-${index}` });
     const api = Comlink.wrap<IngressThreadApi>(nodeEndpoint(worker));
-    this.threads[index] = { worker, api };
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    this.threads[index] = { worker, api, exited };
     worker.on('error', (err) => this.log(`ingress thread ${index} failed: ${err.stack ?? err.message}`));
     worker.on('exit', (code) => {
       if (this.threads[index]?.worker !== worker) return;
       this.threads[index] = null;
       if (this.stopping) return;
       this.log(`ingress thread ${index} exited with code ${code}; starting a new one`);
-      setTimeout(() => this.spawn(index, this.port).catch((err: Error) => this.log(`ingress thread ${index} could not restart: ${err.message}`)), 100);
+      setTimeout(() => {
+        // A stop that began meanwhile must not find a new thread keeping the process alive.
+        if (this.stopping) return;
+        this.spawn(index, this.port).catch((err: Error) => this.log(`ingress thread ${index} could not restart: ${err.message}`));
+      }, 100);
     });
-    const exited = new Promise<never>((_, reject) => worker.once('exit', (code) => reject(new Error(`ingress thread ${index} exited with code ${code} before listening`))));
-    return Promise.race([api.listen(), exited]);
+    const failed = new Promise<never>((_, reject) => worker.once('exit', (code) => reject(new Error(`ingress thread ${index} exited with code ${code} before listening`))));
+    return Promise.race([api.listen(), failed]);
   }
 }

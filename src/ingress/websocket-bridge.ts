@@ -90,11 +90,19 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
         return sendError(res, 503, 'no worker is available', true, { 'retry-after': '1' });
       }
       const slot = routes.slot;
-      const upstream = new UpstreamSocket(
-        `ws://${pool.host.includes(':') ? `[${pool.host}]` : pool.host}:${pool.port}${target}`,
-        protocols ? protocols.split(',').map((p) => p.trim()) : [],
-        { headers, handshakeTimeout: options.connectMs, perMessageDeflate: false, maxPayload: options.maxMessageBytes },
-      );
+      let upstream: UpstreamSocket;
+      try {
+        upstream = new UpstreamSocket(
+          `ws://${pool.host.includes(':') ? `[${pool.host}]` : pool.host}:${pool.port}${target}`,
+          protocols ? protocols.split(',').map((p) => p.trim()) : [],
+          { headers, handshakeTimeout: options.connectMs, perMessageDeflate: false, maxPayload: options.maxMessageBytes },
+        );
+      } catch (err) {
+        // ws refuses at once what it could not send on: a malformed or repeated subprotocol, a
+        // '#' in the target. The client's doing, so a 400, and the admission goes back.
+        release();
+        return sendError(res, 400, `invalid WebSocket upgrade: ${(err as Error).message}`, true);
+      }
       const bridge: Bridge = { upstream, client: null, slot, openedAt: ctx.stats.now(), release, early: [] };
       upstream.on('message', (data, isBinary) => {
         if (bridge.client === null) bridge.early.push([data, isBinary]);

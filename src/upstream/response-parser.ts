@@ -78,7 +78,7 @@ export class FieldLines {
   statusEnd = 0;
   count = 0;
   pos = new Int32Array(5 * 32);
-  /** Some value holds a byte above 0x7f (its latin1 text is not its UTF-8 text). */
+  /** The reason phrase or some value holds a byte above 0x7f (its latin1 text is not its UTF-8 text). */
   nonAscii = false;
   /** A Connection field lists more than close and keep-alive: fields it names are hop-by-hop. */
   namesFields = false;
@@ -307,13 +307,15 @@ export class ResponseParser {
     if ((minor !== 0 && minor !== 1) || s.charCodeAt(8) !== 32) badStatus('expected HTTP/1.0 or HTTP/1.1');
     if (!(d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)) badStatus('expected a 3-digit status code');
     if (eol !== 12 && (eol < 12 || s.charCodeAt(12) !== 32)) badStatus('expected a space after the status code');
-    if ((flags(NOT_TEXT, buf, off + 13, off + eol) & 1) !== 0) badStatus('control character in the reason phrase');
+    const reasonFlags = flags(NOT_TEXT, buf, off + 13, off + eol);
+    if ((reasonFlags & 1) !== 0) badStatus('control character in the reason phrase');
     const status = d0 * 100 + d1 * 10 + d2;
 
     const interim = status < 200 && status !== 101;
     this.contentLength = -1;
     this.sawTE = this.chunked = this.connClose = this.connKeepAlive = false;
     this.lines.reset(buf, s, off, eol);
+    if (reasonFlags !== 0) this.lines.nonAscii = true;
     this.fields(buf, off, s, eol + 2, this.sEnd - off, !interim);
     if (this.sawTE && this.contentLength >= 0) badTE('both Transfer-Encoding and Content-Length (possible request smuggling)');
 

@@ -224,6 +224,11 @@ test('an open WebSocket holds one admission under maxConcurrentRequests until it
     await closed;
     await eventually('the admission to come back', async () => ((await inflight(proxy.adminUrl)) === 0 ? true : undefined));
     assert.equal((await fetchRaw(`${proxy.url}/`, { agent: false })).status, 200);
+    // An upgrade the worker could not be sent (a repeated subprotocol) gets a 400, gives its
+    // admission back and leaves the thread serving.
+    const bad = await sendRaw(proxy.ingressPort, 'GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: a, a\r\n\r\n');
+    assert.match(bad.response, /^HTTP\/1\.1 400 /);
+    assert.equal(await inflight(proxy.adminUrl), 0);
     const again = await openWebSocket(wsUrl);
     assert.equal(again.status, 101);
     again.ws.terminate();

@@ -53,7 +53,8 @@ test('fields named by any Connection field are dropped; a HEAD response keeps it
   assert.deepEqual(forward(fields, true), ['200 OK', 'Content-Length: 11', 'ETag: "e"']);
 });
 
-test('a head with bytes above 0x7f goes as latin1 bytes, not a string uWS would re-encode', () => {
+test('a head with bytes above 0x7f, in a value or the reason, goes as latin1 bytes, not a string uWS would re-encode', () => {
   assert.deepEqual(forwardRaw('HTTP/1.1 200 OK\r\nX-A: plain\r\nX-Name: caf\xe9  \r\n\r\n'), Buffer.from('200 OK\r\nX-A: plain\r\nX-Name: caf\xe9', 'latin1'));
+  assert.deepEqual(forwardRaw('HTTP/1.1 200 Caf\xe9\r\nX-A: plain\r\n\r\n'), Buffer.from('200 Caf\xe9\r\nX-A: plain', 'latin1'));
   assert.equal(forwardRaw('HTTP/1.1 200 OK\r\nX-A: plain\r\n\r\n'), '200 OK\r\nX-A: plain');
 });
