@@ -35,10 +35,12 @@ export class IngressHost {
   private constructor(
     private readonly options: IngressThreadOptions,
     private readonly log: (line: string) => void,
+    private readonly onExit: (threadIndex: number) => void,
   ) {}
 
-  static async start(options: IngressThreadOptions, count: number, log: (line: string) => void): Promise<IngressHost> {
-    const host = new IngressHost(options, log);
+  /** `onExit` runs as each thread exits, before any replacement starts. */
+  static async start(options: IngressThreadOptions, count: number, log: (line: string) => void, onExit: (threadIndex: number) => void = () => {}): Promise<IngressHost> {
+    const host = new IngressHost(options, log, onExit);
     try {
       // uSockets sets SO_REUSEPORT only for a non-zero port, so port 0 is resolved here first.
       // Its threads share the port through SO_REUSEPORT, which would also let them join another
@@ -100,6 +102,7 @@ export class IngressHost {
     worker.on('exit', (code) => {
       if (this.threads[index]?.worker !== worker) return;
       this.threads[index] = null;
+      this.onExit(index);
       if (this.stopping) return;
       this.log(`ingress thread ${index} exited with code ${code}; starting a new one`);
       setTimeout(() => {

@@ -17,7 +17,7 @@ import { attachWebSocketBridge } from './websocket-bridge.js';
 
 const data = workerData as IngressThreadData;
 const directory = new WorkerDirectory(data.directory, data.capacity);
-const stats = new StatsTable(data.stats, data.capacity);
+const stats = new StatsTable(data.stats, data.capacity, data.threadIndex);
 const ctx: ExchangeContext = {
   routes: new RouteTableReader(data.routes, data.capacity, stats),
   policy: createPolicy(data.policy),

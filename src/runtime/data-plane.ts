@@ -45,7 +45,8 @@ function createDriver(config: Config, log: (line: string) => void): WorkerDriver
 export async function startDataPlane(config: Config, log: (line: string) => void): Promise<DataPlane> {
   const capacity = config.limits.maxWorkers;
   const routes = RouteTableWriter.create(capacity);
-  const stats = StatsTable.create(capacity);
+  // A lane per ingress thread, so a thread that dies does not leave its requests in flight.
+  const stats = StatsTable.create(capacity, config.threads);
   const directory = WorkerDirectory.create(capacity);
   const sampler = new StatsSampler(stats);
   const registry = new WorkerRegistry(routes, directory, stats, sampler, { slowStartMs: config.slowStartMs });
@@ -89,6 +90,10 @@ export async function startDataPlane(config: Config, log: (line: string) => void
       },
       config.threads,
       log,
+      (threadIndex) => {
+        const ended = stats.reclaimLane(threadIndex);
+        if (ended > 0) log(`ingress thread ${threadIndex} left ${ended} requests or WebSockets in flight; gave back their admissions`);
+      },
     );
   } catch (err) {
     clearInterval(sampling);

@@ -49,7 +49,18 @@ const G_REJECTED = 1;
 /** The table's epoch (Date.now() at creation), split in two, so every thread shares one clock. */
 const G_EPOCH_HI = 2;
 const G_EPOCH_LO = 3;
-const G_INTS = 4;
+const G_LANES = 4;
+const G_INTS = 5;
+
+/**
+ * Lanes: one per ingress thread, holding what that thread has in flight (its admissions, then
+ * its requests per slot), written by it alone with plain stores. When a thread dies with
+ * requests in flight, nothing would ever end them; the host takes them off the shared counts
+ * from the dead thread's lane (reclaimLane), so the admission limit and the balancers' in-flight
+ * counts do not stay off for good.
+ */
+const L_ADMITTED = 0;
+const L_SLOTS = 1;
 
 /** EWMA weight of a new sample: 1/8, as TCP's smoothed RTT. */
 const EWMA_SHIFT = 3;
@@ -73,27 +84,38 @@ export class StatsTable {
   readonly capacity: number;
   private readonly global: Int32Array;
   private readonly slots: Int32Array;
+  /** This view's lane: what its thread has in flight. */
+  private readonly lane: Int32Array;
 
-  static byteLength(capacity: number): number {
-    return G_INTS * 4 + capacity * SLOT_INTS * 4;
+  static byteLength(capacity: number, lanes: number): number {
+    return (G_INTS + capacity * SLOT_INTS + lanes * (L_SLOTS + capacity)) * 4;
   }
 
-  static create(capacity: number): StatsTable {
-    const buffer = new SharedArrayBuffer(StatsTable.byteLength(capacity));
+  /** A table for `lanes` writer threads, each opening its view with its own lane index. */
+  static create(capacity: number, lanes = 1): StatsTable {
+    const buffer = new SharedArrayBuffer(StatsTable.byteLength(capacity, lanes));
     const global = new Int32Array(buffer, 0, G_INTS);
     const now = Date.now();
     Atomics.store(global, G_EPOCH_HI, Math.floor(now / 2 ** 31));
     Atomics.store(global, G_EPOCH_LO, now % 2 ** 31);
+    Atomics.store(global, G_LANES, lanes);
     return new StatsTable(buffer, capacity);
   }
 
   /** performance.now() plus this is now(). */
   private readonly clockOffset: number;
 
-  constructor(readonly buffer: SharedArrayBuffer, capacity: number) {
+  constructor(
+    readonly buffer: SharedArrayBuffer,
+    capacity: number,
+    laneIndex = 0,
+  ) {
     this.capacity = capacity;
     this.global = new Int32Array(buffer, 0, G_INTS);
     this.slots = new Int32Array(buffer, G_INTS * 4, capacity * SLOT_INTS);
+    const lanes = Atomics.load(this.global, G_LANES);
+    if (!(laneIndex >= 0 && laneIndex < lanes)) throw new RangeError(`stats table lane ${laneIndex} of ${lanes}`);
+    this.lane = this.laneView(laneIndex);
     const epoch = Atomics.load(this.global, G_EPOCH_HI) * 2 ** 31 + Atomics.load(this.global, G_EPOCH_LO);
     // Read once: the timeOrigin getter checks its receiver and calls into C++ on every read.
     this.clockOffset = performance.timeOrigin - epoch;
@@ -138,11 +160,13 @@ export class StatsTable {
       Atomics.add(this.global, G_REJECTED, 1);
       return false;
     }
+    this.lane[L_ADMITTED]!++;
     return true;
   }
 
   release(): void {
     Atomics.sub(this.global, G_INFLIGHT, 1);
+    this.lane[L_ADMITTED]!--;
   }
 
   get inflightTotal(): number {
@@ -156,6 +180,7 @@ export class StatsTable {
   begin(slot: number): void {
     const base = slot * SLOT_INTS;
     if (Atomics.add(this.slots, base + S_INFLIGHT, 1) === 0) Atomics.store(this.slots, base + S_BUSY_SINCE, StatsTable.micros(this.now()) | 1);
+    this.lane[L_SLOTS + slot]!++;
   }
 
   /** Body bytes sent to the worker on the slot: a chunk, so less than 2^31. */
@@ -170,16 +195,12 @@ export class StatsTable {
 
   /** Ends a request begun on the slot: latency in microseconds, how it ended, and now() if known. */
   end(slot: number, latencyUs: number, outcome: OutcomeValue, nowMs = this.now()): void {
-    const base = slot * SLOT_INTS;
-    const s = this.slots;
-    if (Atomics.sub(s, base + S_INFLIGHT, 1) === 1) {
-      // The busy period ends. Another thread may begin the next one at the same moment and its
-      // start may be read here instead: that period is then undercounted, rarely and slightly.
-      const since = Atomics.exchange(s, base + S_BUSY_SINCE, 0);
-      if (since !== 0) Atomics.add(s, base + S_BUSY_US, (StatsTable.micros(nowMs) - (since >>> 0)) | 0);
-    }
+    this.lane[L_SLOTS + slot]!--;
+    this.leave(slot, 1, nowMs);
     // The client's doing says nothing about the worker: no count, no failure, no latency sample.
     if (outcome === Outcome.clientEnded) return;
+    const base = slot * SLOT_INTS;
+    const s = this.slots;
     const ok = outcome === Outcome.ok;
     Atomics.add(s, base + (ok ? S_COMPLETED : S_ERRORS), 1);
     // Counters need Atomics.add, or two threads lose increments. The rest are plain reads and
@@ -209,6 +230,40 @@ export class StatsTable {
 
   inflight(slot: number): number {
     return Atomics.load(this.slots, slot * SLOT_INTS + S_INFLIGHT);
+  }
+
+  /** Takes `count` requests off the slot's in-flight count, closing its busy period at 0. */
+  private leave(slot: number, count: number, nowMs: number): void {
+    const base = slot * SLOT_INTS;
+    const s = this.slots;
+    if (Atomics.sub(s, base + S_INFLIGHT, count) === count) {
+      // The busy period ends. Another thread may begin the next one at the same moment and its
+      // start may be read here instead: that period is then undercounted, rarely and slightly.
+      const since = Atomics.exchange(s, base + S_BUSY_SINCE, 0);
+      if (since !== 0) Atomics.add(s, base + S_BUSY_US, (StatsTable.micros(nowMs) - (since >>> 0)) | 0);
+    }
+  }
+
+  private laneView(index: number): Int32Array {
+    return new Int32Array(this.buffer, (G_INTS + this.capacity * SLOT_INTS + index * (L_SLOTS + this.capacity)) * 4, L_SLOTS + this.capacity);
+  }
+
+  /**
+   * Host, once the lane's thread has exited: ends what it left in flight (its admissions, and its
+   * requests per slot, counted as neither success nor failure) and clears the lane for the thread
+   * that replaces it. Returns the number of admissions it gave back.
+   */
+  reclaimLane(index: number): number {
+    const lane = this.laneView(index);
+    const admitted = lane[L_ADMITTED]!;
+    if (admitted !== 0) Atomics.sub(this.global, G_INFLIGHT, admitted);
+    const now = this.now();
+    for (let slot = 0; slot < this.capacity; slot++) {
+      const count = lane[L_SLOTS + slot]!;
+      if (count !== 0) this.leave(slot, count, now);
+    }
+    lane.fill(0);
+    return admitted;
   }
 
   read(slot: number): SlotCounters {

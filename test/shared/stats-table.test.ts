@@ -62,10 +62,10 @@ test('every view of a table reads the same clock, from its creation', async () =
 test('concurrent writers from several threads lose no update', async () => {
   const capacity = 4;
   const requests = 100_000;
-  const table = StatsTable.create(capacity);
+  const table = StatsTable.create(capacity, 3);
   const start = new SharedArrayBuffer(4);
   const writers = [0, 1, 2].map(
-    () => new Worker(new URL('./fixtures/stats-writer.js', import.meta.url), { workerData: { stats: table.buffer, capacity, requests, start } }),
+    (lane) => new Worker(new URL('./fixtures/stats-writer.js', import.meta.url), { workerData: { stats: table.buffer, capacity, lane, requests, leaveInFlight: 0, start } }),
   );
   const done = writers.map((w) => new Promise((resolve, reject) => (w.once('message', resolve), w.once('error', reject))));
   await new Promise((r) => setTimeout(r, 100));
@@ -89,6 +89,36 @@ test('concurrent writers from several threads lose no update', async () => {
   }
   assert.equal(errors, (requests / 10) * writers.length);
   assert.equal(table.inflightTotal, 0);
+  // Every lane is balanced too: reclaiming one ends nothing.
+  for (let lane = 0; lane < 3; lane++) assert.equal(table.reclaimLane(lane), 0);
+  assert.equal(table.inflightTotal, 0);
+});
+
+test("a thread that exits with requests in flight: reclaiming its lane ends them, and only them", async () => {
+  const capacity = 4;
+  const table = StatsTable.create(capacity, 2);
+  const start = new SharedArrayBuffer(4);
+  Atomics.store(new Int32Array(start), 0, 1);
+  const run = async (lane: number, leaveInFlight: number): Promise<void> => {
+    const w = new Worker(new URL('./fixtures/stats-writer.js', import.meta.url), { workerData: { stats: table.buffer, capacity, lane, requests: 1000, leaveInFlight, start } });
+    await new Promise((resolve, reject) => (w.once('message', resolve), w.once('error', reject)));
+    await w.terminate();
+  };
+  await run(0, 2); // still running, as far as the table knows: two requests on slots 0 and 1
+  await run(1, 6); // the thread that dies: six requests on slots 0 to 3
+  assert.equal(table.inflightTotal, 8);
+  assert.deepEqual([0, 1, 2, 3].map((slot) => table.read(slot).inflight), [3, 3, 1, 1]);
+  assert.equal(table.reclaimLane(1), 6);
+  assert.equal(table.inflightTotal, 2);
+  assert.deepEqual([0, 1, 2, 3].map((slot) => table.read(slot).inflight), [1, 1, 0, 0]);
+  // Slots left idle close their busy period; reclaiming again ends nothing.
+  assert.equal(table.read(2).busySinceUs, 0);
+  assert.notEqual(table.read(0).busySinceUs, 0);
+  assert.equal(table.reclaimLane(1), 0);
+  // The lane is clear for the thread that replaces the dead one.
+  await run(1, 0);
+  assert.equal(table.inflightTotal, 2);
+  assert.throws(() => new StatsTable(table.buffer, capacity, 2), RangeError);
 });
 
 test('the sampler reports totals and windowed quantiles', () => {
