@@ -61,6 +61,8 @@ const G_INTS = 5;
  */
 const L_ADMITTED = 0;
 const L_SLOTS = 1;
+/** Ints per lane for `capacity` slots, a whole number of 64-byte cache lines apart. */
+const laneInts = (capacity: number): number => Math.ceil((L_SLOTS + capacity) / 16) * 16;
 
 /** EWMA weight of a new sample: 1/8, as TCP's smoothed RTT. */
 const EWMA_SHIFT = 3;
@@ -88,7 +90,7 @@ export class StatsTable {
   private readonly lane: Int32Array;
 
   static byteLength(capacity: number, lanes: number): number {
-    return (G_INTS + capacity * SLOT_INTS + lanes * (L_SLOTS + capacity)) * 4;
+    return (G_INTS + capacity * SLOT_INTS + lanes * laneInts(capacity)) * 4;
   }
 
   /** A table for `lanes` writer threads, each opening its view with its own lane index. */
@@ -113,8 +115,7 @@ export class StatsTable {
     this.capacity = capacity;
     this.global = new Int32Array(buffer, 0, G_INTS);
     this.slots = new Int32Array(buffer, G_INTS * 4, capacity * SLOT_INTS);
-    const lanes = Atomics.load(this.global, G_LANES);
-    if (!(laneIndex >= 0 && laneIndex < lanes)) throw new RangeError(`stats table lane ${laneIndex} of ${lanes}`);
+    // The host's own view opens lane 0 too; it never admits or begins requests.
     this.lane = this.laneView(laneIndex);
     const epoch = Atomics.load(this.global, G_EPOCH_HI) * 2 ** 31 + Atomics.load(this.global, G_EPOCH_LO);
     // Read once: the timeOrigin getter checks its receiver and calls into C++ on every read.
@@ -245,7 +246,9 @@ export class StatsTable {
   }
 
   private laneView(index: number): Int32Array {
-    return new Int32Array(this.buffer, (G_INTS + this.capacity * SLOT_INTS + index * (L_SLOTS + this.capacity)) * 4, L_SLOTS + this.capacity);
+    const lanes = Atomics.load(this.global, G_LANES);
+    if (!(Number.isInteger(index) && index >= 0 && index < lanes)) throw new RangeError(`stats table lane ${index} of ${lanes}`);
+    return new Int32Array(this.buffer, (G_INTS + this.capacity * SLOT_INTS + index * laneInts(this.capacity)) * 4, L_SLOTS + this.capacity);
   }
 
   /**

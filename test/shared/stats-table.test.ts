@@ -119,6 +119,7 @@ test("a thread that exits with requests in flight: reclaiming its lane ends them
   await run(1, 0);
   assert.equal(table.inflightTotal, 2);
   assert.throws(() => new StatsTable(table.buffer, capacity, 2), RangeError);
+  assert.throws(() => table.reclaimLane(-1), RangeError);
 });
 
 test('the sampler reports totals and windowed quantiles', () => {
