@@ -144,7 +144,7 @@ export class UpstreamConnection implements ResponseHandlers, Expirable {
 
   // ResponseHandlers: called by the parser from onData.
 
-  onHead(status: number, _reason: string, fields: FieldLines, bodyKind: BodyKind, contentLength: number): void {
+  onHead(status: number, fields: FieldLines, bodyKind: BodyKind, contentLength: number): void {
     this.phase = Phase.body;
     this.deadline = sweeper.now + this.timeouts.idleMs;
     this.exchange?.onUpstreamHead(status, fields, bodyKind, contentLength);

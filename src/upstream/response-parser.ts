@@ -21,8 +21,8 @@ import { CHUNKED, CLOSE, CONNECTION, CONTENT_LENGTH, KEEP_ALIVE, PROXY_CONNECTIO
 export type BodyKind = 'none' | 'length' | 'chunked' | 'close';
 
 export interface ResponseHandlers {
-  /** Called once per response when the head is complete (1xx interim responses other than 101 are skipped silently and not reported). `fields` locates the field lines in the input and is valid only during the call (fields.list() copies them out). bodyKind: 'none' | 'length' | 'chunked' | 'close'. contentLength is the declared length for 'length', else -1. keepAlive: whether the connection may be reused after this response (HTTP/1.1 default true unless `Connection: close`; HTTP/1.0 default false unless `Connection: keep-alive`; 'close' body kind forces false). */
-  onHead(status: number, reason: string, fields: FieldLines, bodyKind: BodyKind, contentLength: number, keepAlive: boolean): void;
+  /** Called once per response when the head is complete (1xx interim responses other than 101 are skipped silently and not reported). `fields` locates the status line and field lines in the input and is valid only during the call (fields.reason() and fields.list() copy them out). bodyKind: 'none' | 'length' | 'chunked' | 'close'. contentLength is the declared length for 'length', else -1. keepAlive: whether the connection may be reused after this response (HTTP/1.1 default true unless `Connection: close`; HTTP/1.0 default false unless `Connection: keep-alive`; 'close' body kind forces false). */
+  onHead(status: number, fields: FieldLines, bodyKind: BodyKind, contentLength: number, keepAlive: boolean): void;
   /** A piece of body, de-chunked. May be a subarray view of the input buffer: valid only during the call. */
   onBody(chunk: Buffer): void;
   /** The response is complete (for 'close' bodies: only when finish() is called at EOF). */
@@ -111,6 +111,11 @@ export class FieldLines {
   /** Name of line i as received. */
   name(i: number): string {
     return this.text.slice(this.pos[5 * i]! - this.base, this.pos[5 * i + 1]! - this.base);
+  }
+
+  /** The reason phrase of the status line, as received ('' when there is none). */
+  reason(): string {
+    return this.statusEnd > 13 ? this.text.slice(13, this.statusEnd) : '';
   }
 
   /** Value of line i, trimmed of optional whitespace. */
@@ -328,9 +333,8 @@ export class ResponseParser {
       if (this.connClose) badHeader('1xx response with Connection: close');
       return end; // stay in Head for the final response
     }
-    const reason = eol > 13 ? s.slice(13, eol) : '';
     if (status === 101) {
-      this.h.onHead(101, reason, this.lines, 'none', -1, false);
+      this.h.onHead(101, this.lines, 'none', -1, false);
       this.started = false;
       this.h.onComplete(false);
       this.state = S.Upgraded;
@@ -344,7 +348,7 @@ export class ResponseParser {
     else kind = 'close';
     this.keepAlive = kind !== 'close' && !this.connClose && (minor === 1 || this.connKeepAlive);
     const cl = kind === 'length' ? this.contentLength : -1;
-    this.h.onHead(status, reason, this.lines, kind, cl, this.keepAlive);
+    this.h.onHead(status, this.lines, kind, cl, this.keepAlive);
 
     if (kind === 'none' || cl === 0) this.complete();
     else if (kind === 'length') {

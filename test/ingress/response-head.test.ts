@@ -6,7 +6,7 @@ import { ResponseParser } from '../../src/upstream/response-parser.js';
 /** Parses a response head and returns what goes to uWS's writeStatus(), as latin1 text. */
 function forwardRaw(head: string, keepContentLength = false): string | Buffer {
   let out: string | Buffer = '';
-  const parser = new ResponseParser({ onHead: (_s, _r, lines) => (out = forwardedHead(lines, keepContentLength)), onBody() {}, onComplete() {} });
+  const parser = new ResponseParser({ onHead: (_s, lines) => (out = forwardedHead(lines, keepContentLength)), onBody() {}, onComplete() {} });
   parser.expect(true);
   parser.execute(Buffer.from(head, 'latin1'));
   return out;

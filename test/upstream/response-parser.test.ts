@@ -37,9 +37,9 @@ function ours(pieces: Buffer[], noBody = false, maxHeaderBytes?: number): Outcom
   let completions = 0;
   const parser = new ResponseParser(
     {
-      onHead: (status, reason, fields, bodyKind, contentLength, keepAlive) => {
+      onHead: (status, fields, bodyKind, contentLength, keepAlive) => {
         assert.equal(head, undefined, 'onHead called twice');
-        head = { status, reason, headers: fields.list(), bodyKind, contentLength, keepAlive };
+        head = { status, reason: fields.reason(), headers: fields.list(), bodyKind, contentLength, keepAlive };
       },
       onBody: (chunk) => bodies.push(Buffer.from(chunk)), // a copy: the view is valid only during the call
       onComplete: (keepAlive) => {
@@ -145,7 +145,7 @@ test('chunked body with extensions and trailers', () => {
 test('close-delimited body completes only at finish()', () => {
   const events: string[] = [];
   const parser = new ResponseParser({
-    onHead: (status, _r, _h, kind, cl, ka) => events.push(`head ${status} ${kind} ${cl} ${ka}`),
+    onHead: (status, _h, kind, cl, ka) => events.push(`head ${status} ${kind} ${cl} ${ka}`),
     onBody: (b) => events.push(`body ${b.toString()}`),
     onComplete: (ka) => events.push(`complete ${ka}`),
   });
@@ -418,7 +418,7 @@ test('pipelined responses on one connection with expect() between them', () => {
   const seen: string[] = [];
   let pending = 1; // one more request is queued behind the first
   const parser = new ResponseParser({
-    onHead: (status, _r, _h, kind) => seen.push(`${status} ${kind}`),
+    onHead: (status, _h, kind) => seen.push(`${status} ${kind}`),
     onBody: (b) => seen.push(b.toString()),
     onComplete: (ka) => {
       seen.push(`done ${ka}`);
