@@ -145,6 +145,9 @@ export class UpstreamConnection implements ResponseHandlers, Expirable {
   // ResponseHandlers: called by the parser from onData.
 
   onHead(status: number, fields: FieldLines, bodyKind: BodyKind, contentLength: number): void {
+    // The ingress drops a client's Upgrade field (hop-by-hop; WebSockets take their own path),
+    // and a server must not switch to a protocol nobody asked for (RFC 9110 section 15.2.2).
+    if (status === 101) return this.fail(FailureKind.protocol, 'invalid response from upstream: 101 Switching Protocols to a request that asked for no upgrade');
     this.phase = Phase.body;
     this.deadline = sweeper.now + this.timeouts.idleMs;
     this.exchange?.onUpstreamHead(status, fields, bodyKind, contentLength);

@@ -99,12 +99,13 @@ test('no response head within responseHeadersMs gives 504; a reset mid-response 
   }
 });
 
-test('an upstream sending garbage gives 502 and the next request still works', async () => {
+test('an upstream sending garbage or an unasked-for 101 gives 502 and the next request still works', async () => {
   let calls = 0;
   const server = createServer((socket) => {
     socket.once('data', () => {
       calls++;
-      socket.end(calls === 1 ? 'NOT HTTP AT ALL\r\n\r\n' : 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok');
+      const replies = ['NOT HTTP AT ALL\r\n\r\n', 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: other\r\nConnection: upgrade\r\n\r\nother protocol'];
+      socket.end(replies[calls - 1] ?? 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok');
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -114,6 +115,10 @@ test('an upstream sending garbage gives 502 and the next request still works', a
     const bad = await fetchRaw(`${proxy.url}/x`, { method: 'POST', body: 'a' });
     assert.equal(bad.status, 502);
     assert.match(bad.body.toString(), /invalid response from upstream/);
+    // A switch of protocols nobody asked for (the ingress never forwards Upgrade) is refused too.
+    const switched = await fetchRaw(`${proxy.url}/x`, { method: 'POST', body: 'a' });
+    assert.equal(switched.status, 502);
+    assert.match(switched.body.toString(), /101 Switching Protocols/);
     const good = await fetchRaw(`${proxy.url}/`);
     assert.equal(good.status, 200);
     assert.equal(good.body.toString(), 'ok');
