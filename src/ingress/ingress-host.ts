@@ -9,8 +9,8 @@ export type IngressThreadOptions = Omit<IngressThreadData, 'threadIndex'>;
 interface ThreadHandle {
   worker: Worker;
   api: Comlink.Remote<IngressThreadApi>;
-  /** Settles when the thread has exited. */
-  exited: Promise<void>;
+  /** Settles with the exit code when the thread has exited. */
+  exited: Promise<number>;
 }
 
 /**
@@ -96,7 +96,7 @@ export class IngressHost {
     const data: IngressThreadData = { ...this.options, port, threadIndex: index };
     const worker = new Worker(THREAD_FILE, { workerData: data, name: `ingress-${index}` });
     const api = Comlink.wrap<IngressThreadApi>(nodeEndpoint(worker));
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
     this.threads[index] = { worker, api, exited };
     worker.on('error', (err) => this.log(`ingress thread ${index} failed: ${err.stack ?? err.message}`));
     worker.on('exit', (code) => {
@@ -111,7 +111,9 @@ export class IngressHost {
         this.spawn(index, this.port).catch((err: Error) => this.log(`ingress thread ${index} could not restart: ${err.message}`));
       }, 100);
     });
-    const failed = new Promise<never>((_, reject) => worker.once('exit', (code) => reject(new Error(`ingress thread ${index} exited with code ${code} before listening`))));
+    const failed = exited.then((code): never => {
+      throw new Error(`ingress thread ${index} exited with code ${code} before listening`);
+    });
     return Promise.race([api.listen(), failed]);
   }
 }

@@ -91,8 +91,8 @@ export async function startDataPlane(config: Config, log: (line: string) => void
       config.threads,
       log,
       (threadIndex) => {
-        const ended = stats.reclaimLane(threadIndex);
-        if (ended > 0) log(`ingress thread ${threadIndex} left ${ended} requests or WebSockets in flight; gave back their admissions`);
+        const reclaimed = stats.reclaimLane(threadIndex);
+        if (reclaimed > 0) log(`ingress thread ${threadIndex} left ${reclaimed} requests or WebSockets in flight; gave back their admissions`);
       },
     );
   } catch (err) {
