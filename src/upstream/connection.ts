@@ -1,7 +1,7 @@
-import { connect, type Socket } from 'node:net';
 import { UpstreamParseError } from '../errors.js';
 import { ResponseParser, type BodyKind, type FieldLines, type ResponseHandlers } from './response-parser.js';
 import { sweeper, type Expirable } from './deadline-sweeper.js';
+import { TcpSocket, type TcpSocketEvents } from './tcp-socket.js';
 import { FailureKind, UpstreamFailure, type FailureKindValue } from './upstream-failure.js';
 
 /** What a connection reports to the request it is carrying. Callbacks run on the socket's events. */
@@ -47,21 +47,20 @@ const Phase = {
 type PhaseValue = (typeof Phase)[keyof typeof Phase];
 
 /**
- * One keep-alive HTTP/1.1 connection to a worker, carrying one exchange at a time. Hand-written on
- * net.Socket because undici's request()/dispatch() halved proxy throughput in a prototype here
- * (see the data-plane issue); the parser is proven against llhttp by a differential fuzz test.
+ * One keep-alive HTTP/1.1 connection to a worker, carrying one exchange at a time. Hand-written
+ * because undici's request()/dispatch() halved proxy throughput in a prototype here (see the
+ * data-plane issue); the parser is proven against llhttp by a differential fuzz test, and the
+ * socket is a TcpSocket (see there for why not net.Socket).
  */
-export class UpstreamConnection implements ResponseHandlers, Expirable {
+export class UpstreamConnection implements ResponseHandlers, Expirable, TcpSocketEvents {
   deadline: number;
-  private readonly socket: Socket;
+  private readonly socket: TcpSocket;
   private readonly parser: ResponseParser;
   private exchange: UpstreamExchange | null = null;
   private phase: PhaseValue = Phase.connecting;
   private connected = false;
   private requestSent = false;
   private responseStarted = false;
-  private lastError: NodeJS.ErrnoException | undefined;
-  private readingPaused = false;
   /** The read being parsed: a view of readBuffer, valid only during onData. */
   private readData: Buffer = EMPTY;
 
@@ -73,16 +72,10 @@ export class UpstreamConnection implements ResponseHandlers, Expirable {
     maxHeaderBytes: number,
   ) {
     this.parser = new ResponseParser(this, { maxHeaderBytes });
-    // onread hands every read to us in one reused buffer, skipping the stream machinery and a
-    // Buffer allocation per read; nothing may keep a view of it past onData (see onBody).
-    this.socket = connect({ host, port, noDelay: true, onread: { buffer: readBuffer, callback: (n: number, buf: Uint8Array) => this.onData(buf as Buffer, n) } });
+    // Every read lands in one reused buffer; nothing may keep a view of it past onRead (see onBody).
+    this.socket = new TcpSocket(host, port, readBuffer, this);
     this.deadline = sweeper.now + timeouts.connectMs;
     sweeper.add(this);
-    this.socket.on('connect', () => this.onConnect());
-    this.socket.on('end', () => this.onEnd());
-    this.socket.on('error', (err: NodeJS.ErrnoException) => (this.lastError = err));
-    this.socket.on('close', () => this.onClose());
-    this.socket.on('drain', () => this.exchange?.onUpstreamDrain());
   }
 
   /** Usable for a new exchange: not closed and not carrying one. */
@@ -120,13 +113,9 @@ export class UpstreamConnection implements ResponseHandlers, Expirable {
 
   pauseReading(): void {
     this.socket.pause();
-    this.readingPaused = true;
   }
 
   resumeReading(): void {
-    // Socket.resume() costs a nextTick even when nothing is paused; it runs once per request.
-    if (!this.readingPaused) return;
-    this.readingPaused = false;
     this.socket.resume();
   }
 
@@ -171,25 +160,26 @@ export class UpstreamConnection implements ResponseHandlers, Expirable {
     exchange?.onUpstreamComplete();
   }
 
-  private onConnect(): void {
+  // TcpSocketEvents.
+
+  onConnect(): void {
     this.connected = true;
     if (this.phase === Phase.closed) return;
     this.phase = this.exchange ? Phase.awaitingHead : Phase.idle;
     this.deadline = sweeper.now + (this.exchange ? this.timeouts.responseHeadersMs : this.timeouts.keepAliveMs);
   }
 
-  private onData(buffer: Buffer, length: number): boolean {
+  onRead(buffer: Buffer, length: number): void {
     if (this.exchange === null) {
       // Bytes on an idle connection (or after an abort) have no request to belong to.
       this.close();
-      return false;
+      return;
     }
     this.responseStarted = true;
     if (this.phase === Phase.body) this.deadline = sweeper.now + this.timeouts.idleMs;
     this.readData = buffer.subarray(0, length);
     this.exchange.cork(this.parseRead);
     this.readData = EMPTY;
-    return true;
   }
 
   /** Parses the current read; made once per connection, since a closure per read shows up. */
@@ -202,7 +192,11 @@ export class UpstreamConnection implements ResponseHandlers, Expirable {
     }
   };
 
-  private onEnd(): void {
+  onDrain(): void {
+    this.exchange?.onUpstreamDrain();
+  }
+
+  onEnd(): void {
     const exchange = this.exchange;
     if (exchange === null) return this.close();
     exchange.cork(() => {
@@ -216,15 +210,15 @@ export class UpstreamConnection implements ResponseHandlers, Expirable {
     this.close();
   }
 
-  private onClose(): void {
+  onClose(error: NodeJS.ErrnoException | undefined): void {
     this.phase = Phase.closed;
     sweeper.delete(this);
     if (this.exchange === null) return;
-    const code = this.lastError?.code;
+    const code = error?.code;
     if (!this.connected) {
-      this.fail(FailureKind.connect, `cannot connect to upstream: ${code ?? 'connection closed'}`, this.lastError);
+      this.fail(FailureKind.connect, `cannot connect to upstream: ${code ?? 'connection closed'}`, error);
     } else {
-      this.fail(FailureKind.reset, `upstream closed the connection${this.responseStarted ? ' mid-response' : ' before responding'}${code ? ` (${code})` : ''}`, this.lastError);
+      this.fail(FailureKind.reset, `upstream closed the connection${this.responseStarted ? ' mid-response' : ' before responding'}${code ? ` (${code})` : ''}`, error);
     }
   }
 
