@@ -34,7 +34,6 @@ export interface TcpSocketEvents {
 interface StreamHandle {
   /** Must stay a function (Node asserts it). */
   onread: () => void;
-  readonly writeQueueSize: number;
   connect(req: unknown, address: string, port: number): number;
   connect6(req: unknown, address: string, port: number): number;
   setNoDelay(enable: boolean): number;
@@ -122,6 +121,7 @@ export class TcpSocket {
     // Node wraps the request object only when libuv queues the write, so one object serves every
     // write the kernel takes at once (most of them) and saves an allocation per request.
     const req = spareRequest ?? new WriteWrap();
+    spareRequest = null;
     req.handle = this.handle;
     req.owner = this;
     const err = typeof data === 'string' ? this.handle.writeUtf8String(req, data) : this.handle.writeBuffer(req, data);
@@ -133,7 +133,6 @@ export class TcpSocket {
       spareRequest = req;
       return this.queuedWrites === 0;
     }
-    spareRequest = null;
     req.oncomplete = afterWrite;
     // libuv holds a Buffer by reference until the write completes (a string, Node copies).
     req.buffer = typeof data === 'string' ? null : data;
