@@ -254,8 +254,12 @@ export class TcpSocket {
 
 let spareRequest: WriteRequest | null = null;
 
-/** Held bytes from which write() asks the writer to wait (as net.Socket's highWaterMark does). */
-const HELD_LIMIT = 16 * 1024;
+/**
+ * Held bytes from which write() asks the writer to wait. Holding lasts one loop iteration, in
+ * which uWS hands over at most one read (up to 512 KiB) per client, so an upload is not paused
+ * and resumed for every chunk; what the kernel does not take still makes write() say false.
+ */
+const HELD_LIMIT = 1024 * 1024;
 
 /** Connected sockets holding writes, flushed once per event-loop iteration (check phase). */
 const toFlush: TcpSocket[] = [];

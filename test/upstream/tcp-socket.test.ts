@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { test } from 'node:test';
+import { seededRandom } from '../../src/balancing/random.js';
 import { TcpSocket, type TcpSocketEvents } from '../../src/upstream/tcp-socket.js';
 
 // TcpSocket drives Node's stream handle directly; these tests hold it to what net.Socket does on
@@ -79,18 +80,6 @@ class Probe implements TcpSocketEvents {
   }
 }
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 // ASCII, Latin-1, BMP, astral (a surrogate pair) and lone surrogates, which UTF-8 encodes as U+FFFD.
 const ALPHABET = ['a', 'Z', '0', ' ', '\r\n', '\u00e9', '\u00ff', '\u20ac', '\u{1f600}', '\ud800', '\udfff'];
 
@@ -127,7 +116,7 @@ async function echoByNetSocket(port: number, writes: (string | Buffer)[]): Promi
 
 test('differential against net.Socket: random writes (strings of every UTF-8 width, lone surrogates, large buffers) echo back byte-exact, in order', { timeout: 60_000 }, async () => {
   // The echo server stops reading now and then, so our writes back up and drain is exercised.
-  const serverRandom = rng(0);
+  const serverRandom = seededRandom(0);
   const { server, port } = await listen((socket) => {
     socket.on('data', (chunk: Buffer) => {
       const full = !socket.write(chunk);
@@ -142,7 +131,7 @@ test('differential against net.Socket: random writes (strings of every UTF-8 wid
   let allDrains = 0;
   try {
     for (let seed = 1; seed <= 12; seed++) {
-      const random = rng(seed);
+      const random = seededRandom(seed);
       const writes = randomWrites(random);
       const reference = await echoByNetSocket(port, writes);
       const probe = new Probe('127.0.0.1', port);
