@@ -15,7 +15,7 @@ import { getSystemErrorName } from 'node:util';
  * order, reads arrive in one reused buffer, and every socket ends with exactly one onClose.
  *
  * `process.binding` is a documentation-only deprecation (DEP0111) that Node keeps for tcp_wrap
- * and stream_wrap; test/tcp-socket.test.ts pins the behaviour this class relies on.
+ * and stream_wrap; test/upstream/tcp-socket.test.ts pins the behaviour this class relies on.
  */
 
 /** What a socket reports. Each callback runs on a libuv event, never inside a call into the socket. */
@@ -71,8 +71,9 @@ const binding = (process as unknown as { binding(name: string): unknown }).bindi
 const { TCP, TCPConnectWrap, constants } = binding('tcp_wrap') as TcpWrapBinding;
 const { WriteWrap, streamBaseState, kReadBytesOrError, kLastWriteWasAsync } = binding('stream_wrap') as StreamWrapBinding;
 
-/** libuv's UV_EOF. */
+/** libuv's UV_EOF, and UV_EAI_NONAME for a name that resolves to no address. */
 const UV_EOF = -4095;
+const UV_EAI_NONAME = -3008;
 
 export class TcpSocket {
   private handle: StreamHandle;
@@ -103,11 +104,14 @@ export class TcpSocket {
     } else {
       // A name may resolve to ::1 and 127.0.0.1 with the worker on one of them: each is tried
       // in turn, as net.Socket's autoSelectFamily does (without its parallel attempts).
+      // Unlike autoSelectFamily, the next address is tried only once one fails: an address that
+      // drops packets uses up the connect timeout (give workers as IP addresses to avoid this).
       lookup(host, { all: true }, (err, addresses) => {
         if (this.closing) return;
-        if (err) return this.destroy(err);
-        this.addresses = addresses;
-        this.connect(this.addresses.shift()!);
+        const first = addresses?.[0];
+        if (err || first === undefined) return this.destroy(err ?? errnoError(UV_EAI_NONAME, 'getaddrinfo'));
+        this.addresses = addresses.slice(1);
+        this.connect(first);
       });
     }
   }
@@ -127,14 +131,15 @@ export class TcpSocket {
     if (this.closing) return false;
     this.held.push(data);
     this.heldBytes += data.length;
-    if (this.connected && !this.flushing) {
-      this.flushing = true;
-      toFlush.push(this);
-      if (toFlush.length === 1) setImmediate(flushAll);
-    }
+    if (this.connected && !this.flushing) scheduleFlush(this);
     if (this.libuvWrites === 0 && this.heldBytes < HELD_LIMIT) return true;
     this.wantDrain = true;
     return false;
+  }
+
+  /** @internal Marks the socket as on the flush list. */
+  markFlushing(): void {
+    this.flushing = true;
   }
 
   /** @internal Hands what is held to libuv, in order. */
@@ -164,7 +169,6 @@ export class TcpSocket {
     // libuv holds a Buffer by reference until the write completes (a string, Node copies).
     req.buffer = typeof data === 'string' ? null : data;
     this.libuvWrites++;
-    this.wantDrain = true;
   }
 
   pause(): void {
@@ -226,7 +230,11 @@ export class TcpSocket {
   /** The handle's onread: the byte count (or error) is in streamBaseState, the bytes in readBuffer. */
   private readonly onRead = (): void => {
     const n = streamBaseState[kReadBytesOrError]!;
-    if (n > 0) return this.events.onRead(this.readBuffer, n);
+    if (n > 0) {
+      // Returning anything would hand Node a new read buffer (a non-buffer aborts the process).
+      this.events.onRead(this.readBuffer, n);
+      return;
+    }
     if (n === 0 || this.closing) return;
     if (n === UV_EOF) {
       this.events.onEnd();
@@ -262,13 +270,24 @@ let spareRequest: WriteRequest | null = null;
 const HELD_LIMIT = 1024 * 1024;
 
 /** Connected sockets holding writes, flushed once per event-loop iteration (check phase). */
-const toFlush: TcpSocket[] = [];
+let toFlush: TcpSocket[] = [];
+
+function scheduleFlush(socket: TcpSocket): void {
+  socket.markFlushing();
+  toFlush.push(socket);
+  if (toFlush.length === 1) setImmediate(flushAll);
+}
 
 function flushAll(): void {
-  // A flush runs no callback that could write (onDrain only resumes a paused client), but the
-  // index loop would take a socket added meanwhile all the same.
-  for (let i = 0; i < toFlush.length; i++) toFlush[i]!.flush();
-  toFlush.length = 0;
+  const batch = toFlush;
+  toFlush = [];
+  let i = 0;
+  try {
+    for (; i < batch.length; i++) batch[i]!.flush();
+  } finally {
+    // An onDrain that threw: the sockets after it still hold writes, so they go to the next flush.
+    for (i++; i < batch.length; i++) scheduleFlush(batch[i]!);
+  }
 }
 
 function noop(): void {}

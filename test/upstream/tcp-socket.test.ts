@@ -165,7 +165,7 @@ test('differential against net.Socket: random writes (strings of every UTF-8 wid
   }
 });
 
-test('a large write to a peer that is not reading says false, and drain comes once the peer reads it all', { timeout: 60_000 }, async () => {
+test('a write over the held limit says false, and drain comes once the kernel has taken it all (the peer reading)', { timeout: 60_000 }, async () => {
   let accepted!: (socket: Socket) => void;
   const peerSocket = new Promise<Socket>((resolve) => (accepted = resolve));
   const { server, port } = await listen((socket) => {
@@ -185,6 +185,33 @@ test('a large write to a peer that is not reading says false, and drain comes on
     await drained;
     for (let waited = 0; got < big.length + 1 && waited < 20_000; waited += 5) await new Promise((r) => setTimeout(r, 5));
     assert.equal(got, big.length + 1);
+    probe.socket.destroy();
+    await probe.whenClosed();
+  } finally {
+    server.close();
+  }
+});
+
+test('while paused nothing is read, and resume delivers what waited', { timeout: 60_000 }, async () => {
+  let accepted!: (socket: Socket) => void;
+  const peerSocket = new Promise<Socket>((resolve) => (accepted = resolve));
+  const { server, port } = await listen((socket) => accepted(socket));
+  try {
+    const probe = new Probe('127.0.0.1', port);
+    probe.socket.pause(); // before the connection is up: reading starts paused
+    const peer = await peerSocket;
+    peer.write('first');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(probe.receivedBytes, 0, 'a socket paused before its connect read');
+    probe.socket.resume();
+    await probe.bytes(5);
+    probe.socket.pause();
+    peer.write('second');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(probe.receivedBytes, 5, 'a paused socket read');
+    probe.socket.resume();
+    await probe.bytes(11);
+    assert.equal(Buffer.concat(probe.received).toString(), 'firstsecond');
     probe.socket.destroy();
     await probe.whenClosed();
   } finally {
