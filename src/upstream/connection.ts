@@ -61,7 +61,7 @@ export class UpstreamConnection implements ResponseHandlers, Expirable, TcpSocke
   private connected = false;
   private requestSent = false;
   private responseStarted = false;
-  /** The read being parsed: a view of readBuffer, valid only during onData. */
+  /** The read being parsed: a view of readBuffer, valid only during onRead. */
   private readData: Buffer = EMPTY;
 
   constructor(

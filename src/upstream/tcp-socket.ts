@@ -102,10 +102,9 @@ export class TcpSocket {
     if (family !== 0) {
       this.connect({ address: host, family });
     } else {
-      // A name may resolve to ::1 and 127.0.0.1 with the worker on one of them: each is tried
-      // in turn, as net.Socket's autoSelectFamily does (without its parallel attempts).
-      // Unlike autoSelectFamily, the next address is tried only once one fails: an address that
-      // drops packets uses up the connect timeout (give workers as IP addresses to avoid this).
+      // A name may resolve to ::1 and 127.0.0.1 with the worker on one of them: each is tried in
+      // turn. Unlike net.Socket's autoSelectFamily, the next one only once one fails, so an
+      // address that drops packets uses up the connect timeout (workers given as IPs avoid this).
       lookup(host, { all: true }, (err, addresses) => {
         if (this.closing) return;
         const first = addresses?.[0];
@@ -123,8 +122,8 @@ export class TcpSocket {
    * Why at the end: the requests that one poll of the event loop brings in then reach the workers
    * back to back, after the poll, instead of one at a time between the parsing of the others.
    * Measured with a bare uWS.js proxy against HAProxy, interleaved: 14% less CPU per request (the
-   * workers are woken once per burst, and the loop runs each kind of work in a batch), the
-   * difference between trailing HAProxy and matching it. HAProxy and NGINX write this way too.
+   * workers are woken once per burst, and the loop runs each kind of work in a batch), which took
+   * that proxy from trailing HAProxy to matching it. HAProxy and NGINX write this way too.
    * The delay is the rest of the current poll's callbacks, nothing more.
    */
   write(data: string | Uint8Array): boolean {
