@@ -8,36 +8,60 @@ const VERSION_PREFIX = 9;
 /**
  * The upstream response's status line and end-to-end fields as one argument for uWS's
  * writeStatus(), which writes "HTTP/1.1 " + it + CRLF: the status code and reason, then every
- * kept field line as received, CRLF-separated, sliced out of the parser's latin1 text of the head
- * in runs of adjacent kept lines. Every call into uWS converts its strings in C++, so one call per
- * response beats a writeStatus plus a writeHeader per field (measured). This is safe only because
- * the response parser has already rejected CR, LF and other control bytes in the reason phrase,
- * names and values (response-parser.ts), so no line can end early or smuggle a line of its own. A
- * head with bytes above 0x7f goes as latin1 bytes, since uWS would re-encode a string as UTF-8.
+ * kept field line as received, CRLF-separated, copied from the read buffer in runs of adjacent
+ * kept lines. One call per response beats a writeStatus plus a writeHeader per field, and bytes
+ * beat a string, which uWS would have to flatten and encode as UTF-8 (both measured). This is safe
+ * only because the response parser has already rejected CR, LF and other control bytes in the
+ * reason phrase, names and values (response-parser.ts), so no line can end early or smuggle a
+ * line of its own. Bytes above 0x7f pass as received.
  *
  * Dropped: hop-by-hop fields and those a Connection field names (RFC 9110 section 7.6.1), and
  * Date and Content-Length, which uWS writes itself (framing is redone hop by hop), except that a
  * HEAD response keeps its Content-Length, which describes the GET body.
+ *
+ * The result is a view of a buffer the next call reuses: uWS copies it at once.
  */
-export function forwardedHead(lines: FieldLines, keepContentLength: boolean): string | Buffer {
-  const { buf, text, base, count, pos } = lines;
+export function forwardedHead(lines: FieldLines, keepContentLength: boolean): Buffer {
+  const { buf, count, pos } = lines;
   const named = lines.namesFields ? namedByConnection(lines) : undefined;
-  let head = '';
-  let runStart = VERSION_PREFIX;
+  // What is kept is never longer than the head it comes from.
+  const bound = (count === 0 ? lines.statusEnd : pos[5 * count - 1]!) - lines.start;
+  if (scratch.length < bound) {
+    scratch = Buffer.allocUnsafe(Math.max(bound, 2 * scratch.length));
+    view = scratch.subarray(0, 0);
+  }
+  let out = 0;
+  let runStart = lines.start + VERSION_PREFIX;
   let runEnd = lines.statusEnd;
   let last = -1; // the last kept line; -1 is the status line
   for (let i = 0; i < count; i++) {
     const at = 5 * i;
     if (isDropped(buf, pos[at]!, pos[at + 1]! - pos[at]!, keepContentLength) || (named !== undefined && named.has(lines.name(i).toLowerCase()))) continue;
     if (last !== i - 1) {
-      head += text.slice(runStart, runEnd);
-      runStart = pos[at]! - base - 2; // from the CRLF before the line
+      out = copy(buf, runStart, runEnd, out);
+      runStart = pos[at]! - 2; // from the CRLF before the line
     }
-    runEnd = pos[at + 3]! - base;
+    runEnd = pos[at + 3]!;
     last = i;
   }
-  head += text.slice(runStart, runEnd);
-  return lines.nonAscii ? Buffer.from(head, 'latin1') : head;
+  out = copy(buf, runStart, runEnd, out);
+  // A worker's heads are mostly the same length: the last view is reused rather than made anew.
+  if (view.length !== out) view = scratch.subarray(0, out);
+  return view;
+}
+
+let scratch = Buffer.allocUnsafe(4096);
+let view: Buffer = scratch.subarray(0, 0);
+
+/**
+ * Copies buf[from, to) to scratch[at..]; returns the end. Runs are a few dozen bytes: a loop is
+ * cheaper than Buffer.copy's view and native call for them.
+ */
+function copy(buf: Buffer, from: number, to: number, at: number): number {
+  if (to - from > 256) return at + buf.copy(scratch, at, from, to);
+  const out = scratch;
+  for (let i = from; i < to; i++) out[at++] = buf[i]!;
+  return at;
 }
 
 /** Lowercased names listed by every Connection field. */

@@ -35,7 +35,6 @@ export interface ConnectionOwner {
 
 /** One read buffer per thread: reads are handled synchronously, one at a time. */
 const readBuffer = Buffer.allocUnsafe(64 * 1024);
-const EMPTY = Buffer.alloc(0);
 
 const Phase = {
   connecting: 0,
@@ -61,8 +60,8 @@ export class UpstreamConnection implements ResponseHandlers, Expirable, TcpSocke
   private connected = false;
   private requestSent = false;
   private responseStarted = false;
-  /** The read being parsed: a view of readBuffer, valid only during onRead. */
-  private readData: Buffer = EMPTY;
+  /** The length of the read being parsed, at the start of readBuffer; valid only during onRead. */
+  private readLength = 0;
 
   constructor(
     private readonly owner: ConnectionOwner,
@@ -169,7 +168,8 @@ export class UpstreamConnection implements ResponseHandlers, Expirable, TcpSocke
     this.deadline = sweeper.now + (this.exchange ? this.timeouts.responseHeadersMs : this.timeouts.keepAliveMs);
   }
 
-  onRead(buffer: Buffer, length: number): void {
+  /** Reads land in readBuffer (given to the socket), read in place: no view is made per read. */
+  onRead(_buffer: Buffer, length: number): void {
     if (this.exchange === null) {
       // Bytes on an idle connection (or after an abort) have no request to belong to.
       this.close();
@@ -177,15 +177,14 @@ export class UpstreamConnection implements ResponseHandlers, Expirable, TcpSocke
     }
     this.responseStarted = true;
     if (this.phase === Phase.body) this.deadline = sweeper.now + this.timeouts.idleMs;
-    this.readData = buffer.subarray(0, length);
+    this.readLength = length;
     this.exchange.cork(this.parseRead);
-    this.readData = EMPTY;
   }
 
   /** Parses the current read; made once per connection, since a closure per read shows up. */
   private readonly parseRead = (): void => {
     try {
-      this.parser.execute(this.readData);
+      this.parser.execute(readBuffer, this.readLength);
     } catch (err) {
       if (!(err instanceof UpstreamParseError)) throw err;
       this.fail(FailureKind.protocol, `invalid response from upstream: ${err.message}`, err);

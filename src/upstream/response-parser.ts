@@ -1,12 +1,12 @@
 /**
  * Incremental HTTP/1.1 response parser (RFC 9112) for the hand-written upstream client.
  *
- * Design: a head (and a trailer section) is located with Buffer.indexOf('\r\n\r\n'), decoded once with a
- * latin1 toString and split into lines and fields with String.indexOf. The only per-byte JS work is the
- * character validation llhttp also does (tchar names, no CTLs in values): a branch-free table lookup over the
- * Buffer, measured faster here than a regex over the string. When the whole head is in one buffer nothing is
- * copied; a head split across buffers is gathered in a growable scratch buffer. Field lines are reported as
- * positions (FieldLines) and body bytes as subarray views of the input: no strings are made for fields.
+ * Design: a head is parsed in one pass over the bytes where they lie, in the read that brought
+ * them: the loop that validates each byte (tchar names, no CTLs in values, the checks llhttp makes)
+ * also finds the line ends and the blank line. No string is made of a head, and nothing is copied
+ * unless a head spans reads; then the pieces are gathered in a growable scratch buffer and parsed
+ * once it is complete. Field lines are reported as positions (FieldLines) and body bytes as
+ * subarray views of the input.
  *
  * Pipelining: onComplete runs synchronously inside execute(); calling expect() from onComplete lets the same
  * execute() go on to parse the next response in the same buffer. Without it, trailing bytes are an error.
@@ -37,10 +37,9 @@ export interface ResponseParserOptions {
 const CR = 13;
 const LF = 10;
 const COLON = 58;
+const COMMA = 44;
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const HTTP1 = Buffer.from('HTTP/1.', 'latin1');
-/** How much of a read headEnd() decodes to look for the end of a head: most heads fit. */
-const HEAD_WINDOW = 2048;
 /** Chunk-size lines (size + extensions) longer than this are rejected rather than buffered. */
 const MAX_CHUNK_LINE = 4096;
 
@@ -64,32 +63,26 @@ for (let i = 0; i < 16; i++) {
 const CHUNK_EXT = /^(?:;[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:=(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"))?)+$/;
 
 /**
- * Where a head's field lines lie, so that no strings need be made per field: a proxy slices what it
- * passes on out of `text` (response-head.ts). Five numbers per line in `pos`, positions in `buf`:
- * start of the name, the colon, start and end of the value without optional whitespace, and the
- * line's CR. `text` is the head decoded as latin1, `text[i - base]` being `buf[i]`, from the
- * start of the status line, which ends at `text[statusEnd]` (its CR). Valid only during onHead,
- * since `buf` is usually a reused read buffer.
+ * Where a head's status line and field lines lie in `buf`, so that no strings need be made per
+ * field: a proxy copies what it passes on straight from `buf` (response-head.ts). The status line
+ * runs from `start` to its CR at `statusEnd`. Five numbers per field line in `pos`: start of the
+ * name, the colon, start and end of the value without optional whitespace, and the line's CR.
+ * Valid only during onHead, since `buf` is usually a reused read buffer.
  */
 export class FieldLines {
   buf: Buffer = Buffer.alloc(0);
-  text = '';
-  base = 0;
+  start = 0;
   statusEnd = 0;
   count = 0;
   pos = new Int32Array(5 * 32);
-  /** The reason phrase or some value holds a byte above 0x7f (its latin1 text is not its UTF-8 text). */
-  nonAscii = false;
   /** A Connection field lists more than close and keep-alive: fields it names are hop-by-hop. */
   namesFields = false;
 
-  reset(buf: Buffer, text: string, base: number, statusEnd: number): void {
+  reset(buf: Buffer, start: number, statusEnd: number): void {
     this.buf = buf;
-    this.text = text;
-    this.base = base;
+    this.start = start;
     this.statusEnd = statusEnd;
     this.count = 0;
-    this.nonAscii = false;
     this.namesFields = false;
   }
 
@@ -110,17 +103,17 @@ export class FieldLines {
 
   /** Name of line i as received. */
   name(i: number): string {
-    return this.text.slice(this.pos[5 * i]! - this.base, this.pos[5 * i + 1]! - this.base);
+    return this.buf.toString('latin1', this.pos[5 * i]!, this.pos[5 * i + 1]!);
   }
 
   /** The reason phrase of the status line, as received ('' when there is none). */
   reason(): string {
-    return this.statusEnd > 13 ? this.text.slice(13, this.statusEnd) : '';
+    return this.statusEnd > this.start + 13 ? this.buf.toString('latin1', this.start + 13, this.statusEnd) : '';
   }
 
   /** Value of line i, trimmed of optional whitespace. */
   value(i: number): string {
-    return this.text.slice(this.pos[5 * i + 2]! - this.base, this.pos[5 * i + 3]! - this.base);
+    return this.buf.toString('latin1', this.pos[5 * i + 2]!, this.pos[5 * i + 3]!);
   }
 
   /** A flat [name, value, name, value, ...] copy, names as received. */
@@ -155,8 +148,6 @@ const badCL = (why: string): never => fail('ERR_UPSTREAM_BAD_CONTENT_LENGTH', `i
 
 const isOWS = (c: number): boolean => c === 32 || c === 9;
 
-
-
 export class ResponseParser {
   private readonly h: ResponseHandlers;
   private readonly max: number;
@@ -179,10 +170,10 @@ export class ResponseParser {
   private sBuf: Buffer = this.acc;
   private sStart = 0;
   private sEnd = 0;
-  /** When section() found a head by decoding it: the latin1 text from sStart on (it may run past sEnd). */
-  private sText: string | null = null;
 
-  // Framing facts gathered while parsing fields.
+  // What head() found: the status line, then framing facts from the fields.
+  private status = 0;
+  private minor = 0;
   private contentLength = -1;
   private sawTE = false;
   private chunked = false;
@@ -209,11 +200,12 @@ export class ResponseParser {
   }
 
   /**
-   * Feed bytes. Throws UpstreamParseError on malformed input (after which the parser is unusable until expect()).
-   * Returns the number of bytes consumed: data.length, except after a 101 (see the module comment).
+   * Feed bytes: data[0, len), len defaulting to all of data, so that a reused read buffer needs no
+   * view per read. Throws UpstreamParseError on malformed input (after which the parser is unusable
+   * until expect()). Returns the number of bytes consumed: len, except after a 101 (see the module
+   * comment).
    */
-  execute(data: Buffer): number {
-    const len = data.length;
+  execute(data: Buffer, len = data.length): number {
     let pos = 0;
     this.closed = false;
     try {
@@ -222,42 +214,39 @@ export class ResponseParser {
         switch (this.state) {
           case S.Head:
             this.started = true;
-            pos = this.readHead(data, pos);
+            pos = this.readHead(data, pos, len);
             if ((this.state as S) === S.Upgraded) return pos; // readHead() may have changed it
             break;
-          case S.Length: {
-            const n = Math.min(this.remaining, len - pos);
-            this.h.onBody(pos === 0 && n === len ? data : data.subarray(pos, pos + n));
-            pos += n;
-            if ((this.remaining -= n) === 0) this.complete();
-            break;
-          }
-          case S.Close:
-            this.h.onBody(pos === 0 ? data : data.subarray(pos));
-            return len;
-          case S.ChunkSize:
-            pos = this.line(data, pos);
-            if (pos < 0) return len;
-            this.chunkSize(this.sBuf, this.sStart, this.sEnd);
-            break;
+          case S.Length:
           case S.ChunkData: {
             const n = Math.min(this.remaining, len - pos);
-            this.h.onBody(pos === 0 && n === len ? data : data.subarray(pos, pos + n));
+            this.h.onBody(view(data, pos, pos + n));
             pos += n;
             if ((this.remaining -= n) === 0) {
-              this.state = S.ChunkCrlf;
-              this.crlfSeen = 0;
+              if (this.state === S.Length) this.complete();
+              else {
+                this.state = S.ChunkCrlf;
+                this.crlfSeen = 0;
+              }
             }
             break;
           }
+          case S.Close:
+            this.h.onBody(view(data, pos, len));
+            return len;
+          case S.ChunkSize:
+            pos = this.line(data, pos, len);
+            if (pos < 0) return len;
+            this.chunkSize(this.sBuf, this.sStart, this.sEnd);
+            break;
           case S.ChunkCrlf:
             if (data[pos++] !== (this.crlfSeen === 0 ? CR : LF)) badChunk('chunk data not followed by CRLF');
             if (++this.crlfSeen === 2) this.state = S.ChunkSize;
             break;
           case S.Trailers:
-            pos = this.section(data, pos, false);
+            pos = this.section(data, pos, len);
             if (pos < 0) return len;
-            this.fields(this.sBuf, this.sStart, this.sBuf.toString('latin1', this.sStart, this.sEnd), 0, this.sEnd - this.sStart, false);
+            this.fieldLines(this.sBuf, this.sStart, this.sEnd + 2, false);
             if (this.connClose) this.keepAlive = false;
             this.complete();
             break;
@@ -282,7 +271,6 @@ export class ResponseParser {
 
   private fail(err: unknown): never {
     this.state = S.Failed;
-    this.sText = null;
     this.error = err;
     this.started = false;
     this.accLen = 0;
@@ -298,37 +286,33 @@ export class ResponseParser {
   }
 
   /** Reads (part of) a head at data[pos]; returns the position after what it consumed. */
-  private readHead(data: Buffer, pos: number): number {
-    const end = this.section(data, pos, true);
-    if (end < 0) return data.length;
-    const buf = this.sBuf;
-    const off = this.sStart;
-    const s = this.sText ?? buf.toString('latin1', off, this.sEnd); // latin1: s.charCodeAt(i) === buf[off + i]
-    this.sText = null;
-    // Status line: HTTP/1.x SP 3DIGIT [SP reason]. The prefix was checked by section().
-    const eol = lineEnd(s, 0);
-    const minor = s.charCodeAt(7) - 48;
-    const d0 = s.charCodeAt(9) - 48, d1 = s.charCodeAt(10) - 48, d2 = s.charCodeAt(11) - 48;
-    if ((minor !== 0 && minor !== 1) || s.charCodeAt(8) !== 32) badStatus('expected HTTP/1.0 or HTTP/1.1');
-    if (!(d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)) badStatus('expected a 3-digit status code');
-    if (eol !== 12 && (eol < 12 || s.charCodeAt(12) !== 32)) badStatus('expected a space after the status code');
-    const reasonFlags = flags(NOT_TEXT, buf, off + 13, off + eol);
-    if ((reasonFlags & 1) !== 0) badStatus('control character in the reason phrase');
-    const status = d0 * 100 + d1 * 10 + d2;
-
+  private readHead(data: Buffer, pos: number, len: number): number {
+    let end = -1;
+    if (this.accLen === 0) {
+      checkPrefix(data, pos, len);
+      // The common case, a whole valid head in this read, in one pass. Anything else (a head cut
+      // short, too large or invalid) is judged below, the way a head that came in pieces is, so
+      // that the outcome and the error do not depend on how the bytes were split.
+      try {
+        end = this.head(data, pos, Math.min(len, pos + this.max));
+      } catch {
+        end = -1;
+      }
+    }
+    if (end < 0) {
+      end = this.section(data, pos, len);
+      if (end < 0) return len;
+      this.head(this.sBuf, this.sStart, this.sEnd + 2);
+    }
+    const status = this.status;
     const interim = status < 200 && status !== 101;
-    this.contentLength = -1;
-    this.sawTE = this.chunked = this.connClose = this.connKeepAlive = false;
-    this.lines.reset(buf, s, off, eol);
-    if (reasonFlags !== 0) this.lines.nonAscii = true;
-    this.fields(buf, off, s, eol + 2, this.sEnd - off, !interim);
     if (this.sawTE && this.contentLength >= 0) badTE('both Transfer-Encoding and Content-Length (possible request smuggling)');
 
     if (interim) {
       // RFC 9110 §15.2: never sent to HTTP/1.0; 1xx carries no content. llhttp would give such a 1xx a body or
       // treat the connection as closed, so refusing keeps us from accepting anything it reads differently.
       // ("Content-Length: 0" is harmless and read the same by both.)
-      if (minor === 0) badStatus('1xx response on HTTP/1.0');
+      if (this.minor === 0) badStatus('1xx response on HTTP/1.0');
       if (this.sawTE || this.contentLength > 0) badHeader('1xx response with a body length or Transfer-Encoding');
       if (this.connClose) badHeader('1xx response with Connection: close');
       return end; // stay in Head for the final response
@@ -346,7 +330,7 @@ export class ResponseParser {
     else if (this.sawTE) kind = this.chunked ? 'chunked' : 'close';
     else if (this.contentLength >= 0) kind = 'length';
     else kind = 'close';
-    this.keepAlive = kind !== 'close' && !this.connClose && (minor === 1 || this.connKeepAlive);
+    this.keepAlive = kind !== 'close' && !this.connClose && (this.minor === 1 || this.connKeepAlive);
     const cl = kind === 'length' ? this.contentLength : -1;
     this.h.onHead(status, this.lines, kind, cl, this.keepAlive);
 
@@ -359,96 +343,131 @@ export class ResponseParser {
   }
 
   /**
-   * Parses and validates field lines s[p, n) (s is buf[off..] in latin1), each ending in CRLF. Every byte is
-   * checked (names: tchar; values: no NOT_TEXT byte), so control characters, bare CR/LF and obs-fold are rejected.
-   * Records each line in this.lines if `record` (not for interim responses and trailers).
+   * Parses a head at buf[start] (its "HTTP/1." prefix already checked) into status, minor, the
+   * framing facts and, for a final response, this.lines. Returns the position after its blank
+   * line, or -1 when the head does not end before `stop`. Throws at the first invalid byte.
    */
-  private fields(buf: Buffer, off: number, s: string, p: number, n: number, record: boolean): void {
+  private head(buf: Buffer, start: number, stop: number): number {
+    // Status line: HTTP/1.x SP 3DIGIT [SP reason] CRLF.
+    let eol = start + 7;
+    while (eol < stop && buf[eol] !== CR) eol++;
+    if (eol + 1 >= stop) return -1;
+    if (buf[eol + 1] !== LF) badHeader('bare CR');
+    const minor = buf[start + 7]! - 48;
+    const d0 = buf[start + 9]! - 48, d1 = buf[start + 10]! - 48, d2 = buf[start + 11]! - 48;
+    if ((minor !== 0 && minor !== 1) || buf[start + 8] !== 32) badStatus('expected HTTP/1.0 or HTTP/1.1');
+    if (!(d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)) badStatus('expected a 3-digit status code');
+    if (eol !== start + 12 && (eol < start + 12 || buf[start + 12] !== 32)) badStatus('expected a space after the status code');
+    let reason = 0;
+    for (let i = start + 13; i < eol; i++) reason |= NOT_TEXT[buf[i]!]!;
+    if ((reason & 1) !== 0) badStatus('control character in the reason phrase');
+    this.status = d0 * 100 + d1 * 10 + d2;
+    this.minor = minor;
+    this.contentLength = -1;
+    this.sawTE = this.chunked = this.connClose = this.connKeepAlive = false;
+    this.lines.reset(buf, start, eol);
+    return this.fieldLines(buf, eol + 2, stop, this.status >= 200 || this.status === 101);
+  }
+
+  /**
+   * Parses and validates the field lines from buf[p] up to and including the blank line that ends
+   * them; returns the position after it, or -1 when they do not end before `stop`. Every byte is
+   * checked (names: tchar; values: no NOT_TEXT byte), so control characters, bare CR/LF and
+   * obs-fold are rejected. Records each line in this.lines if `record` (not for interim responses
+   * and trailers).
+   */
+  private fieldLines(buf: Buffer, p: number, stop: number, record: boolean): number {
     const trailer = this.state === S.Trailers;
-    while (p < n) {
+    for (;;) {
       // One pass over the line's bytes finds the colon and the CR and validates on the way: the
       // name is tchar up to the colon (SP/HTAB are not tchar, so whitespace before the colon and
-      // obs-fold fail), the value has no NOT_TEXT byte up to the CR. Every line of the section
-      // ends in CRLF, so both loops stop inside it; this spares two String indexOf calls a line.
-      let i = off + p;
-      while (NOT_TCHAR[buf[i]!] === 0) i++;
-      const colon = i - off;
-      if (buf[i] !== COLON) badHeader(buf[i] === CR ? 'line without a colon' : 'invalid character in field name');
+      // obs-fold fail), the value has no NOT_TEXT byte up to the CR.
+      let i = p;
+      while (i < stop && NOT_TCHAR[buf[i]!] === 0) i++;
+      if (i + 1 >= stop) return -1;
+      if (buf[i] !== COLON) {
+        if (buf[i] !== CR) badHeader('invalid character in field name');
+        if (i > p) badHeader('line without a colon');
+        if (buf[i + 1] !== LF) badHeader('bare CR');
+        return i + 2; // the blank line
+      }
+      const colon = i;
       if (colon === p) badHeader('empty field name');
       let text = 0;
-      let c: number;
-      while ((c = buf[++i]!) !== CR) text |= NOT_TEXT[c]!;
-      const eol = i - off;
+      let c = 0;
+      while (++i < stop && (c = buf[i]!) !== CR) text |= NOT_TEXT[c]!;
+      if (i + 1 >= stop) return -1;
+      const eol = i;
       if (buf[i + 1] !== LF) badHeader('bare CR');
       if ((text & 1) !== 0) badHeader('control character in field value');
-      if (text !== 0 && record) this.lines.nonAscii = true;
       let vs = colon + 1;
       let ve = eol;
-      while (vs < ve && isOWS(buf[off + vs]!)) vs++;
-      while (ve > vs && isOWS(buf[off + ve - 1]!)) ve--;
+      while (vs < ve && isOWS(buf[vs]!)) vs++;
+      while (ve > vs && isOWS(buf[ve - 1]!)) ve--;
       // Only the framing/connection fields need a closer look; dispatch on name length first.
       switch (colon - p) {
         case 10:
-          if (eqLowerBytes(buf, off + p, CONNECTION)) {
+          if (eqLowerBytes(buf, p, CONNECTION)) {
             // The usual values first, without splitting tokens.
-            if (ve - vs === 10 && eqLowerBytes(buf, off + vs, KEEP_ALIVE)) this.connKeepAlive = true;
-            else if (ve - vs === 5 && eqLowerBytes(buf, off + vs, CLOSE)) this.connClose = true;
-            else if (this.connection(buf, off, s, vs, ve, true) && record) this.lines.namesFields = true;
+            if (ve - vs === 10 && eqLowerBytes(buf, vs, KEEP_ALIVE)) this.connKeepAlive = true;
+            else if (ve - vs === 5 && eqLowerBytes(buf, vs, CLOSE)) this.connClose = true;
+            else if (this.connection(buf, vs, ve, true) && record) this.lines.namesFields = true;
           }
           break;
         case 14:
-          if (eqLowerBytes(buf, off + p, CONTENT_LENGTH)) {
+          if (eqLowerBytes(buf, p, CONTENT_LENGTH)) {
             if (trailer) badHeader('Content-Length in trailers');
             if (this.contentLength >= 0) badCL('more than one Content-Length');
-            this.contentLength = parseLength(buf, off + vs, off + eol);
+            this.contentLength = parseLength(buf, vs, eol);
           }
           break;
         case 16:
           // llhttp treats this like Connection; we only honour its "close" (the conservative half).
-          if (eqLowerBytes(buf, off + p, PROXY_CONNECTION)) this.connection(buf, off, s, vs, ve, false);
+          if (eqLowerBytes(buf, p, PROXY_CONNECTION)) this.connection(buf, vs, ve, false);
           break;
         case 17:
-          if (eqLowerBytes(buf, off + p, TRANSFER_ENCODING)) {
+          if (eqLowerBytes(buf, p, TRANSFER_ENCODING)) {
             if (trailer) badHeader('Transfer-Encoding in trailers');
-            this.transferEncoding(buf, off, s, vs, eol);
+            this.transferEncoding(buf, vs, eol);
           }
           break;
       }
-      if (record) this.lines.add(off + p, off + colon, off + vs, off + ve, off + eol);
+      if (record) this.lines.add(p, colon, vs, ve, eol);
       p = eol + 2;
     }
   }
 
-  /** Connection tokens: comma-separated, OWS-trimmed, case-insensitive. True if some token is neither close nor keep-alive. */
-  private connection(buf: Buffer, off: number, s: string, start: number, end: number, allowKeepAlive: boolean): boolean {
+  /** Connection tokens in buf[start, end): comma-separated, OWS-trimmed, case-insensitive. True if some token is neither close nor keep-alive. */
+  private connection(buf: Buffer, start: number, end: number, allowKeepAlive: boolean): boolean {
     let other = false;
     let i = start;
     while (i <= end) {
-      let j = s.indexOf(',', i);
-      if (j < 0 || j > end) j = end;
+      let j = i;
+      while (j < end && buf[j] !== COMMA) j++;
       let a = i;
       let b = j;
-      while (a < b && isOWS(s.charCodeAt(a))) a++;
-      while (b > a && isOWS(s.charCodeAt(b - 1))) b--;
-      if (b - a === 5 && eqLowerBytes(buf, off + a, CLOSE)) this.connClose = true;
-      else if (b - a === 10 && eqLowerBytes(buf, off + a, KEEP_ALIVE)) this.connKeepAlive ||= allowKeepAlive;
+      while (a < b && isOWS(buf[a]!)) a++;
+      while (b > a && isOWS(buf[b - 1]!)) b--;
+      if (b - a === 5 && eqLowerBytes(buf, a, CLOSE)) this.connClose = true;
+      else if (b - a === 10 && eqLowerBytes(buf, a, KEEP_ALIVE)) this.connKeepAlive ||= allowKeepAlive;
       else if (b > a) other = true;
       i = j + 1;
     }
     return other;
   }
 
-  /** Value s[start, end) (leading OWS skipped, trailing not). The last Transfer-Encoding field decides: chunked iff its last coding is "chunked". */
-  private transferEncoding(buf: Buffer, off: number, s: string, start: number, end: number): void {
+  /** Value buf[start, end) (leading OWS skipped, trailing not). The last Transfer-Encoding field decides: chunked iff its last coding is "chunked". */
+  private transferEncoding(buf: Buffer, start: number, end: number): void {
     // llhttp reads "chunked<HTAB>" as not chunked (body until close); refusing HTAB avoids reading a body differently.
-    for (let i = start; i < end; i++) if (s.charCodeAt(i) === 9) badTE('HTAB in value');
-    while (end > start && s.charCodeAt(end - 1) === 32) end--;
+    for (let i = start; i < end; i++) if (buf[i] === 9) badTE('HTAB in value');
+    while (end > start && buf[end - 1] === 32) end--;
     if (start === end) badTE('empty value');
-    let a = s.lastIndexOf(',', end - 1);
-    a = a < start ? start : a + 1;
-    while (a < end && s.charCodeAt(a) === 32) a++;
+    let a = end - 1;
+    while (a >= start && buf[a] !== COMMA) a--;
+    a++;
+    while (a < end && buf[a] === 32) a++;
     this.sawTE = true;
-    this.chunked = end - a === 7 && eqLowerBytes(buf, off + a, CHUNKED);
+    this.chunked = end - a === 7 && eqLowerBytes(buf, a, CHUNKED);
   }
 
   /** Parses a chunk-size line buf[start, end) that ends in LF. */
@@ -472,15 +491,15 @@ export class ResponseParser {
   }
 
   /**
-   * Locates a head (head=true) or trailer section starting at data[pos]: on success sets sBuf/sStart/sEnd to its
-   * field lines (each with its CRLF, without the blank line) and returns the position after the blank line;
+   * Locates a head or trailer section starting at data[pos], data ending at len: on success sets sBuf/sStart/sEnd to
+   * its field lines (each with its CRLF, without the blank line) and returns the position after the blank line;
    * otherwise stashes the bytes and returns -1.
    */
-  private section(data: Buffer, pos: number, head: boolean): number {
+  private section(data: Buffer, pos: number, len: number): number {
     const limit = this.max;
     if (this.accLen === 0) {
-      // Fast path: the whole section is in `data`; nothing is copied.
-      const end = head ? this.headEnd(data, pos) : sectionEnd(data, pos, pos, data.length);
+      // The whole section is in `data`: nothing is copied.
+      const end = sectionEnd(data, pos, pos, len);
       if (end >= 0) {
         if (end - pos > limit) tooLarge();
         this.sBuf = data;
@@ -488,14 +507,14 @@ export class ResponseParser {
         this.sEnd = end - 2;
         return end;
       }
-      if (data.length - pos >= limit) tooLarge();
-      this.append(data, pos, data.length);
+      if (len - pos >= limit) tooLarge();
+      this.append(data, pos, len);
       return -1;
     }
     const old = this.accLen;
-    this.append(data, pos, pos + Math.min(data.length - pos, limit - old));
+    this.append(data, pos, pos + Math.min(len - pos, limit - old));
     const acc = this.acc.subarray(0, this.accLen);
-    if (head) checkPrefix(acc, 0, acc.length);
+    if (this.state === S.Head) checkPrefix(acc, 0, acc.length);
     const end = sectionEnd(acc, 0, Math.max(0, old - 3), acc.length);
     if (end < 0) {
       if (acc.length >= limit) tooLarge();
@@ -504,45 +523,27 @@ export class ResponseParser {
     this.sBuf = acc;
     this.sStart = 0;
     this.sEnd = end - 2;
-    this.sText = null;
     this.release();
     return pos + end - old;
   }
 
-  /**
-   * End (exclusive) of a head starting at data[pos], or -1. The head is found in a latin1 decoding of
-   * the read's first HEAD_WINDOW bytes, kept for readHead(): String indexOf costs a few hundred
-   * instructions where Buffer indexOf cost about 1,200 (a JS wrapper and a C++ binding per call).
-   */
-  private headEnd(data: Buffer, pos: number): number {
-    checkPrefix(data, pos, data.length);
-    const window = Math.min(data.length, pos + HEAD_WINDOW);
-    const text = data.toString('latin1', pos, window);
-    const i = text.indexOf('\r\n\r\n');
-    if (i >= 0) {
-      this.sText = text;
-      return pos + i + 4;
-    }
-    return window < data.length ? sectionEnd(data, pos, window - 3, data.length) : -1;
-  }
-
   /** Like section(), for one chunk-size line (ending in LF). */
-  private line(data: Buffer, pos: number): number {
+  private line(data: Buffer, pos: number, len: number): number {
     if (this.accLen === 0) {
       const lf = data.indexOf(LF, pos);
-      if (lf >= 0) {
+      if (lf >= 0 && lf < len) {
         if (lf + 1 - pos > MAX_CHUNK_LINE) badChunk('chunk-size line too long');
         this.sBuf = data;
         this.sStart = pos;
         this.sEnd = lf + 1;
         return lf + 1;
       }
-      if (data.length - pos >= MAX_CHUNK_LINE) badChunk('chunk-size line too long');
-      this.append(data, pos, data.length);
+      if (len - pos >= MAX_CHUNK_LINE) badChunk('chunk-size line too long');
+      this.append(data, pos, len);
       return -1;
     }
     const old = this.accLen;
-    this.append(data, pos, pos + Math.min(data.length - pos, MAX_CHUNK_LINE - old));
+    this.append(data, pos, pos + Math.min(len - pos, MAX_CHUNK_LINE - old));
     const acc = this.acc.subarray(0, this.accLen);
     const lf = acc.indexOf(LF, old);
     if (lf < 0) {
@@ -574,7 +575,10 @@ export class ResponseParser {
   }
 }
 
-/** End (exclusive) of a section starting at buf[start]: after the first CRLFCRLF, or after a leading CRLF (empty section). */
+/**
+ * End (exclusive) of a section starting at buf[start], buf ending at stop: after the first CRLFCRLF, or after a
+ * leading CRLF (empty section). (buf may be a reused read buffer whose bytes past stop are stale.)
+ */
 function sectionEnd(buf: Buffer, start: number, from: number, stop: number): number {
   if (stop - start >= 2 && buf[start] === CR && buf[start + 1] === LF) return start + 2;
   const i = buf.indexOf(CRLFCRLF, from);
@@ -587,18 +591,24 @@ function checkPrefix(buf: Buffer, start: number, stop: number): void {
   for (let i = 0; i < n; i++) if (buf[start + i] !== HTTP1[i]) badStatus('expected HTTP/1.x');
 }
 
-/** End of the line starting at s[p] (s ends in CRLF): index of its CR, which must be followed by LF. */
-function lineEnd(s: string, p: number): number {
-  const cr = s.indexOf('\r', p);
-  if (s.charCodeAt(cr + 1) !== LF) badHeader('bare CR');
-  return cr;
-}
+let viewOf: Buffer | null = null;
+let viewStart = 0;
+let viewEnd = 0;
+let lastView: Buffer = Buffer.alloc(0);
 
-/** The flags of `table` set by some byte of buf[from, to). Reads the Buffer, not the string: measured faster. */
-function flags(table: Uint8Array, buf: Buffer, from: number, to: number): number {
-  let seen = 0;
-  for (let i = from; i < to; i++) seen |= table[buf[i]!]!;
-  return seen;
+/**
+ * data[start, end) as a view. Making one costs more than parsing a small response, and a worker's
+ * responses mostly lie at the same place in each read, so the last view is reused when it matches.
+ */
+function view(data: Buffer, start: number, end: number): Buffer {
+  if (start === 0 && end === data.length) return data;
+  if (data !== viewOf || start !== viewStart || end !== viewEnd) {
+    viewOf = data;
+    viewStart = start;
+    viewEnd = end;
+    lastView = data.subarray(start, end);
+  }
+  return lastView;
 }
 
 function tooLarge(): never {

@@ -29,6 +29,18 @@ interface Outcome {
 
 const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 
+/**
+ * The connection's way of feeding the parser: every read lands at the start of one reused buffer,
+ * and execute() is told its length. What lies past it is stale: the bytes of earlier reads, and at
+ * first a pattern full of what the parser looks for (line ends, blank lines, a status line).
+ */
+let readBuffer = Buffer.from('\r\n\r\nHTTP/1.1 200 OK\r\n\n0\r\n\r'.repeat(4096), 'latin1');
+function read(parser: ResponseParser, piece: Buffer): number {
+  if (piece.length > readBuffer.length) readBuffer = Buffer.concat([piece, readBuffer]);
+  piece.copy(readBuffer);
+  return parser.execute(readBuffer, piece.length);
+}
+
 /** Parses one response fed as `pieces`, then calls finish() (unless it upgraded), like the connection does. */
 function ours(pieces: Buffer[], noBody = false, maxHeaderBytes?: number): Outcome {
   const bodies: Buffer[] = [];
@@ -53,7 +65,7 @@ function ours(pieces: Buffer[], noBody = false, maxHeaderBytes?: number): Outcom
   let offset = 0;
   try {
     for (const piece of pieces) {
-      const n = parser.execute(piece);
+      const n = read(parser, piece);
       if (head?.status === 101) {
         return { ok: completions === 1, head, body: Buffer.concat(bodies), completeKeepAlive, consumed: offset + n };
       }
