@@ -84,7 +84,12 @@ export class TcpSocket {
   private libuvWrites = 0;
   private wantDrain = false;
   /** Writes not handed to libuv yet, in order: until the connection is up, then until flush(). */
-  private held: (string | Uint8Array)[] = [];
+  private held: (string | Uint8Array | undefined)[] = [];
+  /**
+   * The held writes are held[0, heldCount). The array is never shrunk: emptying it would drop its
+   * backing store and make the next request's write allocate a new one.
+   */
+  private heldCount = 0;
   private heldBytes = 0;
   private flushing = false;
   /** Addresses of the host still to try, in the resolver's order, when a connect is refused. */
@@ -128,7 +133,7 @@ export class TcpSocket {
    */
   write(data: string | Uint8Array): boolean {
     if (this.closing) return false;
-    this.held.push(data);
+    this.held[this.heldCount++] = data;
     this.heldBytes += data.length;
     if (this.connected && !this.flushing) scheduleFlush(this);
     if (this.libuvWrites === 0 && this.heldBytes < HELD_LIMIT) return true;
@@ -145,9 +150,14 @@ export class TcpSocket {
   flush(): void {
     this.flushing = false;
     const held = this.held;
-    for (let i = 0; i < held.length && !this.closing; i++) this.writeNow(held[i]!);
-    held.length = 0;
+    const count = this.heldCount;
+    this.heldCount = 0;
     this.heldBytes = 0;
+    for (let i = 0; i < count; i++) {
+      const data = held[i]!;
+      held[i] = undefined;
+      if (!this.closing) this.writeNow(data);
+    }
     this.drainIfDone();
   }
 
@@ -252,7 +262,7 @@ export class TcpSocket {
   }
 
   private drainIfDone(): void {
-    if (this.wantDrain && this.libuvWrites === 0 && this.held.length === 0 && this.connected && !this.closing) {
+    if (this.wantDrain && this.libuvWrites === 0 && this.heldCount === 0 && this.connected && !this.closing) {
       this.wantDrain = false;
       this.events.onDrain();
     }
