@@ -71,6 +71,13 @@ const binding = (process as unknown as { binding(name: string): unknown }).bindi
 const { TCP, TCPConnectWrap, constants } = binding('tcp_wrap') as TcpWrapBinding;
 const { WriteWrap, streamBaseState, kReadBytesOrError, kLastWriteWasAsync } = binding('stream_wrap') as StreamWrapBinding;
 
+/**
+ * How long a connect to one of a name's addresses may take before the next address is tried
+ * (Node's autoSelectFamilyAttemptTimeout default): an address that drops packets would otherwise
+ * use up the whole connect timeout.
+ */
+const ATTEMPT_MS = 250;
+
 /** libuv's UV_EOF, and UV_EAI_NONAME for a name that resolves to no address. */
 const UV_EOF = -4095;
 const UV_EAI_NONAME = -3008;
@@ -92,8 +99,9 @@ export class TcpSocket {
   private heldCount = 0;
   private heldBytes = 0;
   private flushing = false;
-  /** Addresses of the host still to try, in the resolver's order, when a connect is refused. */
+  /** Addresses of the host still to try, in the resolver's order, when a connect fails or is slow. */
   private addresses: LookupAddress[] = [];
+  private attemptTimer: NodeJS.Timeout | null = null;
   private error: NodeJS.ErrnoException | undefined;
 
   constructor(
@@ -101,6 +109,7 @@ export class TcpSocket {
     private readonly port: number,
     private readonly readBuffer: Buffer,
     private readonly events: TcpSocketEvents,
+    resolve: typeof lookup = lookup,
   ) {
     this.handle = this.newHandle();
     const family = isIP(host);
@@ -108,9 +117,9 @@ export class TcpSocket {
       this.connect({ address: host, family });
     } else {
       // A name may resolve to ::1 and 127.0.0.1 with the worker on one of them: each is tried in
-      // turn. Unlike net.Socket's autoSelectFamily, the next one only once one fails, so an
-      // address that drops packets uses up the connect timeout (workers given as IPs avoid this).
-      lookup(host, { all: true }, (err, addresses) => {
+      // turn, the next once one fails or has not connected within ATTEMPT_MS, as net.Socket's
+      // autoSelectFamily does.
+      resolve(host, { all: true }, (err, addresses) => {
         if (this.closing) return;
         const first = addresses?.[0];
         if (err || first === undefined) return this.destroy(err ?? errnoError(UV_EAI_NONAME, 'getaddrinfo'));
@@ -197,6 +206,7 @@ export class TcpSocket {
     if (this.closing) return;
     this.closing = true;
     this.error ??= error;
+    this.clearAttemptTimer();
     this.handle.onread = noop;
     this.handle.close(() => this.events.onClose(this.error));
   }
@@ -211,29 +221,56 @@ export class TcpSocket {
 
   private connect({ address, family }: LookupAddress): void {
     const req = new TCPConnectWrap();
-    req.oncomplete = (status) => this.afterConnect(status);
+    // An attempt given up on still completes (cancelled, from closing its handle): it is ignored.
+    const handle = this.handle;
+    req.oncomplete = (status) => {
+      if (handle === this.handle) this.afterConnect(status);
+    };
     req.address = address;
     req.port = this.port;
     const err = family === 6 ? this.handle.connect6(req, address, this.port) : this.handle.connect(req, address, this.port);
     // As net.Socket does, a connect that fails at once still reports from a later tick.
     if (err !== 0) process.nextTick(() => this.afterConnect(err));
+    else if (this.addresses.length > 0) {
+      this.attemptTimer = setTimeout(this.attemptTimedOut, ATTEMPT_MS);
+      this.attemptTimer.unref();
+    }
   }
 
   private afterConnect(status: number): void {
+    this.clearAttemptTimer();
     if (this.closing) return;
     if (status !== 0) {
-      const next = this.addresses.shift();
-      if (next === undefined) return this.destroy(errnoError(status, 'connect'));
-      // A handle whose connect failed cannot connect again.
-      this.handle.close(noop);
-      this.handle = this.newHandle();
-      return this.connect(next);
+      if (!this.connectNext()) this.destroy(errnoError(status, 'connect'));
+      return;
     }
     this.connected = true;
     this.addresses = [];
     if (!this.paused) this.handle.readStart();
     this.events.onConnect();
     if (!this.closing) this.flush();
+  }
+
+  private readonly attemptTimedOut = (): void => {
+    this.attemptTimer = null;
+    if (!this.closing && !this.connected) this.connectNext();
+  };
+
+  /** Gives up the current attempt for the next address; false if there is none. */
+  private connectNext(): boolean {
+    const next = this.addresses.shift();
+    if (next === undefined) return false;
+    // A handle whose connect failed or is abandoned cannot connect again.
+    this.handle.close(noop);
+    this.handle = this.newHandle();
+    this.connect(next);
+    return true;
+  }
+
+  private clearAttemptTimer(): void {
+    if (this.attemptTimer === null) return;
+    clearTimeout(this.attemptTimer);
+    this.attemptTimer = null;
   }
 
   /** The handle's onread: the byte count (or error) is in streamBaseState, the bytes in readBuffer. */

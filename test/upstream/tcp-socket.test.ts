@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { LookupAddress, lookup } from 'node:dns';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { test } from 'node:test';
@@ -28,9 +30,9 @@ class Probe implements TcpSocketEvents {
   private drainWaiter: (() => void) | null = null;
   private byteWaiter: { bytes: number; resolve: () => void } | null = null;
 
-  constructor(host: string, port: number) {
+  constructor(host: string, port: number, resolve?: typeof lookup) {
     this.closed = new Promise((resolve) => (this.closeResolve = resolve));
-    this.socket = new TcpSocket(host, port, Buffer.alloc(64 * 1024), this);
+    this.socket = new TcpSocket(host, port, Buffer.alloc(64 * 1024), this, resolve);
   }
 
   onConnect(): void {
@@ -287,6 +289,39 @@ test('a host name is resolved, and each of its addresses is tried until one acce
     assert.equal(probe.closeError, undefined);
     assert.equal(Buffer.concat(probe.received).toString(), 'here');
   } finally {
+    server.close();
+  }
+});
+
+test('an address that does not answer is given up after a moment for the next one', { timeout: 60_000 }, async () => {
+  const { server, port } = await listen((socket) => socket.end('here'), '127.0.0.1');
+  // On the same port of 127.0.0.2, a listener that never accepts (its process blocks at once)
+  // with a one-slot backlog: once that is full, the kernel drops SYNs, and a connect hangs.
+  const stuck = spawn(
+    process.execPath,
+    ['-e', `require('net').createServer().listen({ host: '127.0.0.2', port: ${port}, backlog: 1 }, () => { console.log('listening'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); })`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const fillers: Socket[] = [];
+  try {
+    const [line] = (await once(stuck.stdout!, 'data')) as [Buffer];
+    assert.equal(line.toString().trim(), 'listening');
+    for (let i = 0; i < 3; i++) fillers.push(connect(port, '127.0.0.2').on('error', () => {}));
+    await new Promise((r) => setTimeout(r, 300));
+    const sentinel = connect(port, '127.0.0.2').on('error', () => {});
+    fillers.push(sentinel);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(sentinel.readyState, 'opening', 'the stuck listener still accepts connections: this test cannot work here');
+
+    const addresses: LookupAddress[] = [{ address: '127.0.0.2', family: 4 }, { address: '127.0.0.1', family: 4 }];
+    const resolve = ((_host: string, _options: unknown, callback: (err: null, found: LookupAddress[]) => void) => callback(null, addresses)) as unknown as typeof lookup;
+    const probe = new Probe('worker.test', port, resolve);
+    await probe.whenClosed();
+    assert.equal(probe.closeError, undefined);
+    assert.equal(Buffer.concat(probe.received).toString(), 'here');
+  } finally {
+    for (const socket of fillers) socket.destroy();
+    stuck.kill('SIGKILL');
     server.close();
   }
 });
