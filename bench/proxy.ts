@@ -103,7 +103,9 @@ async function main(): Promise<number> {
   const unavailable = new Set<TargetName>();
 
   for (let round = 1; round <= opts.rounds; round++) {
-    for (const name of opts.targets) {
+    // Rotated, so that no target always runs first, or always right after another.
+    const shift = (round - 1) % opts.targets.length;
+    for (const name of [...opts.targets.slice(shift), ...opts.targets.slice(0, shift)]) {
       if (unavailable.has(name)) continue; // "not available" will not change between rounds
       const m = await runOnce(env, opts, backends.ports, name, round);
       if (!m.ok && m.error.startsWith('not available')) unavailable.add(name);

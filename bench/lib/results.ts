@@ -38,6 +38,12 @@ export interface Row {
   ratioRange: [number, number] | null;
   /** p99 ÷ HAProxy p99 (lower is better); null when either is missing. */
   p99VsHaproxy: number | null;
+  /**
+   * In how many of the rounds with both measured the p99 was at or below HAProxy's in the same
+   * round: with a p99 that moves by 1.5x between rounds on a shared machine, the ratio of medians
+   * alone cannot say whether one is worse; a count near half the rounds says they are alike.
+   */
+  p99AtOrBelowHaproxy: { rounds: number; of: number } | null;
   /** CPU per request ÷ HAProxy's (lower is better). */
   cpuVsHaproxy: number | null;
   rounds: Measurement[];
@@ -89,6 +95,7 @@ function buildRow(target: TargetName, description: string, rounds: Measurement[]
     ratioToHaproxy: null,
     ratioRange: null,
     p99VsHaproxy: null,
+    p99AtOrBelowHaproxy: null,
     cpuVsHaproxy: null,
     rounds,
   };
@@ -103,12 +110,15 @@ export function buildRows(
   const rows = targets.map((t) => buildRow(t, describe(t), measurements.get(t) ?? []));
   const base = rows.find((r) => r.target === 'haproxy');
   const baseRps = new Map(base?.rounds.flatMap((m) => (m.ok && m.wrk.rps > 0 ? [[m.round, m.wrk.rps] as const] : [])));
+  const baseP99 = new Map(base?.rounds.flatMap((m) => (m.ok ? [[m.round, m.wrk.p99Ms] as const] : [])));
   for (const r of rows) {
     const paired = r.rounds.flatMap((m) => (m.ok && baseRps.has(m.round) ? [m.wrk.rps / baseRps.get(m.round)!] : []));
     if (paired.length > 0) r.ratioToHaproxy = median(paired);
     else if (base?.rps && r.rps !== null) r.ratioToHaproxy = r.rps / base.rps;
     if (paired.length > 1 && r !== base) r.ratioRange = [Math.min(...paired), Math.max(...paired)];
     if (base?.p99Ms && r.p99Ms !== null) r.p99VsHaproxy = r.p99Ms / base.p99Ms;
+    const p99Pairs = r.rounds.flatMap((m) => (m.ok && baseP99.has(m.round) ? [m.wrk.p99Ms <= baseP99.get(m.round)!] : []));
+    if (p99Pairs.length > 1 && r !== base) r.p99AtOrBelowHaproxy = { rounds: p99Pairs.filter(Boolean).length, of: p99Pairs.length };
     if (base?.cpuUsPerRequest && r.cpuUsPerRequest !== null) r.cpuVsHaproxy = r.cpuUsPerRequest / base.cpuUsPerRequest;
   }
   return rows;
