@@ -216,6 +216,8 @@ export const configSchema = z.strictObject({
       historySamples: z.number().int().min(2).max(10_000).default(30),
       /** No weight is computed from a score below this, so a worker at 0 still gets the traffic that shows its recovery. */
       minScore: z.number().min(0).max(100).default(5),
+      /** The network sub-score takes a change of rate relative to at least this many MB/s (see networkChangePct). */
+      networkFloorMBps: z.number().min(0).max(1e6).default(1),
     })
     .prefault({}),
   /** The autoscaler (seed 000, section 3.4), in scores (0..100, 100 = idle). */

@@ -38,6 +38,8 @@ export interface ScoringOptions {
   historySamples: number;
   /** The least score a weight is computed from (0..100). */
   minScore: number;
+  /** Network rates are compared relative to at least this (see networkChangePct). */
+  networkFloorMBps: number;
 }
 
 export const DEFAULT_HISTORY_SAMPLES = 30;
@@ -135,7 +137,7 @@ export class ScoreBook {
   private subScores(input: ScoreInput, t: Tracked, bestMs: number): WorkerScore['sub'] {
     let network: number | null = null;
     if (input.networkMBps !== null) {
-      if (t.lastNetworkMBps !== null) network = usageScore(networkChangePct(input.networkMBps, t.lastNetworkMBps));
+      if (t.lastNetworkMBps !== null) network = usageScore(networkChangePct(input.networkMBps, t.lastNetworkMBps, this.options.networkFloorMBps));
       t.lastNetworkMBps = input.networkMBps;
     }
     let availability: number | null = null;

@@ -6,7 +6,11 @@
  *   S_x = 100% - Y_usage, with 100 the best result. So each sub-score is 100 - usage, clamped
  *   to 0..100; usage above 100 (possible for CPU on several cores) scores 0.
  * - The network sub-score uses the relative change of throughput (Network_usage%), as the paper
- *   derives "the percentage of network usage" from it; a falling rate scores 100.
+ *   derives "the percentage of network usage" from it; a falling rate scores 100. A change is
+ *   taken relative to the previous rate or a floor (scoring.networkFloorMBps), whichever is
+ *   larger: the paper means a rising load, and under light traffic the rate is a few requests'
+ *   bytes, so going from 2 KB/s to 6 KB/s read as +200% and the sub-score flapped between 100
+ *   and 0 from one interval to the next.
  * - The availability penalty 20 (1 - e^-(EffectiveTime - Threshold)) needs a dimensionless
  *   exponent, and the paper gives no unit: with milliseconds it would jump to 20 for any
  *   excess. The excess is taken relative to the threshold, so the penalty grows smoothly from 0
@@ -41,9 +45,10 @@ export function networkMBps(deltaBytes: number, seconds: number): number {
   return seconds > 0 ? deltaBytes / (seconds * 1e6) : 0;
 }
 
-/** Network_usage% = (usage - usage_prev) / usage_prev x 100%; 0 without a previous rate. */
-export function networkChangePct(currentMBps: number, previousMBps: number): number {
-  return previousMBps > 0 ? ((currentMBps - previousMBps) / previousMBps) * 100 : 0;
+/** Network_usage% = (usage - usage_prev) / max(usage_prev, floor) x 100%; 0 without a previous rate or floor. */
+export function networkChangePct(currentMBps: number, previousMBps: number, floorMBps = 0): number {
+  const base = Math.max(previousMBps, floorMBps);
+  return base > 0 ? ((currentMBps - previousMBps) / base) * 100 : 0;
 }
 
 /** S_x = 100% - Y_usage, clamped to 0..100. */

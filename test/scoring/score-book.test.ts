@@ -10,6 +10,7 @@ const options: ScoringOptions = {
   thresholdFactor: 2,
   historySamples: 30,
   minScore: 5,
+  networkFloorMBps: 1,
 };
 const input = (id: string, extra: Partial<ScoreInput> = {}): ScoreInput => ({ id, baseWeight: 1, isDefault: true, cpuPct: null, memoryPct: null, networkMBps: null, processTimeMs: null, networkDelayMs: null, latencyMs: null, inflight: 0, ...extra });
 const near = (actual: number, expected: number, what: string): void => assert.ok(Math.abs(actual - expected) < 0.01, `${what}: ${actual}, expected ${expected}`);
@@ -91,4 +92,18 @@ test('score-and-process-time multiplies the share by the score; Sundown still we
   assert.equal(fast!.weight, 1);
   // Share 0.25 x score 20.874 / 100.
   assert.equal(slow!.weight, 0.05219);
+});
+
+test("light traffic's network jitter leaves the network sub-score high; a real rise still lowers it", () => {
+  const book = new ScoreBook(options);
+  const rates = [0.002, 0.006, 0.001, 0.008, 0.003];
+  const subs = rates.map((networkMBps, t) => book.update([input('w', { networkMBps })], t)[0]!.sub.network);
+  assert.equal(subs[0], null, 'no previous rate yet');
+  for (const s of subs.slice(1)) assert.ok(s! > 99, `jitter of a few KB/s scored ${s}`);
+  // 0.003 -> 2.003 MB/s is +2 MB/s against the 1 MB/s floor: +200%, scored 0 as the paper would.
+  assert.equal(book.update([input('w', { networkMBps: 2.003 })], 5)[0]!.sub.network, 0);
+  // Without a floor, the paper's formula as written: 0.002 -> 0.006 MB/s is +200%.
+  const paper = new ScoreBook({ ...options, networkFloorMBps: 0 });
+  paper.update([input('w', { networkMBps: 0.002 })], 0);
+  assert.equal(paper.update([input('w', { networkMBps: 0.006 })], 1)[0]!.sub.network, 0);
 });

@@ -11,6 +11,10 @@ test('usage formulas of seed 000 section 3.1 against hand-computed values', () =
   close(networkMBps(30e6, 3), 10, 'network MB/s');
   close(networkChangePct(12, 10), 20, 'network change');
   close(networkChangePct(5, 0), 0, 'network change without a previous rate');
+  // The floor: rates below it change relative to it; above it, the paper's formula.
+  close(networkChangePct(0.006, 0.002, 1), 0.4, 'light traffic, relative to the 1 MB/s floor');
+  close(networkChangePct(0.5, 0, 1), 50, 'from nothing, relative to the floor');
+  close(networkChangePct(30, 10, 1), 200, 'above the floor');
   close(usageScore(30), 70, 'score = 100 - usage');
   close(usageScore(180), 0, 'clamped below');
   close(usageScore(-40), 100, 'clamped above');
