@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seededRandom } from '../src/balancing/random.js';
 import { parseBenchArgs, USAGE, type BenchOptions, type TargetName } from './lib/args.js';
 import { httpGet, urlFor } from './lib/net.js';
 import { installCleanup } from './lib/procs.js';
@@ -103,9 +104,10 @@ async function main(): Promise<number> {
   const unavailable = new Set<TargetName>();
 
   for (let round = 1; round <= opts.rounds; round++) {
-    // Rotated, so that no target always runs first, or always right after another.
-    const shift = (round - 1) % opts.targets.length;
-    for (const name of [...opts.targets.slice(shift), ...opts.targets.slice(0, shift)]) {
+    // Shuffled (reproducibly), so that no target always runs in one place or right after
+    // another: with a fixed order, weighbridge always ran right after direct had loaded the
+    // backends at their limit, and HAProxy right after weighbridge.
+    for (const name of shuffled(opts.targets, seededRandom(round))) {
       if (unavailable.has(name)) continue; // "not available" will not change between rounds
       const m = await runOnce(env, opts, backends.ports, name, round);
       if (!m.ok && m.error.startsWith('not available')) unavailable.add(name);
@@ -149,6 +151,16 @@ async function main(): Promise<number> {
   fs.writeFileSync(svgFile, renderSvg(report));
   console.log(`\nwrote ${[...files, svgFile].map((f) => path.relative(process.cwd(), f) || f).join(', ')}`);
   return report.rows.some((r) => r.rps !== null) ? 0 : 1;
+}
+
+/** Fisher-Yates. */
+function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
 }
 
 function readPackageVersion(name: string): string {

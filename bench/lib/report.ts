@@ -54,7 +54,7 @@ export function headerLine(r: Report): string {
     `machine: ${m.cores} cores (${m.cpuModel}), ${m.platform}, node ${m.node}`,
     `load: ${p.wrkCommand}${p.warmupSec > 0 ? ` (+${p.warmupSec}s unrecorded warm-up)` : ''}`,
     `proxy threads: ${p.threads}`,
-    `rounds: ${p.rounds}${p.rounds > 1 ? ' (interleaved, the order rotated each round; medians shown; a ratio to HAProxy is the median of the rounds\' ratios, each against HAProxy in the same round, range beside it; p99 and CPU vs HAProxy are ratios of the medians; "p99 <= HAProxy" counts the rounds in which the p99 was at or below HAProxy\'s)' : ''}`,
+    `rounds: ${p.rounds}${p.rounds > 1 ? ' (interleaved, in a shuffled order each round; medians shown; a ratio to HAProxy is the median of the rounds\' ratios, each against HAProxy in the same round, range beside it; p99 and CPU vs HAProxy are ratios of the medians; "p99 <= HAProxy" counts the rounds in which the p99 was at or below HAProxy\'s)' : ''}`,
   ].join(' | ');
 }
 
