@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { assertPortFree, freePort } from '../drivers/free-port.js';
+import { StatsTable } from '../shared/stats-table.js';
 import type { IngressThreadApi, IngressThreadData, ReloadableSettings, ThreadSnapshot } from './thread-api.js';
 
 export type IngressThreadOptions = Omit<IngressThreadData, 'threadIndex'>;
@@ -29,18 +30,20 @@ const THREAD_FILE = new URL('./thread.js', import.meta.url);
  */
 export class IngressHost {
   private readonly threads: (ThreadHandle | null)[] = [];
+  /** The host's view of the shared stats table, for giving back what a dead thread left in flight. */
+  private readonly stats: StatsTable;
   private stopping = false;
   port = 0;
 
   private constructor(
     private readonly options: IngressThreadOptions,
     private readonly log: (line: string) => void,
-    private readonly onExit: (threadIndex: number) => void,
-  ) {}
+  ) {
+    this.stats = new StatsTable(options.stats, options.capacity);
+  }
 
-  /** `onExit` runs as each thread exits, before any replacement starts. */
-  static async start(options: IngressThreadOptions, count: number, log: (line: string) => void, onExit: (threadIndex: number) => void = () => {}): Promise<IngressHost> {
-    const host = new IngressHost(options, log, onExit);
+  static async start(options: IngressThreadOptions, count: number, log: (line: string) => void): Promise<IngressHost> {
+    const host = new IngressHost(options, log);
     try {
       // uSockets sets SO_REUSEPORT only for a non-zero port, so port 0 is resolved here first.
       // Its threads share the port through SO_REUSEPORT, which would also let them join another
@@ -102,7 +105,11 @@ export class IngressHost {
     worker.on('exit', (code) => {
       if (this.threads[index]?.worker !== worker) return;
       this.threads[index] = null;
-      this.onExit(index);
+      // Thread i writes lane i of the stats table. Its requests will never end now, so they are
+      // ended here, before a replacement can write the lane again (and once: a second reclaim
+      // would take the replacement's requests).
+      const reclaimed = this.stats.reclaimLane(index);
+      if (reclaimed > 0) this.log(`ingress thread ${index} left ${reclaimed} requests or WebSockets in flight; gave back their admissions`);
       if (this.stopping) return;
       this.log(`ingress thread ${index} exited with code ${code}; starting a new one`);
       setTimeout(() => {

@@ -90,10 +90,6 @@ export async function startDataPlane(config: Config, log: (line: string) => void
       },
       config.threads,
       log,
-      (threadIndex) => {
-        const reclaimed = stats.reclaimLane(threadIndex);
-        if (reclaimed > 0) log(`ingress thread ${threadIndex} left ${reclaimed} requests or WebSockets in flight; gave back their admissions`);
-      },
     );
   } catch (err) {
     clearInterval(sampling);
