@@ -54,7 +54,7 @@ export function headerLine(r: Report): string {
     `machine: ${m.cores} cores (${m.cpuModel}), ${m.platform}, node ${m.node}`,
     `load: ${p.wrkCommand}${p.warmupSec > 0 ? ` (+${p.warmupSec}s unrecorded warm-up)` : ''}`,
     `proxy threads: ${p.threads}`,
-    `rounds: ${p.rounds}${p.rounds > 1 ? ' (interleaved, in a shuffled order each round; medians shown; a ratio to HAProxy is the median of the rounds\' ratios, each against HAProxy in the same round, range beside it; p99 and CPU vs HAProxy are ratios of the medians; "p99 <= HAProxy" counts the rounds in which the p99 was at or below HAProxy\'s)' : ''}`,
+    `rounds: ${p.rounds}${p.rounds > 1 ? ' (interleaved, in a shuffled order each round; medians shown; a ratio to HAProxy is the median of the rounds\' ratios, each against HAProxy in the same round: for req/s with their range beside it, for p99 with a 95% confidence interval for that median in brackets (1.00 inside it: no difference this run can detect); "p99 <= HAProxy" counts the rounds in which the p99 was at or below HAProxy\'s; CPU vs HAProxy is a ratio of the medians)' : ''}`,
   ].join(' | ');
 }
 
@@ -72,6 +72,8 @@ const COLUMNS = ['target', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio to HAPr
 const RIGHT_ALIGNED = new Set([1, 2, 3, 5, 6, 7, 8, 9, 10]);
 const fmtCount = (c: Row['p99AtOrBelowHaproxy']): string => (c === null ? '' : `${c.rounds} of ${c.of}`);
 const fmtRange = (range: [number, number] | null): string => (range === null ? '' : `${range[0].toFixed(2)}-${range[1].toFixed(2)}x`);
+const fmtWithInterval = (n: number | null, interval: [number, number] | null): string =>
+  interval === null ? fmtRatio(n) : `${fmtRatio(n)} [${interval[0].toFixed(2)}-${interval[1].toFixed(2)}]`;
 
 /** The results as a fixed-width text table, one line per target. */
 export function formatTable(rows: Row[]): string {
@@ -79,7 +81,7 @@ export function formatTable(rows: Row[]): string {
     r.rps === null
       ? null
       : [
-          r.target, fmtInt(r.rps), fmtMs(r.p50Ms!), fmtMs(r.p99Ms!), fmtErrors(r), fmtRatio(r.ratioToHaproxy), fmtRange(r.ratioRange), fmtRatio(r.p99VsHaproxy), fmtCount(r.p99AtOrBelowHaproxy),
+          r.target, fmtInt(r.rps), fmtMs(r.p50Ms!), fmtMs(r.p99Ms!), fmtErrors(r), fmtRatio(r.ratioToHaproxy), fmtRange(r.ratioRange), fmtWithInterval(r.p99VsHaproxy, r.p99Interval), fmtCount(r.p99AtOrBelowHaproxy),
           r.cpuUsPerRequest === null ? 'n/a' : r.cpuUsPerRequest.toFixed(1), fmtRatio(r.cpuVsHaproxy),
         ],
   );

@@ -36,8 +36,17 @@ export interface Row {
   ratioToHaproxy: number | null;
   /** The smallest and largest per-round ratio, to show the spread; null with fewer than two rounds. */
   ratioRange: [number, number] | null;
-  /** p99 ÷ HAProxy p99 (lower is better); null when either is missing. */
+  /**
+   * p99 ÷ HAProxy p99 (lower is better), the median of the per-round ratios like ratioToHaproxy;
+   * null when either is missing.
+   */
   p99VsHaproxy: number | null;
+  /**
+   * A 95% confidence interval for that median (medianInterval); null with fewer than 6 rounds.
+   * Above 1 at its low end, the p99 is worse than HAProxy's beyond this run's noise; below 1 at its
+   * high end, better; containing 1, no difference this run can detect.
+   */
+  p99Interval: [number, number] | null;
   /**
    * In how many of the rounds with both measured the p99 was at or below HAProxy's in the same
    * round: with a p99 that moves by 1.5x between rounds on a shared machine, the ratio of medians
@@ -54,6 +63,29 @@ export function median(values: number[]): number | null {
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * A distribution-free confidence interval for the median of `values`: the k-th smallest and k-th
+ * largest, with the largest k for which the chance that the median lies between them is at
+ * least `confidence` (each value falls below the median with probability 1/2, so the number
+ * below it is Binomial(n, 1/2)). Null when even the smallest and largest do not reach it (n < 6
+ * for 95%).
+ */
+export function medianInterval(values: number[], confidence = 0.95): [number, number] | null {
+  const n = values.length;
+  // below[j] = P(Binomial(n, 1/2) <= j), summed from the exact probabilities.
+  let term = 0.5 ** n;
+  let below = term;
+  let k = 0;
+  for (let j = 0; 1 - 2 * below >= confidence; j++) {
+    k = j + 1;
+    term = (term * (n - j)) / (j + 1);
+    below += term;
+  }
+  if (k === 0) return null;
+  const s = [...values].sort((a, b) => a - b);
+  return [s[k - 1]!, s[n - k]!];
 }
 
 /** One message for the failed rounds; the round numbers only when they matter. */
@@ -95,6 +127,7 @@ function buildRow(target: TargetName, description: string, rounds: Measurement[]
     ratioToHaproxy: null,
     ratioRange: null,
     p99VsHaproxy: null,
+    p99Interval: null,
     p99AtOrBelowHaproxy: null,
     cpuVsHaproxy: null,
     rounds,
@@ -116,9 +149,13 @@ export function buildRows(
     if (paired.length > 0) r.ratioToHaproxy = median(paired);
     else if (base?.rps && r.rps !== null) r.ratioToHaproxy = r.rps / base.rps;
     if (paired.length > 1 && r !== base) r.ratioRange = [Math.min(...paired), Math.max(...paired)];
-    if (base?.p99Ms && r.p99Ms !== null) r.p99VsHaproxy = r.p99Ms / base.p99Ms;
-    const p99Pairs = r.rounds.flatMap((m) => (m.ok && baseP99.has(m.round) ? [m.wrk.p99Ms <= baseP99.get(m.round)!] : []));
-    if (p99Pairs.length > 1 && r !== base) r.p99AtOrBelowHaproxy = { rounds: p99Pairs.filter(Boolean).length, of: p99Pairs.length };
+    const p99Pairs = r.rounds.flatMap((m) => (m.ok && baseP99.get(m.round) ? [m.wrk.p99Ms / baseP99.get(m.round)!] : []));
+    if (p99Pairs.length > 0) r.p99VsHaproxy = median(p99Pairs);
+    else if (base?.p99Ms && r.p99Ms !== null) r.p99VsHaproxy = r.p99Ms / base.p99Ms;
+    if (p99Pairs.length > 1 && r !== base) {
+      r.p99Interval = medianInterval(p99Pairs);
+      r.p99AtOrBelowHaproxy = { rounds: p99Pairs.filter((x) => x <= 1).length, of: p99Pairs.length };
+    }
     if (base?.cpuUsPerRequest && r.cpuUsPerRequest !== null) r.cpuVsHaproxy = r.cpuUsPerRequest / base.cpuUsPerRequest;
   }
   return rows;
