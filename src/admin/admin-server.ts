@@ -2,7 +2,15 @@ import uWS from 'uWebSockets.js';
 import { assertPortFree } from '../drivers/free-port.js';
 import { WeighbridgeError } from '../errors.js';
 
-/** The admin API's GET endpoints, by path (e.g. "/api/status"), each producing its JSON. */
+/** A GET endpoint's answer that is not JSON (the Prometheus exposition). */
+export class TextReply {
+  constructor(
+    readonly contentType: string,
+    readonly text: string,
+  ) {}
+}
+
+/** The admin API's GET endpoints, by path (e.g. "/api/status"), each producing its JSON or a TextReply. */
 export type AdminEndpoints = Record<string, () => unknown>;
 /** POST endpoints: each takes the request's JSON body; a WeighbridgeError becomes a 400. */
 export type AdminActions = Record<string, (body: unknown) => Promise<unknown>>;
@@ -39,7 +47,17 @@ function act(res: uWS.HttpResponse, action: (body: unknown) => Promise<unknown>)
 
 /** Answers with a producer's JSON, waiting for it when it is asynchronous (comlink calls). */
 function answer(res: uWS.HttpResponse, produce: () => unknown): void {
-  const value = produce();
+  let value: unknown;
+  try {
+    value = produce();
+  } catch (err) {
+    return json(res, '500 Internal Server Error', { error: (err as Error).message });
+  }
+  if (value instanceof TextReply) {
+    return void res.cork(() => {
+      res.writeStatus('200 OK').writeHeader('content-type', value.contentType).writeHeader('cache-control', 'no-store').end(value.text);
+    });
+  }
   if (!(value instanceof Promise)) return json(res, '200 OK', value);
   let aborted = false;
   res.onAborted(() => (aborted = true));

@@ -6,11 +6,20 @@ import { ProcessDriver } from '../drivers/process-driver.js';
 import { StaticDriver } from '../drivers/static-driver.js';
 import { IngressHost } from '../ingress/ingress-host.js';
 import { OutlierDetector } from '../routing/outlier-detector.js';
-import { WorkerRegistry } from '../routing/worker-registry.js';
+import { WorkerRegistry, type WorkerView } from '../routing/worker-registry.js';
 import { RouteTableWriter } from '../shared/route-table.js';
-import { StatsSampler } from '../shared/stats-sampler.js';
+import { StatsSampler, type WorkerStatsReport } from '../shared/stats-sampler.js';
 import { StatsTable } from '../shared/stats-table.js';
 import { WorkerDirectory, WorkerState } from '../shared/worker-directory.js';
+
+export interface DataPlaneStatus {
+  ingress: { host: string; port: number; threads: number };
+  policy: string;
+  driver: string;
+  routeGeneration: number;
+  workers: { total: number; ready: number };
+  requests: { inflight: number; rejectedOverLimit: number; limit: number };
+}
 
 /** The ingress role's data plane: shared tables, workers and ingress threads. */
 export interface DataPlane {
@@ -20,8 +29,8 @@ export interface DataPlane {
   readonly driver: WorkerDriver;
   /** This host's workers, as its collector measures them. */
   readonly local: LocalWorkers;
-  status(): unknown;
-  workers(): unknown[];
+  status(): DataPlaneStatus;
+  workers(): (WorkerView & WorkerStatsReport)[];
   /** Each ingress thread's own counters, over comlink. */
   threads(): Promise<unknown[]>;
   /** Applies new limits and timeouts to every ingress thread. */

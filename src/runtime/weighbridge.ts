@@ -4,7 +4,8 @@ import { ingressAgent, type AppliedWeights } from '../../actors/ingress-agent.js
 import { leaderOnly, watch } from '../../actors/leader-only.js';
 import { scorer } from '../../actors/scorer.js';
 import { Supervisor } from '../actor/supervisor.js';
-import { startAdminServer, type AdminServer } from '../admin/admin-server.js';
+import { startAdminServer, TextReply, type AdminServer } from '../admin/admin-server.js';
+import { EXPOSITION_CONTENT_TYPE, formatExposition } from '../admin/prometheus.js';
 import type { Bus, Log } from '../bus/bus.js';
 import { connectBus } from '../bus/connect.js';
 import type { LeadershipStatus } from '../cluster/leadership.js';
@@ -23,6 +24,7 @@ import { minWorkers, weightBasis } from '../config/schema.js';
 import type { StateStore } from '../state/state-store.js';
 import { topics } from '../bus/subjects.js';
 import { startDataPlane, type DataPlane } from './data-plane.js';
+import { hostMetrics } from './host-metrics.js';
 import type { RoleName } from './roles.js';
 
 /** The one pool until pools arrive; subjects and leases are per pool already. */
@@ -103,6 +105,22 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
       '/api/autoscaler': () => autoscaler?.status() ?? null,
       '/api/actors': () => supervisor?.status() ?? [],
       '/api/threads': () => dataPlane?.threads() ?? [],
+      '/metrics': () => {
+        const status = dataPlane?.status();
+        const families = hostMetrics({
+          startedAtMs: startedAt,
+          bus: bus === null ? null : { kind: bus.kind, connected: bus.state === 'connected', counters: bus.counters },
+          actors: supervisor?.status() ?? [],
+          ingress: dataPlane === null || status === undefined ? null : {
+            threads: status.ingress.threads,
+            inflight: status.requests.inflight,
+            rejected: status.requests.rejectedOverLimit,
+            workers: dataPlane.workers(),
+          },
+          scores: scores?.workers ?? null,
+        });
+        return new TextReply(EXPOSITION_CONTENT_TYPE, formatExposition(families));
+      },
     }, {
       '/api/autoscaler/default-count': async (body) => {
         if (autoscaler === null) throw new WeighbridgeError('ERR_BAD_REQUEST', 'no autoscaler runs on this host');
