@@ -7,6 +7,8 @@
 export const EXPOSITION_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 export interface Sample {
+  /** A histogram's samples are its `_bucket` (with an `le` label), `_sum` and `_count` series. */
+  suffix?: '_bucket' | '_sum' | '_count';
   labels?: Readonly<Record<string, string>>;
   value: number;
 }
@@ -15,12 +17,15 @@ export interface MetricFamily {
   /** Counters end in `_total`, as the OpenMetrics convention asks. */
   name: string;
   help: string;
-  type: 'counter' | 'gauge';
+  type: 'counter' | 'gauge' | 'histogram';
   samples: readonly Sample[];
 }
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** The text of an `le` label: the format spells infinity +Inf. */
+export const formatBound = (bound: number): string => formatValue(bound);
 
 /** A family that breaks the format's rules: a programming error, caught by the tests. */
 export class MetricFormatError extends Error {
@@ -57,7 +62,11 @@ export function formatExposition(families: readonly MetricFamily[]): string {
     if (f.type === 'counter' && !f.name.endsWith('_total')) throw new MetricFormatError(`counter ${f.name} must end in _total`);
     seen.add(f.name);
     lines.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`);
-    for (const s of f.samples) lines.push(`${f.name}${formatLabels(f.name, s.labels)} ${formatValue(s.value)}`);
+    for (const s of f.samples) {
+      if ((s.suffix !== undefined) !== (f.type === 'histogram')) throw new MetricFormatError(`${f.name}: only a histogram's samples, and all of them, have a suffix`);
+      if ((s.suffix === '_bucket') !== (s.labels?.le !== undefined)) throw new MetricFormatError(`${f.name}: an le label belongs on the _bucket samples alone`);
+      lines.push(`${f.name}${s.suffix ?? ''}${formatLabels(f.name, s.labels)} ${formatValue(s.value)}`);
+    }
   }
   return `${lines.join('\n')}\n`;
 }

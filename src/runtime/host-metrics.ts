@@ -1,9 +1,9 @@
-import type { MetricFamily, Sample } from '../admin/prometheus.js';
+import { formatBound, type MetricFamily, type Sample } from '../admin/prometheus.js';
 import type { ActorStatus } from '../actor/supervisor.js';
 import type { BusCounters } from '../bus/bus.js';
 import type { WorkerView } from '../routing/worker-registry.js';
 import type { WorkerScore } from '../scoring/score-book.js';
-import type { WorkerStatsReport } from '../shared/stats-sampler.js';
+import type { LatencyHistogram, WorkerStatsReport } from '../shared/stats-sampler.js';
 
 /** What a host's /metrics shows: the same figures as its JSON views, read at scrape time. */
 export interface HostFigures {
@@ -15,7 +15,7 @@ export interface HostFigures {
     threads: number;
     inflight: number;
     rejected: number;
-    workers: readonly (WorkerView & WorkerStatsReport)[];
+    workers: readonly (WorkerView & WorkerStatsReport & { latency: LatencyHistogram })[];
   } | null;
   /** Scorer hosts only, once they have scored. */
   scores: readonly WorkerScore[] | null;
@@ -26,8 +26,18 @@ type Labels = Record<string, string>;
 const family = (name: string, type: MetricFamily['type'], help: string, samples: Sample[]): MetricFamily => ({ name, type, help, samples });
 const one = (value: number, labels?: Labels): Sample[] => [{ labels, value }];
 
+function latencySamples(w: { latency: LatencyHistogram }, labels: Labels): Sample[] {
+  const { boundsSeconds, cumulative, sumSeconds } = w.latency;
+  return [
+    ...boundsSeconds.map((bound, i): Sample => ({ suffix: '_bucket', labels: { ...labels, le: formatBound(bound) }, value: cumulative[i]! })),
+    { suffix: '_sum', labels, value: sumSeconds },
+    { suffix: '_count', labels, value: cumulative[cumulative.length - 1]! },
+  ];
+}
+
 function ingressFamilies(ingress: NonNullable<HostFigures['ingress']>): MetricFamily[] {
-  const each = (value: (w: WorkerView & WorkerStatsReport) => number | null, extra: Labels = {}): Sample[] =>
+  type Worker = (typeof ingress.workers)[number];
+  const each = (value: (w: Worker) => number | null, extra: Labels = {}): Sample[] =>
     ingress.workers.flatMap((w) => {
       const v = value(w);
       return v === null ? [] : [{ labels: { worker: w.id, address: w.address, ...extra }, value: v }];
@@ -46,8 +56,7 @@ function ingressFamilies(ingress: NonNullable<HostFigures['ingress']>): MetricFa
     family('weighbridge_worker_sent_bytes_total', 'counter', 'Request body and WebSocket message bytes sent to the worker.', each((w) => w.bytesIn)),
     family('weighbridge_worker_received_bytes_total', 'counter', 'Response body and WebSocket message bytes received from the worker.', each((w) => w.bytesOut)),
     family('weighbridge_worker_busy_seconds_total', 'counter', 'Time with at least one request on the worker.', each((w) => w.busyMs / 1000)),
-    family('weighbridge_worker_latency_p50_seconds', 'gauge', 'Median time to the end of a response, over the last 10 s (absent when none ended).', each((w) => (w.p50Ms === null ? null : w.p50Ms / 1000))),
-    family('weighbridge_worker_latency_p99_seconds', 'gauge', '99th percentile time to the end of a response, over the last 10 s (absent when none ended).', each((w) => (w.p99Ms === null ? null : w.p99Ms / 1000))),
+    family('weighbridge_worker_latency_seconds', 'histogram', 'Time from taking a request to the end of its response (of a WebSocket, its lifetime), for the requests counted in weighbridge_worker_requests_total.', ingress.workers.flatMap((w) => latencySamples(w, { worker: w.id, address: w.address }))),
   ];
 }
 

@@ -106,16 +106,17 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
       '/api/actors': () => supervisor?.status() ?? [],
       '/api/threads': () => dataPlane?.threads() ?? [],
       '/metrics': () => {
-        const status = dataPlane?.status();
+        const plane = dataPlane;
+        const status = plane?.status();
         const families = hostMetrics({
           startedAtMs: startedAt,
           bus: bus === null ? null : { kind: bus.kind, connected: bus.state === 'connected', counters: bus.counters },
           actors: supervisor?.status() ?? [],
-          ingress: dataPlane === null || status === undefined ? null : {
+          ingress: plane === null || status === undefined ? null : {
             threads: status.ingress.threads,
             inflight: status.requests.inflight,
             rejected: status.requests.rejectedOverLimit,
-            workers: dataPlane.workers(),
+            workers: plane.workers().map((w) => ({ ...w, latency: plane.sampler.latencyHistogram(w.slot) })),
           },
           scores: scores?.workers ?? null,
         });

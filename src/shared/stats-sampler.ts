@@ -1,4 +1,4 @@
-import { HISTOGRAM_BUCKETS, quantile } from './latency-histogram.js';
+import { bucketBounds, HISTOGRAM_BUCKETS, quantile } from './latency-histogram.js';
 import type { StatsTable } from './stats-table.js';
 
 /**
@@ -22,14 +22,41 @@ export interface WorkerStatsReport {
   p99Ms: number | null;
 }
 
+/**
+ * A worker's latencies since it joined, as a Prometheus histogram: cumulative counts of the
+ * latencies up to each bound (the last one +Inf, so it is the count), and their sum.
+ */
+export interface LatencyHistogram {
+  boundsSeconds: readonly number[];
+  cumulative: number[];
+  sumSeconds: number;
+}
+
+/**
+ * The histogram's bounds: powers of two from 256 us to 33.6 s. Each is an edge of the
+ * shared-memory buckets (bucketBounds), so every count is exact, not interpolated; and a latency
+ * truncated to whole microseconds is below 2^k us exactly when the true one is.
+ */
+const BOUNDS_US = Array.from({ length: 18 }, (_, i) => 2 ** (i + 8));
+const BOUNDS_SECONDS = [...BOUNDS_US.map((us) => us / 1e6), Infinity];
+/** For each shared-memory bucket, the first bound at or above its upper edge. */
+const BOUND_OF_BUCKET = Array.from({ length: HISTOGRAM_BUCKETS }, (_, b) => {
+  const upper = bucketBounds(b)[1];
+  const i = BOUNDS_US.findIndex((bound) => upper <= bound);
+  return i === -1 ? BOUNDS_US.length : i;
+});
+
 /** The wrapping counters the sampler turns into totals. */
-const COUNTERS = ['completed', 'errors', 'busyUs', 'bytesIn', 'bytesOut'] as const;
+const COUNTERS = ['completed', 'errors', 'busyUs', 'bytesIn', 'bytesOut', 'latencySumUs'] as const;
 type Counter = (typeof COUNTERS)[number];
 
 interface SlotHistory {
   /** Each counter's value at the last sample, and its total then. */
   last: Record<Counter, number>;
   total: Record<Counter, number>;
+  /** The histogram at the last sample, and each bucket's total then (the counts wrap too). */
+  lastHistogram: Uint32Array;
+  histogramTotal: Float64Array;
   ring: Uint32Array[];
   next: number;
   filled: number;
@@ -53,7 +80,10 @@ export class StatsSampler {
         h.total[k] += (c[k] - h.last[k]) >>> 0;
         h.last[k] = c[k];
       }
-      this.table.readHistogram(slot, h.ring[h.next]!);
+      const snapshot = h.ring[h.next]!;
+      this.table.readHistogram(slot, snapshot);
+      for (let b = 0; b < HISTOGRAM_BUCKETS; b++) h.histogramTotal[b]! += (snapshot[b]! - h.lastHistogram[b]!) >>> 0;
+      h.lastHistogram.set(snapshot);
       h.next = (h.next + 1) % h.ring.length;
       h.filled = Math.min(h.filled + 1, h.ring.length);
     }
@@ -90,14 +120,30 @@ export class StatsSampler {
     };
   }
 
+  /** The worker's latency histogram since it joined, what ended since the last sample included. */
+  latencyHistogram(slot: number): LatencyHistogram {
+    const h = this.slotHistory(slot);
+    this.table.readHistogram(slot, this.scratch);
+    const counts = new Array<number>(BOUNDS_SECONDS.length).fill(0);
+    for (let b = 0; b < HISTOGRAM_BUCKETS; b++) counts[BOUND_OF_BUCKET[b]!]! += h.histogramTotal[b]! + ((this.scratch[b]! - h.lastHistogram[b]!) >>> 0);
+    for (let i = 1; i < counts.length; i++) counts[i]! += counts[i - 1]!;
+    const c = this.table.read(slot);
+    const sumUs = h.total.latencySumUs + ((c.latencySumUs - h.last.latencySumUs) >>> 0);
+    return { boundsSeconds: BOUNDS_SECONDS, cumulative: counts, sumSeconds: sumUs / 1e6 };
+  }
+
   private slotHistory(slot: number): SlotHistory {
     let h = this.history.get(slot);
     if (!h) {
       const c = this.table.read(slot);
       const counts = Object.fromEntries(COUNTERS.map((k) => [k, c[k]])) as Record<Counter, number>;
+      const histogram = new Uint32Array(HISTOGRAM_BUCKETS);
+      this.table.readHistogram(slot, histogram);
       h = {
         last: counts,
         total: { ...counts },
+        lastHistogram: histogram,
+        histogramTotal: Float64Array.from(histogram),
         ring: Array.from({ length: this.windowSamples }, () => new Uint32Array(HISTOGRAM_BUCKETS)),
         next: 0,
         filled: 0,

@@ -41,7 +41,9 @@ const S_BUSY_US = 7;
 const S_BUSY_SINCE = 8;
 const S_BYTES_IN = 9;
 const S_BYTES_OUT = 10;
-const S_HIST = 11;
+/** Latencies summed (us, wrapping), for a Prometheus histogram's _sum beside the buckets' counts. */
+const S_LATENCY_SUM_US = 11;
+const S_HIST = 12;
 const SLOT_INTS = S_HIST + HISTOGRAM_BUCKETS;
 
 const G_INFLIGHT = 0;
@@ -80,6 +82,8 @@ export interface SlotCounters {
   /** Body bytes to and from the worker (wrapping). */
   bytesIn: number;
   bytesOut: number;
+  /** The latencies the histogram counts, summed in microseconds (wrapping). */
+  latencySumUs: number;
 }
 
 export class StatsTable {
@@ -211,6 +215,7 @@ export class StatsTable {
     else if (s[base + S_CONSECUTIVE_FAILURES] !== 0) Atomics.store(s, base + S_CONSECUTIVE_FAILURES, 0);
     Atomics.add(s, base + S_HIST + bucketOf(latencyUs), 1);
     const sample = latencyUs > 0x7fffffff ? 0x7fffffff : latencyUs | 0;
+    Atomics.add(s, base + S_LATENCY_SUM_US, sample);
     // Two threads ending requests at once may each write their own update of the averages; the
     // last one wins, which is as good as either for a balancing signal.
     const old = s[base + S_EWMA_US]!;
@@ -281,6 +286,7 @@ export class StatsTable {
       nowUs: StatsTable.micros(this.now()),
       bytesIn: Atomics.load(this.slots, base + S_BYTES_IN) >>> 0,
       bytesOut: Atomics.load(this.slots, base + S_BYTES_OUT) >>> 0,
+      latencySumUs: Atomics.load(this.slots, base + S_LATENCY_SUM_US) >>> 0,
     };
   }
 

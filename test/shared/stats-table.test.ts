@@ -164,3 +164,49 @@ test('the sampler reports totals and windowed quantiles', () => {
   assert.ok(table.read(1).bytesOut < 2 ** 32);
   assert.equal(sampler.report(0).p99Ms, null);
 });
+
+test('the sampler keeps a histogram since the worker joined: exact counts at power-of-two bounds, a sum that survives wrapping', () => {
+  const table = StatsTable.create(2);
+  const sampler = new StatsSampler(table, 2);
+  const end = (us: number, outcome: (typeof Outcome)[keyof typeof Outcome] = Outcome.ok) => {
+    table.begin(0);
+    table.end(0, us, outcome);
+  };
+  const bucketOfBound = (h: ReturnType<StatsSampler['latencyHistogram']>, seconds: number) => h.cumulative[h.boundsSeconds.indexOf(seconds)];
+  // 255.9 us is below 256 us; 256 us is not (a bucket's upper edge is exclusive, le is inclusive,
+  // and latencies are whole microseconds: below 2^k us exactly when the true one is).
+  end(255.9);
+  end(256);
+  end(100, Outcome.workerFailed);
+  end(1_000_000);
+  // Past the last bound, 33.55 s: only +Inf holds it.
+  end(40_000_000);
+  // The client's doing is not the worker's latency.
+  end(5, Outcome.clientEnded);
+  let h = sampler.latencyHistogram(0);
+  assert.equal(h.boundsSeconds.length, 19);
+  assert.equal(h.boundsSeconds.at(-1), Infinity);
+  assert.equal(bucketOfBound(h, 0.000256), 2);
+  assert.equal(bucketOfBound(h, 0.000512), 3);
+  assert.equal(bucketOfBound(h, 0.524288), 3);
+  assert.equal(bucketOfBound(h, 1.048576), 4);
+  assert.equal(bucketOfBound(h, 33.554432), 4);
+  assert.equal(h.cumulative.at(-1), 5);
+  assert.ok(h.cumulative.every((c, i) => i === 0 || c >= h.cumulative[i - 1]!), 'cumulative');
+  assert.ok(Math.abs(h.sumSeconds - (255 + 256 + 100 + 1_000_000 + 40_000_000) / 1e6) < 1e-9, `sum ${h.sumSeconds}`);
+
+  // The shared sum is 32-bit microseconds: three latencies of 2^31 - 1 us wrap it, and sampling
+  // between them keeps the total. Samples leave the counts as they were.
+  sampler.sample([0]);
+  for (let i = 0; i < 3; i++) {
+    end(2 ** 31 - 1);
+    sampler.sample([0]);
+  }
+  h = sampler.latencyHistogram(0);
+  assert.ok(table.read(0).latencySumUs < 2 ** 32);
+  assert.ok(Math.abs(h.sumSeconds - (41_000_611 + 3 * (2 ** 31 - 1)) / 1e6) < 1e-6, `sum ${h.sumSeconds}`);
+  assert.equal(h.cumulative.at(-1), 8);
+  assert.equal(bucketOfBound(h, 33.554432), 4);
+  // A worker that has not ended anything has an empty histogram.
+  assert.deepEqual(sampler.latencyHistogram(1).cumulative, new Array(19).fill(0));
+});
