@@ -23,6 +23,7 @@ export const USAGE = `Usage: weighbridge [options]
   --nats URLS          NATS servers, comma-separated (nats://host:4222); without it the bus is
                        in-process: roles talk only within this process
   --host-id ID         this host's id on the bus (default: hostname-pid)
+  --access-log FILE    append a JSON line per request to FILE (SIGUSR2 reopens it)
   --redis URL          the reconciler's state store (redis://[:password@]host:port[/db], rediss://
                        for TLS: CA and client files go in the config file under redis.tls);
                        without it the state lives in memory
@@ -54,6 +55,7 @@ export function parseCommandLine(argv: readonly string[]): CliResult {
         threads: { type: 'string' },
         policy: { type: 'string' },
         upstreams: { type: 'string' },
+        'access-log': { type: 'string' },
         workers: { type: 'string' },
         'min-workers': { type: 'string' },
         roles: { type: 'string' },
@@ -83,6 +85,7 @@ export function parseCommandLine(argv: readonly string[]): CliResult {
   if (v.host !== undefined) raw.host = v.host;
   if (threads !== undefined) raw.threads = threads;
   if (v.policy !== undefined) raw.policy = v.policy;
+  if (v['access-log'] !== undefined) raw.accessLog = v['access-log'];
   if (adminPort !== undefined) raw.admin = { ...(raw.admin as object | undefined), port: adminPort };
   if (v.upstreams !== undefined) {
     const urls = v.upstreams.split(',').map((s) => s.trim()).filter((s) => s !== '');

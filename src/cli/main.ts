@@ -59,6 +59,14 @@ async function main(): Promise<void> {
       (err: Error) => console.error(`weighbridge: SIGHUP: reload failed: ${err.message}`),
     );
   });
+  // SIGUSR2: reopen the access log once log rotation has moved the file away (NGINX uses USR1,
+  // which Node reserves for starting its inspector).
+  process.on('SIGUSR2', () => {
+    wb.dataPlane?.reopenAccessLog().then(
+      () => console.error('weighbridge: SIGUSR2: access log reopened'),
+      (err: Error) => console.error(`weighbridge: SIGUSR2: access log not reopened: ${err.message}`),
+    );
+  });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }

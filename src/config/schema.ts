@@ -156,6 +156,8 @@ export const configSchema = z.strictObject({
       maxWorkers: z.number().int().min(1).max(1 << 20).default(4096),
     })
     .default({ maxConcurrentRequests: 10_000, maxBodyBytes: 0, maxHeaderBytes: 16_384, maxWorkers: 4096 }),
+  /** A file every ingress thread appends a JSON line to per request; reopened on SIGUSR2. */
+  accessLog: z.string().min(1).optional(),
   /** A worker that becomes ready (new, restarted, readmitted) ramps from 10% to its full weight over this time; 0 = off. */
   slowStartMs: z.number().int().min(0).default(5_000),
   /** Passive outlier detection (Envoy-like): workers failing in a row leave the table for a while. */

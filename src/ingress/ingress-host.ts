@@ -81,6 +81,11 @@ export class IngressHost {
     await Promise.all(this.threads.map((t) => t && callThread(t, (api) => api.reload(settings))));
   }
 
+  /** Every thread reopens the access log at its path (after log rotation moved the file). */
+  async reopenAccessLog(): Promise<void> {
+    await Promise.all(this.threads.map((t) => t && callThread(t, (api) => api.reopenAccessLog())));
+  }
+
   /** Ends every thread: each closes its sockets and exits by itself (see thread.ts). */
   async close(): Promise<void> {
     this.stopping = true;

@@ -7,6 +7,7 @@ import { Outcome, type OutcomeValue, type StatsTable } from '../shared/stats-tab
 import type { UpstreamConnection, UpstreamExchange } from '../upstream/connection.js';
 import type { BodyKind, FieldLines } from '../upstream/response-parser.js';
 import { FailureKind, type UpstreamFailure } from '../upstream/upstream-failure.js';
+import type { AccessLog, AccessOutcome } from './access-log.js';
 import type { ClientRequestHead } from './request-head.js';
 import { forwardedHead } from './response-head.js';
 import { sendError } from './responses.js';
@@ -23,7 +24,10 @@ export interface ExchangeContext {
   readonly limits: { readonly maxBodyBytes: number; readonly maxConcurrentRequests: number };
   /** Read when used, likewise; idleMs also bounds how long a client may take nothing. */
   readonly timeouts: { readonly idleMs: number };
+  readonly accessLog: AccessLog | null;
 }
+
+const ACCESS_OUTCOME: Record<OutcomeValue, AccessOutcome> = { [Outcome.ok]: 'ok', [Outcome.workerFailed]: 'worker-failed', [Outcome.clientEnded]: 'client-ended' };
 
 const PROBE_MAX_DELAY_MS = 1000;
 /** A chunk-sized write plus its framing fits uWS's empty 16 KiB cork buffer. */
@@ -49,6 +53,10 @@ export class ProxyExchange implements UpstreamExchange {
   /** On the stats table's clock. */
   private readonly startedAt: number;
   private bytesIn = 0;
+  /** For the access log: the status the client was sent (0: none), body bytes sent, the worker. */
+  private sentStatus = 0;
+  private bytesOut = 0;
+  private workerId: string | null = null;
   /** The part of a sized response chunk uWS could not take yet (tryEnd backpressure). */
   private pending: Buffer | null = null;
   private pendingOffset = 0;
@@ -81,6 +89,7 @@ export class ProxyExchange implements UpstreamExchange {
       const pool = pools.get(routes.slot, routes.incarnation);
       if (pool === undefined) continue; // the slot was reassigned after the pick: draw again
       this.slot = routes.slot;
+      this.workerId = pool.workerId;
       this.attempts++;
       stats.begin(this.slot);
       this.connection = pool.acquire();
@@ -161,6 +170,7 @@ export class ProxyExchange implements UpstreamExchange {
     if (this.aborted) return;
     this.responding = true;
     this.status = status;
+    this.sentStatus = status;
     this.bodyKind = bodyKind;
     this.contentLength = contentLength;
     this.res.writeStatus(forwardedHead(fields, this.request.method === 'HEAD'));
@@ -170,6 +180,7 @@ export class ProxyExchange implements UpstreamExchange {
     // An empty write would end a chunked response in uWS.
     if (this.aborted || chunk.length === 0) return;
     this.ctx.stats.countBytesOut(this.slot, chunk.length);
+    this.bytesOut += chunk.length;
     if (this.pending !== null) {
       // Still waiting for the client: queue behind what uWS has not taken yet.
       this.pending = Buffer.concat([this.pending, chunk]);
@@ -362,7 +373,10 @@ export class ProxyExchange implements UpstreamExchange {
 
   /** Answers the client with an error of the ingress's own; the worker's part, if any, ends as `outcome`. */
   private fail(status: number, message: string, closeClient: boolean, outcome: OutcomeValue = Outcome.workerFailed): void {
-    if (!this.aborted && !this.responding) sendError(this.res, status, message, closeClient, status === 503 ? { 'retry-after': '1' } : undefined);
+    if (!this.aborted && !this.responding) {
+      sendError(this.res, status, message, closeClient, status === 503 ? { 'retry-after': '1' } : undefined);
+      this.sentStatus = status;
+    }
     this.finish(outcome);
   }
 
@@ -372,6 +386,12 @@ export class ProxyExchange implements UpstreamExchange {
     if (this.probeTimer !== null) clearTimeout(this.probeTimer);
     if (this.slot >= 0) this.endOnWorker(outcome);
     this.ctx.stats.release();
+    const log = this.ctx.accessLog;
+    if (log !== null) {
+      const { client, method, target } = this.request;
+      const durationMs = this.ctx.stats.now() - this.startedAt;
+      log.write({ client, method, target, status: this.sentStatus, worker: this.workerId, durationMs, bytesIn: this.bytesIn, bytesOut: this.bytesOut, outcome: this.slot < 0 ? 'rejected' : ACCESS_OUTCOME[outcome] });
+    }
   }
 
   /** Ends the request on its worker's stats, with one read of the clock. */

@@ -6,6 +6,10 @@ import { addressText } from './client-address.js';
 export interface ClientRequestHead {
   /** As sent, e.g. "GET". */
   method: string;
+  /** Path and query as sent. */
+  target: string;
+  /** The client's address, as X-Forwarded-For gets it. */
+  client: string;
   /** The upstream request head, ready to write (request line, end-to-end fields, X-Forwarded-*). */
   upstreamHead: string;
   /** Request line plus field bytes, as counted against limits.maxHeaderBytes. */
@@ -45,7 +49,7 @@ export function readRequestHead(req: HttpRequest, res: HttpResponse): ClientRequ
   if (f.chunked) head += 'transfer-encoding: chunked\r\n';
   else if (f.contentLength >= 0) head += `content-length: ${f.contentLength}\r\n`;
   head += '\r\n';
-  return { method, upstreamHead: head, headerBytes: method.length + target.length + 11 + f.bytes, contentLength: f.contentLength, chunked: f.chunked };
+  return { method, target, client, upstreamHead: head, headerBytes: method.length + target.length + 11 + f.bytes, contentLength: f.contentLength, chunked: f.chunked };
 }
 
 interface RequestFields {

@@ -12,6 +12,8 @@ export interface IngressThreadData {
   directory: SharedArrayBuffer;
   limits: { maxConcurrentRequests: number; maxBodyBytes: number; maxHeaderBytes: number };
   timeouts: { connectMs: number; responseHeadersMs: number; idleMs: number; keepAliveMs: number };
+  /** The access log's path; null for none. */
+  accessLog: string | null;
 }
 
 /** What may change while a thread runs (SIGHUP or the admin API): applied to new requests. */
@@ -28,6 +30,8 @@ export interface ThreadSnapshot {
   /** Idle keep-alive connections to workers, over all its pools. */
   idleUpstreamConnections: number;
   heapUsedBytes: number;
+  /** Access log lines dropped because the file could not keep up (its buffer was full). */
+  accessLogDroppedLines: number;
 }
 
 /** The RPC surface a host's main thread drives its ingress threads with, over comlink. */
@@ -41,4 +45,6 @@ export interface IngressThreadApi {
   snapshot(): ThreadSnapshot;
   /** New limits and timeouts; a request already in progress keeps the ones it started with. */
   reload(settings: ReloadableSettings): void;
+  /** Reopens the access log at its path (after log rotation moved the file away). */
+  reopenAccessLog(): void;
 }

@@ -6,8 +6,9 @@ import { createPolicy } from '../balancing/policies/index.js';
 import { RouteTableReader } from '../shared/route-table.js';
 import { StatsTable } from '../shared/stats-table.js';
 import { WorkerDirectory } from '../shared/worker-directory.js';
+import { AccessLog } from './access-log.js';
 import { ProxyExchange, type ExchangeContext } from './proxy-exchange.js';
-import { readRequestHead } from './request-head.js';
+import { readRequestHead, type ClientRequestHead } from './request-head.js';
 import { sendError } from './responses.js';
 import type { IngressThreadApi, IngressThreadData } from './thread-api.js';
 import { UpstreamPools } from './upstream-pools.js';
@@ -26,6 +27,7 @@ const ctx: ExchangeContext = {
   pools: new UpstreamPools(directory, data.timeouts, data.limits.maxHeaderBytes * 4),
   limits: data.limits,
   timeouts: data.timeouts,
+  accessLog: data.accessLog === null ? null : new AccessLog(data.accessLog, (line) => console.error(`ingress thread ${data.threadIndex}: ${line}`)),
 };
 // Reloads replace the fields of these objects in place; connections read timeouts at use time.
 const { limits, timeouts } = data;
@@ -38,16 +40,22 @@ app.any('/*', (res, req) => {
   const { maxConcurrentRequests, maxHeaderBytes, maxBodyBytes } = limits;
   const head = readRequestHead(req, res);
   const hasBody = head.chunked || head.contentLength > 0;
-  if (head.headerBytes > maxHeaderBytes) return sendError(res, 431, `request head exceeds ${maxHeaderBytes} bytes`, true);
-  if (head.contentLength === -2) return sendError(res, 400, 'invalid Content-Length', true);
-  if (maxBodyBytes > 0 && head.contentLength > maxBodyBytes) return sendError(res, 413, `request body exceeds ${maxBodyBytes} bytes`, true);
+  if (head.headerBytes > maxHeaderBytes) return refuse(res, head, 431, `request head exceeds ${maxHeaderBytes} bytes`, true);
+  if (head.contentLength === -2) return refuse(res, head, 400, 'invalid Content-Length', true);
+  if (maxBodyBytes > 0 && head.contentLength > maxBodyBytes) return refuse(res, head, 413, `request body exceeds ${maxBodyBytes} bytes`, true);
   if (!ctx.stats.tryAdmit(maxConcurrentRequests)) {
-    return sendError(res, 503, `more than ${maxConcurrentRequests} requests in flight`, hasBody, { 'retry-after': '1' });
+    return refuse(res, head, 503, `more than ${maxConcurrentRequests} requests in flight`, hasBody, { 'retry-after': '1' });
   }
   const exchange = new ProxyExchange(ctx, res, head);
   res.onAborted(() => exchange.onClientAborted());
   if (exchange.dispatch() && hasBody) res.onData((chunk, isLast) => exchange.onClientData(chunk, isLast));
 });
+
+/** Answers a request the ingress turns away before any worker sees it. */
+function refuse(res: uWS.HttpResponse, head: ClientRequestHead, status: number, message: string, close: boolean, extraHeaders?: Record<string, string>): void {
+  sendError(res, status, message, close, extraHeaders);
+  ctx.accessLog?.write({ client: head.client, method: head.method, target: head.target, status, worker: null, durationMs: 0, bytesIn: 0, bytesOut: 0, outcome: 'rejected' });
+}
 
 let listenSocket: uWS.us_listen_socket | null = null;
 
@@ -69,11 +77,20 @@ const api: IngressThreadApi = {
     closeAndExit(0);
   },
   snapshot() {
-    return { threadIndex: data.threadIndex, requests, idleUpstreamConnections: ctx.pools.idleCount(), heapUsedBytes: process.memoryUsage().heapUsed };
+    return {
+      threadIndex: data.threadIndex,
+      requests,
+      idleUpstreamConnections: ctx.pools.idleCount(),
+      heapUsedBytes: process.memoryUsage().heapUsed,
+      accessLogDroppedLines: ctx.accessLog?.droppedLines ?? 0,
+    };
   },
   reload(settings) {
     Object.assign(limits, settings.limits);
     Object.assign(timeouts, settings.timeouts);
+  },
+  reopenAccessLog() {
+    ctx.accessLog?.reopen();
   },
 };
 
@@ -85,6 +102,7 @@ const api: IngressThreadApi = {
 function closeAndExit(code: number): void {
   app.close();
   ctx.pools.closeAll();
+  ctx.accessLog?.close();
   setImmediate(() => process.exit(code));
 }
 

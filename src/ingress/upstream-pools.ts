@@ -24,7 +24,7 @@ export class UpstreamPools {
     const identity = this.directory.read(slot, incarnation);
     if (identity === undefined) return undefined;
     pool?.close();
-    const fresh = new UpstreamPool(identity.host, identity.port, this.timeouts, this.maxHeaderBytes);
+    const fresh = new UpstreamPool(identity.id, identity.host, identity.port, this.timeouts, this.maxHeaderBytes);
     this.pools[slot] = fresh;
     this.incarnations[slot] = incarnation;
     return fresh;

@@ -3,6 +3,7 @@ import { WebSocket as UpstreamSocket, type RawData } from 'ws';
 import { isHopByHop } from '../http/hop-by-hop.js';
 import { Outcome, type StatsTable } from '../shared/stats-table.js';
 import { addressText } from './client-address.js';
+import type { AccessOutcome } from './access-log.js';
 import type { ExchangeContext } from './proxy-exchange.js';
 import { sendError } from './responses.js';
 
@@ -25,6 +26,11 @@ interface Bridge {
   release: () => void;
   /** Worker messages that arrived before the client side opened. */
   early: [RawData, boolean][];
+  /** Message bytes from the client and to it, for the access log. */
+  bytesIn: number;
+  bytesOut: number;
+  /** Writes the session's access log line when it ends. */
+  logEnd: (status: number, outcome: AccessOutcome) => void;
 }
 
 /** uWS copies the user data object on upgrade, so the shared state sits one reference deeper. */
@@ -54,12 +60,22 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
     maxBackpressure: 16 * HIGH_WATER,
     upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
       const { routes, policy, random, pools, stats } = ctx;
-      const limit = ctx.limits.maxConcurrentRequests;
-      if (!stats.tryAdmit(limit)) return sendError(res, 503, `more than ${limit} requests in flight`, true, { 'retry-after': '1' });
-      const key = req.getHeader('sec-websocket-key');
-      const protocols = req.getHeader('sec-websocket-protocol');
+      const startedAt = stats.now();
       const query = req.getQuery();
       const target = query ? `${req.getUrl()}?${query}` : req.getUrl();
+      const client = addressText(res.getRemoteAddress());
+      let worker: string | null = null;
+      /** Answers the upgrade with an error of the ingress's own, and logs it. */
+      const refuse = (status: number, message: string, outcome: AccessOutcome): void => {
+        sendError(res, status, message, true, status === 503 ? { 'retry-after': '1' } : undefined);
+        logEnd(status, outcome, 0, 0);
+      };
+      const logEnd = (status: number, outcome: AccessOutcome, bytesIn: number, bytesOut: number): void =>
+        ctx.accessLog?.write({ client, method: 'GET', target, status, worker, durationMs: stats.now() - startedAt, bytesIn, bytesOut, outcome });
+      const limit = ctx.limits.maxConcurrentRequests;
+      if (!stats.tryAdmit(limit)) return refuse(503, `more than ${limit} requests in flight`, 'rejected');
+      const key = req.getHeader('sec-websocket-key');
+      const protocols = req.getHeader('sec-websocket-protocol');
       const headers: Record<string, string> = {};
       let forwardedFor = '';
       req.forEach((name, value) => {
@@ -67,7 +83,6 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
         else if (!SKIPPED_UPGRADE_FIELDS.has(name) && !isHopByHop(name)) headers[name] = value;
       });
       const host = req.getHeader('host');
-      const client = addressText(res.getRemoteAddress());
       headers['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${client}` : client;
       headers['x-forwarded-proto'] = 'http';
       if (host) headers['x-forwarded-host'] = host;
@@ -83,13 +98,15 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       let upgraded = false;
       res.onAborted(() => {
         settled = true;
+        logEnd(0, 'client-ended', 0, 0);
       });
       const pool = routes.pick(policy, random) ? pools.get(routes.slot, routes.incarnation) : undefined;
       if (pool === undefined) {
         release();
-        return sendError(res, 503, 'no worker is available', true, { 'retry-after': '1' });
+        return refuse(503, 'no worker is available', 'rejected');
       }
       const slot = routes.slot;
+      worker = pool.workerId;
       let upstream: UpstreamSocket;
       try {
         upstream = new UpstreamSocket(
@@ -101,9 +118,12 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
         // ws refuses at once what it could not send on: a malformed or repeated subprotocol, a
         // '#' in the target. The client's doing, so a 400, and the admission goes back.
         release();
-        return sendError(res, 400, `invalid WebSocket upgrade: ${(err as Error).message}`, true);
+        return refuse(400, `invalid WebSocket upgrade: ${(err as Error).message}`, 'rejected');
       }
-      const bridge: Bridge = { upstream, client: null, slot, openedAt: ctx.stats.now(), release, early: [] };
+      const bridge: Bridge = {
+        upstream, client: null, slot, openedAt: ctx.stats.now(), release, early: [], bytesIn: 0, bytesOut: 0,
+        logEnd: (status, outcome) => logEnd(status, outcome, bridge.bytesIn, bridge.bytesOut),
+      };
       upstream.on('message', (data, isBinary) => {
         if (bridge.client === null) bridge.early.push([data, isBinary]);
         else relayDown(ctx.stats, bridge, data, isBinary);
@@ -111,7 +131,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       upstream.on('unexpected-response', (_request, response) => {
         response.resume();
         release();
-        if (!settled) sendError(res, 502, `worker refused the WebSocket upgrade with status ${response.statusCode}`, true);
+        if (!settled) refuse(502, `worker refused the WebSocket upgrade with status ${response.statusCode}`, 'worker-failed');
         settled = true;
         upstream.terminate();
       });
@@ -127,7 +147,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       });
       upstream.on('error', (err) => {
         if (!upgraded) release();
-        if (!settled) sendError(res, 502, `cannot open a WebSocket to the worker: ${err.message}`, true);
+        if (!settled) refuse(502, `cannot open a WebSocket to the worker: ${err.message}`, 'worker-failed');
         settled = true;
       });
       upstream.on('close', (code, reason) => {
@@ -146,9 +166,11 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       for (const [data, isBinary] of bridge.early.splice(0)) relayDown(ctx.stats, bridge, data, isBinary);
     },
     message: (ws, message, isBinary) => {
-      const { upstream, slot } = ws.getUserData().bridge;
+      const { bridge } = ws.getUserData();
+      const { upstream, slot } = bridge;
       if (upstream.readyState !== UpstreamSocket.OPEN) return;
       ctx.stats.countBytesIn(slot, message.byteLength);
+      bridge.bytesIn += message.byteLength;
       // This uWS build cannot pause a WebSocket's reads, so client-to-worker buffering is bounded
       // by the worker's socket buffer plus ws's queue; maxPayloadLength caps each message.
       upstream.send(Buffer.from(new Uint8Array(message)), { binary: isBinary });
@@ -163,6 +185,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       bridge.client = null;
       bridge.release();
       ctx.stats.end(bridge.slot, (ctx.stats.now() - bridge.openedAt) * 1000, Outcome.ok);
+      bridge.logEnd(101, 'ok');
       if (!wasOpen) return;
       const sendable = closeCode(code);
       if (sendable === undefined) bridge.upstream.terminate();
@@ -176,6 +199,7 @@ function relayDown(stats: StatsTable, bridge: Bridge, data: RawData, isBinary: b
   if (client === null) return;
   const payload = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
   stats.countBytesOut(bridge.slot, payload.byteLength);
+  bridge.bytesOut += payload.byteLength;
   client.send(payload, isBinary);
   if (client.getBufferedAmount() > HIGH_WATER) bridge.upstream.pause();
 }

@@ -4,6 +4,7 @@ import type { LocalWorkers } from '../metrics/resources.js';
 import { DockerDriver } from '../drivers/docker-driver.js';
 import { ProcessDriver } from '../drivers/process-driver.js';
 import { StaticDriver } from '../drivers/static-driver.js';
+import { AccessLog } from '../ingress/access-log.js';
 import { IngressHost } from '../ingress/ingress-host.js';
 import { OutlierDetector } from '../routing/outlier-detector.js';
 import { WorkerRegistry, type WorkerView } from '../routing/worker-registry.js';
@@ -35,6 +36,8 @@ export interface DataPlane {
   threads(): Promise<unknown[]>;
   /** Applies new limits and timeouts to every ingress thread. */
   reload(config: Config): Promise<void>;
+  /** Every ingress thread reopens the access log (after log rotation moved the file). */
+  reopenAccessLog(): Promise<void>;
   /** Graceful stop: no new connections, in-flight requests get timeouts.shutdownMs, workers stop. */
   stop(): Promise<void>;
 }
@@ -52,6 +55,7 @@ function createDriver(config: Config, log: (line: string) => void): WorkerDriver
 
 /** Starts the data plane: shared tables, workers and ingress threads. */
 export async function startDataPlane(config: Config, log: (line: string) => void): Promise<DataPlane> {
+  if (config.accessLog !== undefined) AccessLog.check(config.accessLog);
   const capacity = config.limits.maxWorkers;
   const routes = RouteTableWriter.create(capacity);
   // A lane per ingress thread, so a thread that dies does not leave its requests in flight.
@@ -96,6 +100,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
         directory: directory.buffer,
         limits: config.limits,
         timeouts: config.timeouts,
+        accessLog: config.accessLog ?? null,
       },
       config.threads,
       log,
@@ -130,6 +135,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
     workers: () => registry.list().map((w) => ({ ...registry.view(w), ...sampler.report(w.slot) })),
     threads: () => ingressHost.snapshot(),
     reload: (next) => ingressHost.reload({ limits: next.limits, timeouts: next.timeouts }),
+    reopenAccessLog: () => ingressHost.reopenAccessLog(),
     stop() {
       stopping ??= (async () => {
         driver.quiesce();

@@ -9,6 +9,8 @@ export class UpstreamPool implements ConnectionOwner {
   private readonly idle: UpstreamConnection[] = [];
 
   constructor(
+    /** The worker's id, for the access log. */
+    readonly workerId: string,
     readonly host: string,
     readonly port: number,
     private readonly timeouts: ConnectionTimeouts,
