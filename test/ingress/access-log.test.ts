@@ -3,7 +3,8 @@ import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { WebSocket } from 'ws';
-import type { AccessRecord } from '../../src/ingress/access-log.js';
+import { formatAccessLine, type AccessOutcome, type AccessRecord } from '../../src/ingress/access-log.js';
+import { seededRandom } from '../../src/balancing/random.js';
 import { startCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { sendRaw } from '../helpers/raw-http.js';
@@ -27,6 +28,24 @@ function records(path: string): AccessRecord[] {
 const recordsWhen = (path: string, count: number) => eventually(`${count} access log lines in ${path}`, async () => {
   const r = records(path);
   return r.length >= count ? r : undefined;
+});
+
+test('a formatted line is what JSON.stringify writes, on random records with every kind of character', () => {
+  const random = seededRandom(11);
+  const int = (n: number) => Math.floor(random() * n);
+  // Quotes, backslashes, control characters, lone surrogates, non-ASCII: all must be escaped as JSON.stringify escapes them.
+  const alphabet = ['a', '/', '?', '=', '"', '\\', '\n', '\t', '\u0000', '\u001f', '\u007f', 'é', '€', '😀', '\ud800', '\udfff', ' '];
+  const text = () => Array.from({ length: int(40) }, () => alphabet[int(alphabet.length)]).join('');
+  const outcomes: AccessOutcome[] = ['ok', 'worker-failed', 'client-ended', 'rejected'];
+  for (let i = 0; i < 20_000; i++) {
+    const record = {
+      client: text(), method: text(), target: text(), status: int(600), worker: random() < 0.2 ? null : text(),
+      durationMs: random() < 0.1 ? int(100) : random() * 10 ** int(7), bytesIn: int(2 ** 40), bytesOut: int(2 ** 52), outcome: outcomes[int(4)]!,
+    };
+    const time = new Date(int(2 ** 42)).toISOString();
+    const expected = `${JSON.stringify({ time, ...record, durationMs: Math.round(record.durationMs * 1000) / 1000 })}\n`;
+    assert.equal(formatAccessLine(time, record), expected);
+  }
 });
 
 test('the access log has a JSON line per request: worker answers, failures, refusals, and a WebSocket', async () => {
