@@ -27,7 +27,7 @@ export class LineAppender {
   private failing = false;
   private closed = false;
   private readonly timer: NodeJS.Timeout;
-  dropped = 0;
+  private droppedLines = 0;
 
   constructor(
     readonly path: string,
@@ -39,10 +39,15 @@ export class LineAppender {
     this.timer.unref();
   }
 
+  /** Lines lost to the buffer bound, a failed write or a close since the start. */
+  get dropped(): number {
+    return this.droppedLines;
+  }
+
   /** `line` must end in a newline. */
   append(line: string): void {
     if (this.closed || this.buffer.length + line.length > this.maxBufferedChars) {
-      this.dropped++;
+      this.droppedLines++;
       return;
     }
     this.buffer += line;
@@ -66,7 +71,7 @@ export class LineAppender {
       if (err) {
         if (!this.failing) this.log(`${this.path}: ${err.message}; lines are dropped until a write succeeds`);
         this.failing = true;
-        this.dropped += lines;
+        this.droppedLines += lines;
       } else if (offset + written < data.length) {
         // A regular file takes short writes only near a full disk; the rest follows at once.
         return this.writeFrom(fd, data, offset + written, lines);
@@ -112,7 +117,7 @@ export class LineAppender {
       try {
         writeSync(this.fd, this.buffer);
       } catch (err) {
-        this.dropped += this.bufferedLines;
+        this.droppedLines += this.bufferedLines;
         this.log(`${this.path}: ${(err as Error).message}`);
       }
       this.buffer = '';
