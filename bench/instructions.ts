@@ -2,7 +2,9 @@
  * `npm run bench:instructions`: CPU instructions the ingress thread spends per proxied request,
  * counted by valgrind (callgrind) while wrk drives weighbridge in front of two NGINX backends.
  * Unlike wall-clock figures on a shared 2-core machine, which move by 2x between runs, the count
- * repeats within about 2%, so it can show a change of a few percent. It measures user-space work
+ * repeats within about 2% when the runs pass about as many requests, so it can show a change of
+ * a few percent; with fewer requests, the event loop's per-iteration and per-second work weighs
+ * more per request (about 15% at 30% fewer), which is why each line prints its request count. It measures user-space work
  * only: the kernel's share (the socket calls) is not counted. `--baseline DIR` measures another
  * checkout (its dist/ built) in the same run, for a before/after pair.
  */
