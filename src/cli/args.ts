@@ -24,6 +24,9 @@ export const USAGE = `Usage: weighbridge [options]
                        in-process: roles talk only within this process
   --host-id ID         this host's id on the bus (default: hostname-pid)
   --access-log FILE    append a JSON line per request to FILE (SIGUSR2 reopens it)
+  --tls-cert FILE      serve HTTPS too, with this PEM certificate (chain) ...
+  --tls-key FILE       ... and this PEM key (encrypted: tls.passphrase in the config file)
+  --tls-port N         the HTTPS port (default 8443)
   --redis URL          the reconciler's state store (redis://[:password@]host:port[/db], rediss://
                        for TLS: CA and client files go in the config file under redis.tls);
                        without it the state lives in memory
@@ -56,6 +59,9 @@ export function parseCommandLine(argv: readonly string[]): CliResult {
         policy: { type: 'string' },
         upstreams: { type: 'string' },
         'access-log': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'tls-port': { type: 'string' },
         workers: { type: 'string' },
         'min-workers': { type: 'string' },
         roles: { type: 'string' },
@@ -86,6 +92,14 @@ export function parseCommandLine(argv: readonly string[]): CliResult {
   if (threads !== undefined) raw.threads = threads;
   if (v.policy !== undefined) raw.policy = v.policy;
   if (v['access-log'] !== undefined) raw.accessLog = v['access-log'];
+  const tlsPort = int('tls-port', v['tls-port']);
+  if (v['tls-cert'] !== undefined || v['tls-key'] !== undefined || tlsPort !== undefined) {
+    const tls = { ...(raw.tls as object | undefined) } as Record<string, unknown>;
+    if (v['tls-cert'] !== undefined) tls.certFile = v['tls-cert'];
+    if (v['tls-key'] !== undefined) tls.keyFile = v['tls-key'];
+    if (tlsPort !== undefined) tls.port = tlsPort;
+    raw.tls = tls;
+  }
   if (adminPort !== undefined) raw.admin = { ...(raw.admin as object | undefined), port: adminPort };
   if (v.upstreams !== undefined) {
     const urls = v.upstreams.split(',').map((s) => s.trim()).filter((s) => s !== '');

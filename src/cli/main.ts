@@ -23,7 +23,8 @@ async function main(): Promise<void> {
   const d = config.driver;
   const workers = d.kind === 'static' ? `${d.upstreams.length} static upstream(s)` : d.kind === 'docker' ? `${d.count} container(s) of ${d.image}` : `${d.count} example worker process(es)`;
   const bus = config.bus.nats ? `NATS ${config.bus.nats.servers.join(',')}` : 'in-process bus';
-  const ingress = wb.ingressPort === null ? '' : `ingress http://${config.host}:${wb.ingressPort} (${config.threads} thread(s), ${config.policy}), `;
+  const tlsPort = wb.dataPlane?.ingressTlsPort ?? null;
+  const ingress = wb.ingressPort === null ? '' : `ingress http://${config.host}:${wb.ingressPort}${tlsPort === null ? '' : ` and https://${config.host}:${tlsPort}`} (${config.threads} thread(s), ${config.policy}), `;
   console.log(
     `weighbridge: ${ingress}admin http://${config.admin.host}:${wb.adminPort}/api/status, host ${wb.hostId}, roles ${config.roles.join(',')}, ${bus}${wb.ingressPort === null ? '' : `, ${workers}`}`,
   );
@@ -43,7 +44,8 @@ async function main(): Promise<void> {
       },
     );
   };
-  // SIGHUP: read the configuration again; limits and timeouts apply at once, the rest on restart.
+  // SIGHUP: read the configuration again; limits, timeouts and the TLS files apply at once, the
+  // rest on restart.
   process.on('SIGHUP', () => {
     let next;
     try {
@@ -55,7 +57,8 @@ async function main(): Promise<void> {
       return;
     }
     wb.reload(next).then(
-      (restart) => console.error(`weighbridge: SIGHUP: limits and timeouts reloaded${restart.length > 0 ? `; changes to ${restart.join(', ')} need a restart` : ''}`),
+      (restart) =>
+        console.error(`weighbridge: SIGHUP: limits and timeouts reloaded${config.tls && next.tls ? ', TLS certificate read again' : ''}${restart.length > 0 ? `; changes to ${restart.join(', ')} need a restart` : ''}`),
       (err: Error) => console.error(`weighbridge: SIGHUP: reload failed: ${err.message}`),
     );
   });

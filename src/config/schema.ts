@@ -156,6 +156,21 @@ export const configSchema = z.strictObject({
       maxWorkers: z.number().int().min(1).max(1 << 20).default(4096),
     })
     .default({ maxConcurrentRequests: 10_000, maxBodyBytes: 0, maxHeaderBytes: 16_384, maxWorkers: 4096 }),
+  /**
+   * An HTTPS listener beside the plain one, served by every ingress thread (uWS's SSLApp): TLS ends
+   * at the ingress and workers get plain HTTP with X-Forwarded-Proto: https. SIGHUP reads the
+   * files again, so a renewed certificate applies to new connections without a restart.
+   */
+  tls: z
+    .strictObject({
+      port: port.default(8443),
+      /** PEM: the certificate, then any intermediates (the chain clients need). */
+      certFile: z.string().min(1),
+      /** PEM private key, encrypted with passphrase if one is given. */
+      keyFile: z.string().min(1),
+      passphrase: z.string().min(1).optional(),
+    })
+    .optional(),
   /** A file every ingress thread appends a JSON line to per request; reopened on SIGUSR2. */
   accessLog: z.string().min(1).optional(),
   /** A worker that becomes ready (new, restarted, readmitted) ramps from 10% to its full weight over this time; 0 = off. */
@@ -268,7 +283,9 @@ export const configSchema = z.strictObject({
       shutdownMs: positiveMs.default(10_000),
     })
     .default({ connectMs: 2_000, responseHeadersMs: 30_000, idleMs: 60_000, keepAliveMs: 30_000, shutdownMs: 10_000 }),
-}).refine((c) => minWorkers(c) <= c.autoscaler.maxWorkers, { message: 'the minimum (autoscaler.minWorkers, or driver.count) exceeds autoscaler.maxWorkers', path: ['autoscaler', 'maxWorkers'] });
+})
+  .refine((c) => minWorkers(c) <= c.autoscaler.maxWorkers, { message: 'the minimum (autoscaler.minWorkers, or driver.count) exceeds autoscaler.maxWorkers', path: ['autoscaler', 'maxWorkers'] })
+  .refine((c) => c.tls === undefined || c.tls.port === 0 || c.tls.port !== c.port, { message: 'must differ from port, the plain HTTP listener', path: ['tls', 'port'] });
 
 /** The configured floor of C_default: autoscaler.minWorkers, else the driver's count (0 for static upstreams). */
 export function minWorkers(c: { autoscaler: { minWorkers?: number | undefined }; driver: { kind: string; count?: number } }): number {

@@ -4,6 +4,7 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { assertPortFree, freePort } from '../drivers/free-port.js';
 import { StatsTable } from '../shared/stats-table.js';
 import type { IngressThreadApi, IngressThreadData, ReloadableSettings, ThreadSnapshot } from './thread-api.js';
+import type { TlsFiles } from './tls-files.js';
 
 export type IngressThreadOptions = Omit<IngressThreadData, 'threadIndex'>;
 
@@ -48,14 +49,25 @@ export class IngressHost {
       // uSockets sets SO_REUSEPORT only for a non-zero port, so port 0 is resolved here first.
       // Its threads share the port through SO_REUSEPORT, which would also let them join another
       // process's listener silently; an exclusive probe bind turns that into an error.
-      host.port = options.port !== 0 ? options.port : await freePort(options.host === '0.0.0.0' ? '127.0.0.1' : options.host);
+      const probeHost = options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
+      host.port = options.port !== 0 ? options.port : await freePort(probeHost);
       await assertPortFree(options.host, host.port);
+      if (options.tls !== null) {
+        // A copy: the caller's object is not the place for the resolved port or reloaded files.
+        host.options.tls = { ...options.tls, port: options.tls.port !== 0 ? options.tls.port : await freePort(probeHost) };
+        await assertPortFree(options.host, host.options.tls.port);
+      }
       await Promise.all(Array.from({ length: count }, (_, i) => host.spawn(i, host.port)));
     } catch (err) {
       await host.close();
       throw err;
     }
     return host;
+  }
+
+  /** The HTTPS port, null without TLS. */
+  get tlsPort(): number | null {
+    return this.options.tls?.port ?? null;
   }
 
   get threadCount(): number {
@@ -81,6 +93,18 @@ export class IngressHost {
     await Promise.all(this.threads.map((t) => t && callThread(t, (api) => api.reload(settings))));
   }
 
+  /**
+   * Every thread serves new TLS connections with these files (checked by the caller), and so does
+   * a thread started later. Rejects naming the threads that could not, which keep the old files.
+   */
+  async reloadTls(files: TlsFiles): Promise<void> {
+    if (this.options.tls === null) return;
+    this.options.tls = { ...this.options.tls, ...files };
+    const results = await Promise.allSettled(this.threads.map((t) => t && callThread(t, (api) => api.reloadTls(files))));
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+    if (failed.length > 0) throw new Error(failed.join('; '));
+  }
+
   /** Every thread reopens the access log at its path (after log rotation moved the file). */
   async reopenAccessLog(): Promise<void> {
     await Promise.all(this.threads.map((t) => t && callThread(t, (api) => api.reopenAccessLog())));
@@ -100,7 +124,7 @@ export class IngressHost {
     this.threads.fill(null);
   }
 
-  private async spawn(index: number, port: number): Promise<number> {
+  private async spawn(index: number, port: number): Promise<void> {
     const data: IngressThreadData = { ...this.options, port, threadIndex: index };
     const worker = new Worker(THREAD_FILE, { workerData: data, name: `ingress-${index}` });
     const api = Comlink.wrap<IngressThreadApi>(nodeEndpoint(worker));

@@ -2,6 +2,9 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { connectionTokens, isHopByHop } from '../http/hop-by-hop.js';
 import { addressText } from './client-address.js';
 
+/** The scheme a client reached the ingress by: the listener, not anything the client sent. */
+export type Scheme = 'http' | 'https';
+
 /** What the ingress learned from a client's request head, read synchronously in the handler. */
 export interface ClientRequestHead {
   /** As sent, e.g. "GET". */
@@ -32,7 +35,7 @@ function parseContentLength(value: string): number {
  * X-Forwarded-For (appended to), -Proto and -Host. Expect is dropped because the ingress answers
  * 100-continue itself; a chunked body is re-framed as chunked, a sized one keeps its length.
  */
-export function readRequestHead(req: HttpRequest, res: HttpResponse): ClientRequestHead {
+export function readRequestHead(req: HttpRequest, res: HttpResponse, scheme: Scheme): ClientRequestHead {
   const method = req.getCaseSensitiveMethod();
   const query = req.getQuery();
   const url = req.getUrl();
@@ -44,7 +47,7 @@ export function readRequestHead(req: HttpRequest, res: HttpResponse): ClientRequ
   if (named !== undefined) readFields(req, named);
 
   const client = addressText(res.getRemoteAddress());
-  let head = `${method} ${target} HTTP/1.1\r\n${f.fields}x-forwarded-for: ${f.forwardedFor ? `${f.forwardedFor}, ${client}` : client}\r\nx-forwarded-proto: http\r\n`;
+  let head = `${method} ${target} HTTP/1.1\r\n${f.fields}x-forwarded-for: ${f.forwardedFor ? `${f.forwardedFor}, ${client}` : client}\r\nx-forwarded-proto: ${scheme}\r\n`;
   if (f.host) head += `x-forwarded-host: ${f.host}\r\n`;
   if (f.chunked) head += 'transfer-encoding: chunked\r\n';
   else if (f.contentLength >= 0) head += `content-length: ${f.contentLength}\r\n`;

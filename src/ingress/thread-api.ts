@@ -1,4 +1,5 @@
 import type { PolicyName } from '../balancing/policies/index.js';
+import type { IngressTls, TlsFiles } from './tls-files.js';
 
 /** Everything an ingress thread needs, passed as workerData (shared buffers are shared, not copied). */
 export interface IngressThreadData {
@@ -14,6 +15,8 @@ export interface IngressThreadData {
   timeouts: { connectMs: number; responseHeadersMs: number; idleMs: number; keepAliveMs: number };
   /** The access log's path; null for none. */
   accessLog: string | null;
+  /** The HTTPS listener (its port resolved); null for none. */
+  tls: IngressTls | null;
 }
 
 /** What may change while a thread runs (SIGHUP or the admin API): applied to new requests. */
@@ -36,9 +39,15 @@ export interface ThreadSnapshot {
 
 /** The RPC surface a host's main thread drives its ingress threads with, over comlink. */
 export interface IngressThreadApi {
-  /** Binds the port (shared by every thread through SO_REUSEPORT); rejects if it cannot. */
-  listen(): Promise<number>;
-  /** Drains: closes the listening socket, so no new connections; open ones keep being served. */
+  /** Binds the port, and the TLS port if any (shared by every thread through SO_REUSEPORT); rejects if it cannot. */
+  listen(): Promise<void>;
+  /**
+   * Serves new TLS connections with these files: a new SSLApp listens beside the old one, whose
+   * listening socket then closes; connections already open keep their session. Throws, keeping
+   * the old files, if uWS cannot load them.
+   */
+  reloadTls(files: TlsFiles): Promise<void>;
+  /** Drains: closes the listening sockets, so no new connections; open ones keep being served. */
   drain(): void;
   /** Closes every client and upstream connection, then ends the thread. */
   shutdown(): void;

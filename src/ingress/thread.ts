@@ -8,9 +8,10 @@ import { StatsTable } from '../shared/stats-table.js';
 import { WorkerDirectory } from '../shared/worker-directory.js';
 import { AccessLog } from './access-log.js';
 import { ProxyExchange, type ExchangeContext } from './proxy-exchange.js';
-import { readRequestHead, type ClientRequestHead } from './request-head.js';
+import { readRequestHead, type ClientRequestHead, type Scheme } from './request-head.js';
 import { sendError } from './responses.js';
 import type { IngressThreadApi, IngressThreadData } from './thread-api.js';
+import type { TlsFiles } from './tls-files.js';
 import { UpstreamPools } from './upstream-pools.js';
 import { attachWebSocketBridge } from './websocket-bridge.js';
 
@@ -33,12 +34,19 @@ const ctx: ExchangeContext = {
 const { limits, timeouts } = data;
 let requests = 0;
 
-const app = uWS.App();
-attachWebSocketBridge(app, ctx, { connectMs: data.timeouts.connectMs, idleMs: data.timeouts.idleMs, maxMessageBytes: 16 * 1024 * 1024 });
-app.any('/*', (res, req) => {
+const webSocketOptions = { connectMs: data.timeouts.connectMs, idleMs: data.timeouts.idleMs, maxMessageBytes: 16 * 1024 * 1024 };
+
+/** Gives an App (plain or TLS) the proxy's routes; the scheme is what X-Forwarded-Proto says. */
+function serve(app: uWS.TemplatedApp, scheme: Scheme): uWS.TemplatedApp {
+  attachWebSocketBridge(app, ctx, webSocketOptions, scheme);
+  app.any('/*', (res, req) => proxy(res, req, scheme));
+  return app;
+}
+
+function proxy(res: uWS.HttpResponse, req: uWS.HttpRequest, scheme: Scheme): void {
   requests++;
   const { maxConcurrentRequests, maxHeaderBytes, maxBodyBytes } = limits;
-  const head = readRequestHead(req, res);
+  const head = readRequestHead(req, res, scheme);
   const hasBody = head.chunked || head.contentLength > 0;
   if (head.headerBytes > maxHeaderBytes) return refuse(res, head, 431, `request head exceeds ${maxHeaderBytes} bytes`, true);
   if (head.contentLength === -2) return refuse(res, head, 400, 'invalid Content-Length', true);
@@ -49,7 +57,39 @@ app.any('/*', (res, req) => {
   const exchange = new ProxyExchange(ctx, res, head);
   res.onAborted(() => exchange.onClientAborted());
   if (exchange.dispatch() && hasBody) res.onData((chunk, isLast) => exchange.onClientData(chunk, isLast));
-});
+}
+
+/** uWS reads the files itself; checkTlsFiles has said why they would fail, this only names the thread. */
+function sslApp(files: TlsFiles): uWS.TemplatedApp {
+  try {
+    return uWS.SSLApp({ cert_file_name: files.certFile, key_file_name: files.keyFile, ...(files.passphrase === undefined ? {} : { passphrase: files.passphrase }) });
+  } catch (err) {
+    throw new Error(`ingress thread ${data.threadIndex} cannot load ${files.certFile} and ${files.keyFile}: ${(err as Error).message}`);
+  }
+}
+
+function bind(app: uWS.TemplatedApp, port: number): Promise<uWS.us_listen_socket> {
+  return new Promise((resolve, reject) => {
+    app.listen(data.host, port, (socket) => {
+      if (socket) resolve(socket);
+      else reject(new Error(`ingress thread ${data.threadIndex} cannot listen on ${data.host}:${port}`));
+    });
+  });
+}
+
+interface Listener {
+  app: uWS.TemplatedApp;
+  socket: uWS.us_listen_socket | null;
+}
+
+const plain: Listener = { app: serve(uWS.App(), 'http'), socket: null };
+let secure: Listener | null = data.tls === null ? null : { app: serve(sslApp(data.tls), 'https'), socket: null };
+/**
+ * TLS Apps a reload replaced: their connections stay open with the session they have, so they are
+ * closed only when the thread ends (idle keep-alive connections time out by themselves).
+ */
+const retired: uWS.TemplatedApp[] = [];
+let draining = false;
 
 /** Answers a request the ingress turns away before any worker sees it. */
 function refuse(res: uWS.HttpResponse, head: ClientRequestHead, status: number, message: string, close: boolean, extraHeaders?: Record<string, string>): void {
@@ -57,21 +97,26 @@ function refuse(res: uWS.HttpResponse, head: ClientRequestHead, status: number, 
   ctx.accessLog?.write({ client: head.client, method: head.method, target: head.target, status, worker: null, durationMs: 0, bytesIn: 0, bytesOut: 0, outcome: 'rejected' });
 }
 
-let listenSocket: uWS.us_listen_socket | null = null;
-
 const api: IngressThreadApi = {
-  listen() {
-    return new Promise((resolve, reject) => {
-      app.listen(data.host, data.port, (socket) => {
-        if (!socket) return reject(new Error(`ingress thread ${data.threadIndex} cannot listen on ${data.host}:${data.port}`));
-        listenSocket = socket;
-        resolve(uWS.us_socket_local_port(socket as unknown as uWS.us_socket));
-      });
-    });
+  async listen() {
+    plain.socket = await bind(plain.app, data.port);
+    if (secure !== null) secure.socket = await bind(secure.app, data.tls!.port);
+  },
+  async reloadTls(files) {
+    if (secure === null || draining) return;
+    const next = serve(sslApp(files), 'https');
+    // SO_REUSEPORT: the new listener takes its share of new connections before the old one stops.
+    const socket = await bind(next, data.tls!.port);
+    if (secure.socket !== null) uWS.us_listen_socket_close(secure.socket);
+    retired.push(secure.app);
+    secure = { app: next, socket };
   },
   drain() {
-    if (listenSocket !== null) uWS.us_listen_socket_close(listenSocket);
-    listenSocket = null;
+    draining = true;
+    for (const listener of [plain, secure]) {
+      if (listener?.socket) uWS.us_listen_socket_close(listener.socket);
+      if (listener) listener.socket = null;
+    }
   },
   shutdown() {
     closeAndExit(0);
@@ -100,7 +145,7 @@ const api: IngressThreadApi = {
  * terminate(), and an uncaught error takes the same path (the host then starts a new thread).
  */
 function closeAndExit(code: number): void {
-  app.close();
+  for (const app of [plain.app, secure?.app, ...retired]) app?.close();
   ctx.pools.closeAll();
   ctx.accessLog?.close();
   setImmediate(() => process.exit(code));

@@ -5,6 +5,7 @@ import { Outcome, type StatsTable } from '../shared/stats-table.js';
 import { addressText } from './client-address.js';
 import type { AccessOutcome } from './access-log.js';
 import type { ExchangeContext } from './proxy-exchange.js';
+import type { Scheme } from './request-head.js';
 import { sendError } from './responses.js';
 
 /**
@@ -53,7 +54,7 @@ function closeCode(code: number): number | undefined {
   return code === 1005 || code === 1006 || code < 1000 || code >= 5000 ? undefined : code;
 }
 
-export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, options: WebSocketOptions): void {
+export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, options: WebSocketOptions, scheme: Scheme): void {
   app.ws<UserData>('/*', {
     maxPayloadLength: options.maxMessageBytes,
     idleTimeout: Math.max(8, Math.round(options.idleMs / 1000)),
@@ -84,7 +85,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       });
       const host = req.getHeader('host');
       headers['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${client}` : client;
-      headers['x-forwarded-proto'] = 'http';
+      headers['x-forwarded-proto'] = scheme;
       if (host) headers['x-forwarded-host'] = host;
 
       let admitted = true;

@@ -6,6 +6,7 @@ import { ProcessDriver } from '../drivers/process-driver.js';
 import { StaticDriver } from '../drivers/static-driver.js';
 import { AccessLog } from '../ingress/access-log.js';
 import { IngressHost } from '../ingress/ingress-host.js';
+import { checkTlsFiles } from '../ingress/tls-files.js';
 import { OutlierDetector } from '../routing/outlier-detector.js';
 import { WorkerRegistry, type WorkerView } from '../routing/worker-registry.js';
 import { RouteTableWriter } from '../shared/route-table.js';
@@ -14,7 +15,7 @@ import { StatsTable } from '../shared/stats-table.js';
 import { WorkerDirectory, WorkerState } from '../shared/worker-directory.js';
 
 export interface DataPlaneStatus {
-  ingress: { host: string; port: number; threads: number };
+  ingress: { host: string; port: number; tlsPort: number | null; threads: number };
   policy: string;
   driver: string;
   routeGeneration: number;
@@ -25,6 +26,8 @@ export interface DataPlaneStatus {
 /** The ingress role's data plane: shared tables, workers and ingress threads. */
 export interface DataPlane {
   readonly ingressPort: number;
+  /** The HTTPS port, null without tls. */
+  readonly ingressTlsPort: number | null;
   readonly registry: WorkerRegistry;
   readonly sampler: StatsSampler;
   readonly driver: WorkerDriver;
@@ -34,7 +37,10 @@ export interface DataPlane {
   workers(): (WorkerView & WorkerStatsReport)[];
   /** Each ingress thread's own counters, over comlink. */
   threads(): Promise<unknown[]>;
-  /** Applies new limits and timeouts to every ingress thread. */
+  /**
+   * Applies new limits and timeouts to every ingress thread, and reads the TLS files again (a
+   * renewed certificate). Files that do not load are a ConfigError, and nothing is applied.
+   */
   reload(config: Config): Promise<void>;
   /** Every ingress thread reopens the access log (after log rotation moved the file). */
   reopenAccessLog(): Promise<void>;
@@ -56,6 +62,7 @@ function createDriver(config: Config, log: (line: string) => void): WorkerDriver
 /** Starts the data plane: shared tables, workers and ingress threads. */
 export async function startDataPlane(config: Config, log: (line: string) => void): Promise<DataPlane> {
   if (config.accessLog !== undefined) AccessLog.check(config.accessLog);
+  if (config.tls !== undefined) checkTlsFiles(config.tls);
   const capacity = config.limits.maxWorkers;
   const routes = RouteTableWriter.create(capacity);
   // A lane per ingress thread, so a thread that dies does not leave its requests in flight.
@@ -101,6 +108,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
         limits: config.limits,
         timeouts: config.timeouts,
         accessLog: config.accessLog ?? null,
+        tls: config.tls ?? null,
       },
       config.threads,
       log,
@@ -117,6 +125,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
   let stopping: Promise<void> | undefined;
   return {
     ingressPort: ingressHost.port,
+    ingressTlsPort: ingressHost.tlsPort,
     registry,
     sampler,
     driver,
@@ -125,7 +134,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
       endpoints: () => registry.list().map((w) => ({ id: w.id, host: w.host, port: w.port })),
     },
     status: () => ({
-      ingress: { host: config.host, port: ingressHost.port, threads: ingressHost.threadCount },
+      ingress: { host: config.host, port: ingressHost.port, tlsPort: ingressHost.tlsPort, threads: ingressHost.threadCount },
       policy: config.policy,
       driver: driver.kind,
       routeGeneration: routes.generation,
@@ -134,7 +143,12 @@ export async function startDataPlane(config: Config, log: (line: string) => void
     }),
     workers: () => registry.list().map((w) => ({ ...registry.view(w), ...sampler.report(w.slot) })),
     threads: () => ingressHost.snapshot(),
-    reload: (next) => ingressHost.reload({ limits: next.limits, timeouts: next.timeouts }),
+    async reload(next) {
+      // Checked first, so a bad file leaves every setting as it was.
+      if (next.tls !== undefined && config.tls !== undefined) checkTlsFiles(next.tls);
+      await ingressHost.reload({ limits: next.limits, timeouts: next.timeouts });
+      if (next.tls !== undefined && config.tls !== undefined) await ingressHost.reloadTls(next.tls);
+    },
     reopenAccessLog: () => ingressHost.reopenAccessLog(),
     stop() {
       stopping ??= (async () => {

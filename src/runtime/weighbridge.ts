@@ -40,8 +40,8 @@ export interface Weighbridge {
   /** Resolves once the bus is connected and the roles' actors run. */
   readonly ready: Promise<void>;
   /**
-   * Applies a changed configuration's limits and timeouts at once; returns the changed fields
-   * that need a restart instead (listeners, roles, bus, driver, policy).
+   * Applies a changed configuration's limits and timeouts at once and reads the TLS files again;
+   * returns the changed fields that need a restart instead (listeners, roles, bus, driver, policy).
    */
   reload(next: Config): Promise<string[]>;
   /** Graceful stop: actors give up their leases, the ingress drains, workers stop, the bus closes. */
@@ -184,9 +184,11 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
     ready,
     async reload(next) {
       const restartNeeded = (Object.keys(next) as (keyof Config)[]).filter(
-        (k) => k !== 'limits' && k !== 'timeouts' && JSON.stringify(next[k]) !== JSON.stringify(config[k]),
+        (k) => k !== 'limits' && k !== 'timeouts' && k !== 'tls' && JSON.stringify(next[k]) !== JSON.stringify(config[k]),
       );
       if (next.limits.maxWorkers !== config.limits.maxWorkers) restartNeeded.push('limits');
+      // The files (and the passphrase) are read again on every reload; the listener is not moved.
+      if ((next.tls === undefined) !== (config.tls === undefined) || next.tls?.port !== config.tls?.port) restartNeeded.push('tls');
       await dataPlane?.reload(next);
       return restartNeeded;
     },

@@ -4,6 +4,8 @@ import { CLI } from './servers.js';
 export interface RunningCli {
   child: ChildProcess;
   ingressPort: number;
+  /** The HTTPS port, 0 without one. */
+  tlsPort: number;
   adminPort: number;
   stderr: () => string;
   exited: Promise<number | null>;
@@ -20,8 +22,8 @@ export function startCli(args: string[]): Promise<RunningCli> {
     child.stdout!.on('data', (d) => {
       out += d;
       // A host without the ingress role prints no ingress address (ingressPort 0).
-      const m = /(?:ingress http:\/\/[^:]+:(\d+) .*)?admin http:\/\/[^:]+:(\d+)\//.exec(out);
-      if (m) resolve({ child, ingressPort: Number(m[1] ?? 0), adminPort: Number(m[2]), stderr: () => err, exited });
+      const m = /(?:ingress http:\/\/[^:]+:(\d+)(?: and https:\/\/[^:]+:(\d+))? .*)?admin http:\/\/[^:]+:(\d+)\//.exec(out);
+      if (m) resolve({ child, ingressPort: Number(m[1] ?? 0), tlsPort: Number(m[2] ?? 0), adminPort: Number(m[3]), stderr: () => err, exited });
     });
     void exited.then((code) => reject(new Error(`weighbridge exited with ${code} before starting: ${err}`)));
   });

@@ -29,6 +29,7 @@ async function startHost() {
     limits: { maxConcurrentRequests: 0, maxBodyBytes: 0, maxHeaderBytes: 16 * 1024 },
     timeouts: { connectMs: 1000, responseHeadersMs: 60_000, idleMs: 60_000, keepAliveMs: 1000 },
     accessLog: null,
+    tls: null,
   };
   const host = await IngressHost.start(options, 2, () => {});
   return { host, stats, registry };

@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
+import { Agent, request } from 'node:https';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { WebSocket } from 'ws';
+import { resolveConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
+import { checkTlsFiles } from '../../src/ingress/tls-files.js';
+import { startCli } from '../helpers/cli.js';
+import { eventually } from '../helpers/eventually.js';
+import { fetchRaw, startExampleWorkers, startProxy, stopProcesses, type ExampleWorker } from '../helpers/servers.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { selfSignedCert } from '../helpers/tls.js';
+
+let workers: ExampleWorker[];
+/** Two certificates for localhost; the proxy serves A's paths, and a rotation copies B over them. */
+let certA: { cert: string; key: string };
+let certB: { cert: string; key: string };
+
+before(async () => {
+  workers = await startExampleWorkers(2);
+  certA = selfSignedCert();
+  certB = selfSignedCert();
+});
+
+after(async () => {
+  await stopProcesses(workers ?? []);
+});
+
+const fingerprint = (certFile: string): string => new X509Certificate(readFileSync(certFile)).fingerprint256;
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+interface TlsReply {
+  status: number;
+  body: Buffer;
+  /** The certificate the server presented. */
+  fingerprint: string;
+}
+
+/** One HTTPS request that verifies the server against `ca` (the self-signed certificate is its own CA). */
+function fetchTls(url: string, ca: string, options: { method?: string; body?: Buffer; agent?: Agent | false } = {}): Promise<TlsReply> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: options.method ?? 'GET', ca: readFileSync(ca), servername: 'localhost', agent: options.agent ?? false }, (res) => {
+      const chunks: Buffer[] = [];
+      const presented = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint256;
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), fingerprint: presented }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** A copy of a certificate and key at paths of the test's own, so a rotation can overwrite them. */
+function ownCopy(pair: { cert: string; key: string }): { cert: string; key: string } {
+  const dir = tempDir('tls-own');
+  const own = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+  copyFileSync(pair.cert, own.cert);
+  copyFileSync(pair.key, own.key);
+  return own;
+}
+
+const staticDriver = () => ({ kind: 'static' as const, upstreams: workers.map((w) => ({ url: w.url, id: w.id })) });
+
+test('HTTPS ends at the ingress: workers get plain HTTP with X-Forwarded-Proto https, bodies round-trip, wss echoes, and the plain listener still serves', async () => {
+  const proxy = await startProxy({ driver: staticDriver(), tls: { port: 0, certFile: certA.cert, keyFile: certA.key } });
+  try {
+    const tlsPort = proxy.dataPlane!.ingressTlsPort!;
+    assert.notEqual(tlsPort, proxy.ingressPort);
+    const https = `https://127.0.0.1:${tlsPort}`;
+
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const reply = await fetchTls(`${https}/`, certA.cert);
+      assert.equal(reply.status, 200);
+      assert.equal(reply.fingerprint, fingerprint(certA.cert));
+      seen.add(reply.body.toString().trim());
+    }
+    assert.deepEqual([...seen].sort(), ['w1', 'w2']);
+
+    const viaTls = JSON.parse((await fetchTls(`${https}/headers`, certA.cert)).body.toString()) as { headers: Record<string, string> };
+    assert.equal(viaTls.headers['x-forwarded-proto'], 'https');
+    assert.equal(viaTls.headers['x-forwarded-for'], '127.0.0.1');
+    const viaPlain = JSON.parse((await fetchRaw(`${proxy.url}/headers`)).body.toString()) as { headers: Record<string, string> };
+    assert.equal(viaPlain.headers['x-forwarded-proto'], 'http');
+
+    // Several MiB, so the body crosses many TLS records and both directions' backpressure.
+    const body = randomBytes(8 * 1024 * 1024 + 7);
+    const echoed = await fetchTls(`${https}/echo`, certA.cert, { method: 'POST', body });
+    assert.equal(echoed.status, 200);
+    assert.equal(sha256(echoed.body), sha256(body));
+
+    const ws = new WebSocket(`wss://127.0.0.1:${tlsPort}/chat`, { ca: readFileSync(certA.cert) });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const message = randomBytes(100_000);
+    const reply = new Promise<Buffer>((resolve) => ws.once('message', (data) => resolve(data as Buffer)));
+    ws.send(message);
+    assert.equal(sha256(await reply), sha256(message));
+    ws.close();
+
+    // A client that does not trust the certificate is refused by its own TLS check, as it should be.
+    await assert.rejects(fetchTls(`${https}/`, certB.cert), /self[- ]signed|unable to verify|certificate/i);
+  } finally {
+    await proxy.stop();
+  }
+});
+
+test('plain HTTP or garbage on the TLS port closes that connection only; the ingress keeps serving HTTPS', async () => {
+  const proxy = await startProxy({ driver: staticDriver(), tls: { port: 0, certFile: certA.cert, keyFile: certA.key } });
+  try {
+    const tlsPort = proxy.dataPlane!.ingressTlsPort!;
+    for (const bytes of [Buffer.from('GET / HTTP/1.1\r\nhost: x\r\n\r\n'), randomBytes(4096)]) {
+      const answer = await new Promise<Buffer>((resolve, reject) => {
+        const socket = connect(tlsPort, '127.0.0.1', () => socket.write(bytes));
+        const chunks: Buffer[] = [];
+        socket.on('data', (c: Buffer) => chunks.push(c));
+        socket.on('close', () => resolve(Buffer.concat(chunks)));
+        socket.on('error', () => resolve(Buffer.concat(chunks)));
+        socket.setTimeout(10_000, () => reject(new Error('the TLS listener kept a garbage connection open')));
+      });
+      // Whatever came back (a TLS alert at most) is no HTTP response from a worker.
+      assert.ok(!answer.toString('latin1').includes('HTTP/1.1 200'), 'garbage on the TLS port reached a worker');
+    }
+    assert.equal((await fetchTls(`https://127.0.0.1:${tlsPort}/`, certA.cert)).status, 200);
+    assert.equal((await fetchRaw(`${proxy.url}/`)).status, 200);
+  } finally {
+    await proxy.stop();
+  }
+});
+
+test('a reload reads the certificate again: new connections get the new one, an open connection keeps working, and bad files change nothing', async () => {
+  const own = ownCopy(certA);
+  const config = { driver: staticDriver(), tls: { port: 0, certFile: own.cert, keyFile: own.key } };
+  const proxy = await startProxy(config);
+  const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const https = `https://127.0.0.1:${proxy.dataPlane!.ingressTlsPort!}`;
+    assert.equal((await fetchTls(`${https}/`, certA.cert, { agent: keepAlive })).fingerprint, fingerprint(certA.cert));
+
+    // A key that does not belong to the certificate: the reload fails naming the field, and no
+    // setting of the same reload applies.
+    copyFileSync(certB.key, own.key);
+    const reloaded = resolveConfig({ host: '127.0.0.1', port: 0, threads: 2, roles: ['ingress'], slowStartMs: 0, ...config, limits: { maxBodyBytes: 10 }, admin: { port: 0 } });
+    await assert.rejects(proxy.reload(reloaded), (err: Error) => err instanceof ConfigError && /tls\.keyFile: .* does not go with tls\.certFile/.test(err.message));
+    assert.equal((await fetchTls(`${https}/echo`, certA.cert, { method: 'POST', body: Buffer.alloc(100) })).status, 200, 'the failed reload applied its body limit');
+    for (let i = 0; i < 6; i++) assert.equal((await fetchTls(`${https}/`, certA.cert)).fingerprint, fingerprint(certA.cert));
+
+    // The renewed pair, under the same paths.
+    copyFileSync(certB.cert, own.cert);
+    assert.deepEqual(await proxy.reload(reloaded), []);
+    // New connections (to either thread) get B; the kept-alive one still answers, with A's session.
+    for (let i = 0; i < 10; i++) assert.equal((await fetchTls(`${https}/`, certB.cert)).fingerprint, fingerprint(certB.cert));
+    const old = await fetchTls(`${https}/`, certA.cert, { agent: keepAlive });
+    assert.equal(old.status, 200);
+    assert.equal(old.fingerprint, fingerprint(certA.cert));
+    assert.equal((await fetchTls(`${https}/echo`, certB.cert, { method: 'POST', body: Buffer.alloc(100) })).status, 413, 'the reload did not apply its body limit');
+  } finally {
+    keepAlive.destroy();
+    await proxy.stop();
+  }
+});
+
+test('TLS files are checked before anything starts, each fault naming its field', async () => {
+  const dir = tempDir('tls-bad');
+  const garbage = join(dir, 'garbage.pem');
+  writeFileSync(garbage, 'not a certificate\n');
+  const encrypted = join(dir, 'encrypted.pem');
+  writeFileSync(encrypted, createPrivateKey(readFileSync(certA.key)).export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'open sesame' }));
+
+  assert.throws(() => checkTlsFiles({ certFile: join(dir, 'missing.pem'), keyFile: certA.key }), /^ConfigError: tls\.certFile: cannot read .*missing\.pem/);
+  assert.throws(() => checkTlsFiles({ certFile: certA.cert, keyFile: join(dir, 'missing.pem') }), /^ConfigError: tls\.keyFile: cannot read/);
+  assert.throws(() => checkTlsFiles({ certFile: garbage, keyFile: certA.key }), /^ConfigError: tls\.certFile: .*garbage\.pem holds no PEM certificate/);
+  assert.throws(() => checkTlsFiles({ certFile: certA.cert, keyFile: garbage }), /^ConfigError: tls\.keyFile: .*holds no usable PEM private key/);
+  assert.throws(() => checkTlsFiles({ certFile: certA.cert, keyFile: certB.key }), /^ConfigError: tls\.keyFile: .* does not go with tls\.certFile/);
+  assert.throws(() => checkTlsFiles({ certFile: certA.cert, keyFile: encrypted }), /an encrypted key needs tls\.passphrase/);
+  assert.throws(() => checkTlsFiles({ certFile: certA.cert, keyFile: encrypted, passphrase: 'wrong' }), /tls\.passphrase is wrong/);
+  assert.ok(checkTlsFiles({ certFile: certA.cert, keyFile: encrypted, passphrase: 'open sesame' }).getTime() > Date.now());
+
+  // An encrypted key with its passphrase serves (uWS decrypts it itself).
+  const proxy = await startProxy({ driver: staticDriver(), tls: { port: 0, certFile: certA.cert, keyFile: encrypted, passphrase: 'open sesame' } });
+  try {
+    assert.equal((await fetchTls(`https://127.0.0.1:${proxy.dataPlane!.ingressTlsPort!}/`, certA.cert)).status, 200);
+  } finally {
+    await proxy.stop();
+  }
+  await assert.rejects(startProxy({ driver: staticDriver(), tls: { port: 0, certFile: certA.cert, keyFile: certB.key } }), /tls\.keyFile/);
+  assert.throws(() => resolveConfig({ port: 8443, tls: { certFile: certA.cert, keyFile: certA.key } }), /tls\.port: must differ from port/);
+  assert.throws(() => resolveConfig({ tls: { certFile: certA.cert } }), /tls\.keyFile/);
+});
+
+test('the command line serves HTTPS with --tls-cert, --tls-key and --tls-port, and SIGHUP rotates the certificate', async () => {
+  const own = ownCopy(certA);
+  const cli = await startCli(['--port', '0', '--admin-port', '0', '--threads', '2', '--roles', 'ingress', '--upstreams', workers[0]!.url, '--tls-cert', own.cert, '--tls-key', own.key, '--tls-port', '0']);
+  try {
+    assert.ok(cli.tlsPort > 0, 'the summary line names no https:// listener');
+    const https = `https://127.0.0.1:${cli.tlsPort}`;
+    assert.equal((await fetchTls(`${https}/`, certA.cert)).body.toString().trim(), 'w1');
+    copyFileSync(certB.cert, own.cert);
+    copyFileSync(certB.key, own.key);
+    cli.child.kill('SIGHUP');
+    await eventually('the reload', async () => (cli.stderr().includes('TLS certificate read again') ? true : undefined));
+    for (let i = 0; i < 6; i++) assert.equal((await fetchTls(`${https}/`, certB.cert)).fingerprint, fingerprint(certB.cert));
+  } finally {
+    cli.child.kill('SIGTERM');
+    await cli.exited;
+  }
+});
