@@ -30,7 +30,7 @@ installCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
 const tools = ensureTools();
 const valgrind = ensureExecutable('valgrind', 'valgrind');
 const callgrindControl = ensureExecutable('callgrind_control', 'valgrind');
-const { ports, servers } = await startBackends({ dir, tools, repoRoot: REPO_ROOT, threads: 1, nginxKeepalive: 64 });
+const { ports, servers } = await startBackends({ dir, tools, repoRoot: REPO_ROOT, threads: 1, nginxKeepalive: 64, tls: null });
 
 /** Instructions per thread (by callgrind's thread number) since the last zeroing. */
 async function dumpThreads(pid: number, out: string): Promise<Map<string, number>> {

@@ -9,13 +9,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seededRandom } from '../src/balancing/random.js';
 import { parseBenchArgs, USAGE, type BenchOptions, type TargetName } from './lib/args.js';
-import { httpGet, urlFor } from './lib/net.js';
+import { httpGet, tlsSession, urlFor } from './lib/net.js';
 import { installCleanup } from './lib/procs.js';
 import {
-  describeMachine, formatNotes, formatTable, headerLine, wrkCommandLine, writeJson, type Report,
+  describeMachine, formatNotes, formatTable, headerLine, resultsPrefix, wrkCommandLine, writeJson, type Report,
 } from './lib/report.js';
 import { buildRows, type Measurement } from './lib/results.js';
-import { describeTarget, NotAvailable, startBackends, startTarget, type BenchEnv, type Running } from './lib/servers.js';
+import { describeTarget, makeBenchCert, NotAvailable, startBackends, startTarget, type BenchEnv, type Running } from './lib/servers.js';
 import { renderSvg } from './lib/svg.js';
 import { ensureTools, toolVersion, type Tools } from './lib/tools.js';
 import { parseWrk, runWrk, type WrkParams, type WrkResult } from './lib/wrk.js';
@@ -60,7 +60,7 @@ async function measure(env: BenchEnv, o: BenchOptions, target: Running): Promise
 
 /** One round for one target: start it, measure, stop it. Never throws; failures become error measurements. */
 async function runOnce(
-  env: BenchEnv, o: BenchOptions, backendPorts: number[], name: TargetName, round: number,
+  env: BenchEnv, o: BenchOptions, backendPorts: number[], name: TargetName, round: number, tlsSessions: Record<string, string>,
 ): Promise<Measurement> {
   let target: Running;
   try {
@@ -70,6 +70,7 @@ async function runOnce(
     return { round, ok: false, error: `${prefix}: ${(err as Error).message}` };
   }
   try {
+    if (target.url.startsWith('https:')) tlsSessions[name] ??= await tlsSession(target.url);
     return { round, ok: true, ...(await measure(env, o, target)) };
   } catch (err) {
     return { round, ok: false, error: `failed: ${(err as Error).message}` };
@@ -95,7 +96,8 @@ async function main(): Promise<number> {
   }
   const tools = ensureTools();
   const dir = makeTempDir(opts.keepTmp);
-  const env: BenchEnv = { dir, tools, repoRoot: REPO_ROOT, threads: opts.threads, nginxKeepalive: opts.nginxKeepalive };
+  const env: BenchEnv = { dir, tools, repoRoot: REPO_ROOT, threads: opts.threads, nginxKeepalive: opts.nginxKeepalive, tls: opts.tls ? makeBenchCert(dir) : null };
+  const tlsSessions: Record<string, string> = {};
   const timestamp = new Date().toISOString();
 
   log(`starting 2 nginx backends in ${dir}`);
@@ -109,7 +111,7 @@ async function main(): Promise<number> {
     // backends at their limit, and HAProxy right after weighbridge.
     for (const name of shuffled(opts.targets, seededRandom(round))) {
       if (unavailable.has(name)) continue; // "not available" will not change between rounds
-      const m = await runOnce(env, opts, backends.ports, name, round);
+      const m = await runOnce(env, opts, backends.ports, name, round, tlsSessions);
       if (!m.ok && m.error.startsWith('not available')) unavailable.add(name);
       measurements.get(name)!.push(m);
       log(progress(name, round, opts.rounds, m));
@@ -131,7 +133,9 @@ async function main(): Promise<number> {
       targets: opts.targets,
       wrkCommand: wrkCommandLine(opts),
       backends: backends.ports.map((p) => urlFor(p)),
+      tls: opts.tls,
     },
+    ...(opts.tls ? { tlsSessions } : {}),
     versions: {
       wrk: toolVersion(tools.wrk, ['--version']),
       haproxy: toolVersion(tools.haproxy, ['-v']),
@@ -139,7 +143,7 @@ async function main(): Promise<number> {
       'http-proxy': readPackageVersion('http-proxy'),
       node: process.version,
     },
-    rows: buildRows(opts.targets, (t) => describeTarget(t, opts.threads, opts.nginxKeepalive), measurements),
+    rows: buildRows(opts.targets, (t) => describeTarget(t, opts.threads, opts.nginxKeepalive, opts.tls), measurements),
   };
 
   console.log('');
@@ -147,7 +151,7 @@ async function main(): Promise<number> {
   console.log(formatTable(report.rows));
   console.log(formatNotes(report.rows));
   const files = writeJson(opts.outDir, report);
-  const svgFile = path.join(opts.outDir, 'proxy-latest.svg');
+  const svgFile = path.join(opts.outDir, `${resultsPrefix(report)}-latest.svg`);
   fs.writeFileSync(svgFile, renderSvg(report));
   console.log(`\nwrote ${[...files, svgFile].map((f) => path.relative(process.cwd(), f) || f).join(', ')}`);
   return report.rows.some((r) => r.rps !== null) ? 0 : 1;

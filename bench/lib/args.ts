@@ -20,6 +20,8 @@ export interface BenchOptions {
   rounds: number;
   /** `keepalive N` of the NGINX proxy's upstream block (idle connections cached per worker). */
   nginxKeepalive: number;
+  /** Clients speak HTTPS to every proxy (TLS ended there); the backends stay plain HTTP. */
+  tls: boolean;
   outDir: string;
   keepTmp: boolean;
 }
@@ -33,6 +35,8 @@ export const USAGE = `Usage: npm run bench:proxy -- [flags]
   --targets a,b,...   subset of ${ALL_TARGETS.join(',')} (default all)
   --rounds N          repeat all targets N times interleaved, report the median (default 1)
   --nginx-keepalive N idle upstream connections the nginx proxy caches per worker (default 64)
+  --tls               wrk speaks HTTPS to each proxy, which ends the TLS (a fresh self-signed
+                      ECDSA P-256 certificate); results go to proxy-tls-*.json and .svg
   --out DIR           results directory (default bench/results)
   --keep-tmp          keep the temp dir with configs and logs
   --help`;
@@ -76,6 +80,7 @@ export function parseBenchArgs(argv: string[], defaultOutDir: string): BenchOpti
       'nginx-keepalive': { type: 'string', default: '64' },
       out: { type: 'string' },
       'keep-tmp': { type: 'boolean', default: false },
+      tls: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -91,6 +96,7 @@ export function parseBenchArgs(argv: string[], defaultOutDir: string): BenchOpti
     nginxKeepalive: positiveInt(values['nginx-keepalive'], '--nginx-keepalive'),
     outDir: values.out ? path.resolve(values.out) : defaultOutDir,
     keepTmp: values['keep-tmp'],
+    tls: values.tls,
   };
   if (opts.durationSec < 1) throw new Error('--duration must be at least 1s');
   if (opts.connections < opts.wrkThreads) {

@@ -2,6 +2,13 @@
 import path from 'node:path';
 import { HOST } from './net.js';
 
+/** The bench's certificate: PEM files, and both in one for HAProxy's crt. */
+export interface BenchTls {
+  certFile: string;
+  keyFile: string;
+  pemFile: string;
+}
+
 /** Main-context files nginx would otherwise put under its compiled-in prefix (/run, /var/log). */
 function nginxMainPaths(dir: string, name: string): string {
   return `pid ${path.join(dir, `${name}.pid`)};
@@ -46,7 +53,7 @@ ${nginxTempPaths(dir, name)}
 
 /** NGINX as a reverse proxy: round robin over the backends, pooled keep-alive upstream connections, X-Forwarded-* added. */
 export function nginxProxyConf(
-  dir: string, port: number, threads: number, backends: number[], keepalive: number,
+  dir: string, port: number, threads: number, backends: number[], keepalive: number, tls: BenchTls | null,
 ): string {
   const servers = backends.map((b) => `    server ${HOST}:${b};`).join('\n');
   return `# weighbridge bench: nginx reverse proxy
@@ -69,7 +76,11 @@ ${servers}
     keepalive_timeout 300s;
   }
   server {
-    listen ${HOST}:${port} backlog=4096;
+    listen ${HOST}:${port} backlog=4096${tls ? ` ssl;
+    # NGINX 1.22 (Debian 12) leaves TLS 1.3 off unless asked; the other proxies offer it.
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_certificate ${tls.certFile};
+    ssl_certificate_key ${tls.keyFile}` : ''};
     location / {
       proxy_pass http://backends;
       proxy_http_version 1.1;
@@ -86,7 +97,7 @@ ${servers}
 }
 
 /** HAProxy in HTTP mode: keep-alive both sides, round robin, idle server connections always reused, X-Forwarded-* added. */
-export function haproxyConf(port: number, threads: number, backends: number[]): string {
+export function haproxyConf(port: number, threads: number, backends: number[], tls: BenchTls | null): string {
   const servers = backends.map((b, i) => `  server b${i + 1} ${HOST}:${b}`).join('\n');
   return `# weighbridge bench: haproxy
 global
@@ -105,12 +116,12 @@ defaults
   timeout http-request 300s
 
 frontend fe
-  bind ${HOST}:${port}
+  bind ${HOST}:${port}${tls ? ` ssl crt ${tls.pemFile}` : ''}
   default_backend be
 
   # The same forwarding work as weighbridge: X-Forwarded-For, -Proto and -Host.
   option forwardfor
-  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Proto ${tls ? 'https' : 'http'}
   http-request set-header X-Forwarded-Host %[req.hdr(host)] if { req.hdr(host) -m found }
 
 backend be

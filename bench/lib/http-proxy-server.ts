@@ -1,10 +1,12 @@
 /**
  * The npm `http-proxy` package as a round-robin reverse proxy, for comparison.
- * Run as: node http-proxy-server.js --port P --upstreams http://h:p,http://h:p [--workers N]
+ * Run as: node http-proxy-server.js --port P --upstreams http://h:p,http://h:p [--workers N] [--tls-cert F --tls-key F]
  * With N > 1 it forks N node:cluster workers so it gets as many threads as the other proxies.
  */
 import cluster from 'node:cluster';
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { parseArgs } from 'node:util';
 import httpProxy from 'http-proxy';
 
@@ -14,6 +16,8 @@ const { values } = parseArgs({
     upstreams: { type: 'string' },
     workers: { type: 'string', default: '1' },
     host: { type: 'string', default: '127.0.0.1' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
   },
 });
 
@@ -39,10 +43,13 @@ function serve(): void {
     }
   });
   let next = 0;
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const target = upstreams[next++ % upstreams.length]!;
     proxy.web(req, res, { target });
-  });
+  };
+  // --tls-cert/--tls-key: clients speak HTTPS (xfwd then says X-Forwarded-Proto: https).
+  const tls = values['tls-cert'] && values['tls-key'] ? { cert: fs.readFileSync(values['tls-cert']), key: fs.readFileSync(values['tls-key']) } : null;
+  const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
   server.keepAliveTimeout = 300_000;
   server.listen(port, values.host, () => {
     if (!cluster.isWorker) console.log(`http-proxy listening on ${values.host}:${port} -> ${upstreams.join(', ')}`);

@@ -1,6 +1,8 @@
 /** Loopback helpers: free ports, a single GET, and waiting for a server to answer 200. */
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 
 export const HOST = '127.0.0.1';
 
@@ -18,14 +20,30 @@ export function freePort(): Promise<number> {
   });
 }
 
-export function urlFor(port: number, pathname = '/'): string {
-  return `http://${HOST}:${port}${pathname}`;
+export function urlFor(port: number, pathname = '/', scheme: 'http' | 'https' = 'http'): string {
+  return `${scheme}://${HOST}:${port}${pathname}`;
+}
+
+/** The TLS version and cipher a target negotiates with an OpenSSL client (Node's, like wrk's). */
+export function tlsSession(url: string, timeoutMs = 2000): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    // The bench's own self-signed certificate on loopback: nothing to verify.
+    const socket = tls.connect({ host: hostname, port: Number(port), rejectUnauthorized: false, timeout: timeoutMs }, () => {
+      resolve(`${socket.getProtocol()} ${socket.getCipher().standardName}`);
+      socket.end();
+    });
+    socket.on('timeout', () => socket.destroy(new Error(`no TLS handshake within ${timeoutMs} ms`)));
+    socket.on('error', reject);
+  });
 }
 
 /** One GET on a fresh connection; resolves with the status and body, rejects on network errors. */
 export function httpGet(url: string, timeoutMs = 2000): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
+    const get = url.startsWith('https:') ? https.get : http.get;
+    // rejectUnauthorized: the bench's own self-signed certificate, on loopback.
+    const req = get(url, { agent: false, timeout: timeoutMs, rejectUnauthorized: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));

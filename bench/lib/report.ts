@@ -27,7 +27,11 @@ export interface Report {
     targets: string[];
     wrkCommand: string;
     backends: string[];
+    /** Clients spoke HTTPS to the proxies. */
+    tls: boolean;
   };
+  /** --tls: the protocol and cipher each target negotiated with an OpenSSL client. */
+  tlsSessions?: Record<string, string>;
   versions: Record<string, string>;
   rows: Row[];
 }
@@ -54,6 +58,7 @@ export function headerLine(r: Report): string {
     `machine: ${m.cores} cores (${m.cpuModel}), ${m.platform}, node ${m.node}`,
     `load: ${p.wrkCommand}${p.warmupSec > 0 ? ` (+${p.warmupSec}s unrecorded warm-up)` : ''}`,
     `proxy threads: ${p.threads}`,
+    ...(p.tls ? [`HTTPS: wrk to each proxy, which ends the TLS (self-signed ECDSA P-256; negotiated: ${Object.entries(r.tlsSessions ?? {}).map(([t, s]) => `${t} ${s}`).join(', ')}); plain HTTP to the backends`] : []),
     `rounds: ${p.rounds}${p.rounds > 1 ? ' (interleaved, in a shuffled order each round; medians shown; a ratio to HAProxy is the median of the rounds\' ratios, each against HAProxy in the same round: for req/s with their range beside it, for p99 with a 95% confidence interval for that median in brackets (1.00 inside it: no difference this run can detect); "p99 <= HAProxy" counts the rounds in which the p99 was at or below HAProxy\'s; CPU vs HAProxy is a ratio of the medians)' : ''}`,
   ].join(' | ');
 }
@@ -120,12 +125,18 @@ export function formatNotes(rows: Row[]): string {
 
 const indent = (text: string, n: number): string => text.split('\n').map((l) => ' '.repeat(n) + l).join('\n');
 
-/** Writes proxy-<timestamp>.json and proxy-latest.json; returns their paths. */
+/** proxy, or proxy-tls for an HTTPS run, so that neither kind overwrites the other's latest results. */
+export function resultsPrefix(report: Report): string {
+  return report.params.tls ? 'proxy-tls' : 'proxy';
+}
+
+/** Writes <prefix>-<timestamp>.json and <prefix>-latest.json; returns their paths. */
 export function writeJson(outDir: string, report: Report): string[] {
   fs.mkdirSync(outDir, { recursive: true });
   const stamp = report.timestamp.replace(/:/g, '-');
   const text = `${JSON.stringify(report, null, 2)}\n`;
-  const files = [path.join(outDir, `proxy-${stamp}.json`), path.join(outDir, 'proxy-latest.json')];
+  const prefix = resultsPrefix(report);
+  const files = [path.join(outDir, `${prefix}-${stamp}.json`), path.join(outDir, `${prefix}-latest.json`)];
   for (const f of files) fs.writeFileSync(f, text);
   return files;
 }

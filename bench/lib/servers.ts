@@ -1,8 +1,9 @@
 /** Starting and stopping the backends and each proxy under test. */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TargetName } from './args.js';
-import { haproxyConf, nginxBackendConf, nginxProxyConf } from './configs.js';
+import { haproxyConf, nginxBackendConf, nginxProxyConf, type BenchTls } from './configs.js';
 import { freePort, urlFor, waitFor200 } from './net.js';
 import { groupCpuSeconds, logTail, startProcess, stopProcess } from './procs.js';
 import type { Tools } from './tools.js';
@@ -16,6 +17,22 @@ export interface BenchEnv {
   threads: number;
   /** `keepalive` of the NGINX proxy's upstream block. */
   nginxKeepalive: number;
+  /** Each proxy ends TLS with this certificate; null: plain HTTP. */
+  tls: BenchTls | null;
+}
+
+/** A fresh self-signed ECDSA P-256 certificate (certbot's default key type) in dir, made with openssl. */
+export function makeBenchCert(dir: string): BenchTls {
+  const certFile = path.join(dir, 'cert.pem');
+  const keyFile = path.join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-keyout', keyFile, '-out', certFile, '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const pemFile = path.join(dir, 'cert-and-key.pem');
+  fs.writeFileSync(pemFile, fs.readFileSync(certFile, 'utf8') + fs.readFileSync(keyFile, 'utf8'));
+  return { certFile, keyFile, pemFile };
+}
+
+function scheme(env: BenchEnv): 'http' | 'https' {
+  return env.tls ? 'https' : 'http';
 }
 
 export interface Running {
@@ -31,27 +48,36 @@ export class NotAvailable extends Error {}
 
 const READY_TIMEOUT_MS = 15_000;
 
+/** Where each proxy's TLS is done, in --tls runs. */
+const TLS_LIBRARY: Record<Exclude<TargetName, 'direct'>, string> = {
+  weighbridge: "uWebSockets.js's BoringSSL",
+  haproxy: "Debian's OpenSSL 3",
+  nginx: "Debian's OpenSSL 3",
+  'http-proxy': "node:https, Node's OpenSSL 3",
+};
+
 /** What each target measures, printed and saved with the results. */
-export function describeTarget(name: TargetName, threads: number, nginxKeepalive: number): string {
+export function describeTarget(name: TargetName, threads: number, nginxKeepalive: number, tls: boolean): string {
+  if (name === 'direct') return `no proxy: wrk straight at backend #1 only (a single nginx worker), the ceiling of one backend${tls ? ', in plain HTTP (the backends have no TLS)' : ''}`;
+  const ended = tls ? `; HTTPS from wrk, TLS ended here (${TLS_LIBRARY[name]})` : '';
   switch (name) {
-    case 'direct':
-      return 'no proxy: wrk straight at backend #1 only (a single nginx worker), the ceiling of one backend';
     case 'weighbridge':
-      return `weighbridge (dist/src/cli/main.js), --threads ${threads}, its default policy, both backends, X-Forwarded-For/-Proto/-Host added (always on)`;
+      return `weighbridge (dist/src/cli/main.js), --threads ${threads}, its default policy, both backends, X-Forwarded-For/-Proto/-Host added (always on)${ended}`;
     case 'haproxy':
-      return `HAProxy, nbthread ${threads}, roundrobin over both backends, http-reuse always, X-Forwarded-For/-Proto/-Host added`;
+      return `HAProxy, nbthread ${threads}, roundrobin over both backends, http-reuse always, X-Forwarded-For/-Proto/-Host added${ended}`;
     case 'nginx':
-      return `NGINX proxy, worker_processes ${threads}, both backends, upstream keepalive ${nginxKeepalive}, client Host kept, X-Forwarded-For/-Proto/-Host added`;
+      return `NGINX proxy, worker_processes ${threads}, both backends, upstream keepalive ${nginxKeepalive}, client Host kept, X-Forwarded-For/-Proto/-Host added${ended}`;
     case 'http-proxy':
       return `npm http-proxy, ${threads > 1 ? `${threads} node:cluster workers` : '1 node process'}, ` +
-        'keep-alive agent, round robin over both backends, xfwd (X-Forwarded-For/-Proto/-Host added)';
+        `keep-alive agent, round robin over both backends, xfwd (X-Forwarded-For/-Proto/-Host added)${ended}`;
   }
 }
 
 /** Spawns a server, waits until `url` answers 200, and stops it again if that fails. */
 async function launch(env: BenchEnv, name: string, cmd: string, args: string[], port: number): Promise<Running> {
   const proc = startProcess(name, cmd, args, path.join(env.dir, `${name}.log`));
-  const url = urlFor(port);
+  // Backends are plain HTTP; every proxy speaks the bench's scheme.
+  const url = urlFor(port, '/', name.startsWith('backend') ? 'http' : scheme(env));
   try {
     await waitFor200(url, READY_TIMEOUT_MS, () => proc.exitInfo === null);
   } catch (err) {
@@ -105,25 +131,32 @@ async function startWeighbridge(env: BenchEnv, backendPorts: number[]): Promise<
     '--threads', String(env.threads),
     '--upstreams', upstreamList(backendPorts),
   ];
+  if (env.tls) {
+    // The plain listener gets a port of its own; wrk talks to the TLS one.
+    const tlsPort = port;
+    args[2] = String(await freePort());
+    args.push('--tls-cert', env.tls.certFile, '--tls-key', env.tls.keyFile, '--tls-port', String(tlsPort));
+  }
   return launch(env, 'weighbridge', process.execPath, args, port);
 }
 
 async function startHaproxy(env: BenchEnv, backendPorts: number[]): Promise<Running> {
   const port = await freePort();
-  const confFile = writeConf(env, 'haproxy.cfg', haproxyConf(port, env.threads, backendPorts));
+  const confFile = writeConf(env, 'haproxy.cfg', haproxyConf(port, env.threads, backendPorts, env.tls));
   // -db: stay in the foreground, no daemon, so the process group is ours to stop.
   return launch(env, 'haproxy', env.tools.haproxy, ['-db', '-f', confFile], port);
 }
 
 async function startNginxProxy(env: BenchEnv, backendPorts: number[]): Promise<Running> {
   const port = await freePort();
-  return startNginx(env, 'nginx-proxy', nginxProxyConf(env.dir, port, env.threads, backendPorts, env.nginxKeepalive), port);
+  return startNginx(env, 'nginx-proxy', nginxProxyConf(env.dir, port, env.threads, backendPorts, env.nginxKeepalive, env.tls), port);
 }
 
 async function startHttpProxy(env: BenchEnv, backendPorts: number[]): Promise<Running> {
   const port = await freePort();
   const script = path.join(env.repoRoot, 'dist', 'bench', 'lib', 'http-proxy-server.js');
   const args = [script, '--port', String(port), '--upstreams', upstreamList(backendPorts), '--workers', String(env.threads)];
+  if (env.tls) args.push('--tls-cert', env.tls.certFile, '--tls-key', env.tls.keyFile);
   return launch(env, 'http-proxy', process.execPath, args, port);
 }
 

@@ -169,6 +169,8 @@ export const configSchema = z.strictObject({
       /** PEM private key, encrypted with passphrase if one is given. */
       keyFile: z.string().min(1),
       passphrase: z.string().min(1).optional(),
+      /** The plain listener answers every request with a 308 to the same URL over HTTPS. */
+      redirectHttp: z.boolean().default(false),
     })
     .optional(),
   /** A file every ingress thread appends a JSON line to per request; reopened on SIGUSR2. */

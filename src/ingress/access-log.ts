@@ -3,7 +3,7 @@ import { ConfigError } from '../errors.js';
 import { LineAppender } from '../util/line-appender.js';
 
 /** How a logged request ended. */
-export type AccessOutcome = 'ok' | 'worker-failed' | 'client-ended' | 'rejected';
+export type AccessOutcome = 'ok' | 'worker-failed' | 'client-ended' | 'rejected' | 'redirected';
 
 /** One line of the access log, one JSON object per request or WebSocket. */
 export interface AccessRecord {

@@ -2,6 +2,7 @@ import type { HttpResponse } from 'uWebSockets.js';
 
 /** Statuses the ingress answers by itself, with a short plain-text reason. */
 export const STATUS_TEXT: Record<number, string> = {
+  308: '308 Permanent Redirect',
   400: '400 Bad Request',
   413: '413 Content Too Large',
   431: '431 Request Header Fields Too Large',

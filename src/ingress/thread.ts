@@ -8,6 +8,7 @@ import { StatsTable } from '../shared/stats-table.js';
 import { WorkerDirectory } from '../shared/worker-directory.js';
 import { AccessLog } from './access-log.js';
 import { ProxyExchange, type ExchangeContext } from './proxy-exchange.js';
+import { httpsLocation } from './https-redirect.js';
 import { readRequestHead, type ClientRequestHead, type Scheme } from './request-head.js';
 import { sendError } from './responses.js';
 import type { IngressThreadApi, IngressThreadData } from './thread-api.js';
@@ -35,6 +36,18 @@ const { limits, timeouts } = data;
 let requests = 0;
 
 const webSocketOptions = { connectMs: data.timeouts.connectMs, idleMs: data.timeouts.idleMs, maxMessageBytes: 16 * 1024 * 1024 };
+
+/** With tls.redirectHttp, the plain App's only route: every request to the same URL over HTTPS. */
+function redirectToHttps(res: uWS.HttpResponse, req: uWS.HttpRequest): void {
+  requests++;
+  const head = readRequestHead(req, res, 'http');
+  const location = httpsLocation(req.getHeader('host'), head.target, data.tls!.port);
+  // The body, if any, is not read: the connection closes after the answer.
+  const close = head.chunked || head.contentLength !== -1;
+  if (location === null) return refuse(res, head, 400, 'a valid Host field is needed for the redirect to HTTPS', close);
+  sendError(res, 308, `see ${location}`, close, { location });
+  ctx.accessLog?.write({ client: head.client, method: head.method, target: head.target, status: 308, worker: null, durationMs: 0, bytesIn: 0, bytesOut: 0, outcome: 'redirected' });
+}
 
 /** Gives an App (plain or TLS) the proxy's routes; the scheme is what X-Forwarded-Proto says. */
 function serve(app: uWS.TemplatedApp, scheme: Scheme): uWS.TemplatedApp {
@@ -82,7 +95,7 @@ interface Listener {
   socket: uWS.us_listen_socket | null;
 }
 
-const plain: Listener = { app: serve(uWS.App(), 'http'), socket: null };
+const plain: Listener = { app: data.tls?.redirectHttp ? uWS.App().any('/*', redirectToHttps) : serve(uWS.App(), 'http'), socket: null };
 let secure: Listener | null = data.tls === null ? null : { app: serve(sslApp(data.tls), 'https'), socket: null };
 /**
  * TLS Apps a reload replaced: their connections stay open with the session they have, so they are

@@ -6,12 +6,14 @@ import { ConfigError } from '../errors.js';
 /** The ingress's HTTPS listener as its threads get it. */
 export interface IngressTls {
   port: number;
+  /** The plain listener only redirects to HTTPS. */
+  redirectHttp: boolean;
   certFile: string;
   keyFile: string;
   passphrase?: string | undefined;
 }
 
-export type TlsFiles = Omit<IngressTls, 'port'>;
+export type TlsFiles = Omit<IngressTls, 'port' | 'redirectHttp'>;
 
 /**
  * Reads and checks the certificate and key with Node's OpenSSL before an ingress thread loads

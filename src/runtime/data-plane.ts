@@ -147,7 +147,10 @@ export async function startDataPlane(config: Config, log: (line: string) => void
       // Checked first, so a bad file leaves every setting as it was.
       if (next.tls !== undefined && config.tls !== undefined) checkTlsFiles(next.tls);
       await ingressHost.reload({ limits: next.limits, timeouts: next.timeouts });
-      if (next.tls !== undefined && config.tls !== undefined) await ingressHost.reloadTls(next.tls);
+      if (next.tls !== undefined && config.tls !== undefined) {
+        const { certFile, keyFile, passphrase } = next.tls;
+        await ingressHost.reloadTls({ certFile, keyFile, passphrase });
+      }
     },
     reopenAccessLog: () => ingressHost.reopenAccessLog(),
     stop() {

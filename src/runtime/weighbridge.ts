@@ -188,7 +188,7 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
       );
       if (next.limits.maxWorkers !== config.limits.maxWorkers) restartNeeded.push('limits');
       // The files (and the passphrase) are read again on every reload; the listener is not moved.
-      if ((next.tls === undefined) !== (config.tls === undefined) || next.tls?.port !== config.tls?.port) restartNeeded.push('tls');
+      if ((next.tls === undefined) !== (config.tls === undefined) || next.tls?.port !== config.tls?.port || next.tls?.redirectHttp !== config.tls?.redirectHttp) restartNeeded.push('tls');
       await dataPlane?.reload(next);
       return restartNeeded;
     },
