@@ -1,6 +1,8 @@
 import { formatBound, type MetricFamily, type Sample } from '../admin/prometheus.js';
 import type { ActorStatus } from '../actor/supervisor.js';
 import type { BusCounters } from '../bus/bus.js';
+import type { LeadershipStatus } from '../cluster/leadership.js';
+import type { AutoscalerStatus } from '../scaling/autoscaler.js';
 import type { WorkerView } from '../routing/worker-registry.js';
 import type { WorkerScore } from '../scoring/score-book.js';
 import type { LatencyHistogram, WorkerStatsReport } from '../shared/stats-sampler.js';
@@ -19,6 +21,10 @@ export interface HostFigures {
   } | null;
   /** Scorer hosts only, once they have scored. */
   scores: readonly WorkerScore[] | null;
+  /** Autoscaler hosts only (every autoscaler host reports; the one holding the lease acts). */
+  autoscaler: AutoscalerStatus | null;
+  /** The leases this host competes for (autoscaler, reconciler), held or not. */
+  leadership: readonly LeadershipStatus[];
 }
 
 type Labels = Record<string, string>;
@@ -69,6 +75,22 @@ function scoreFamilies(scores: readonly WorkerScore[]): MetricFamily[] {
   ];
 }
 
+function autoscalerFamilies(a: AutoscalerStatus): MetricFamily[] {
+  return [
+    family('weighbridge_autoscaler_default_workers', 'gauge', 'C_default: the workers the autoscaler keeps at least (seed 000, section 3.4).', one(a.defaultCount)),
+    family('weighbridge_autoscaler_min_workers', 'gauge', 'The least C_default may be set to.', one(a.minWorkers)),
+    family('weighbridge_autoscaler_max_workers', 'gauge', 'C_max: the most workers the autoscaler starts.', one(a.maxWorkers)),
+    family('weighbridge_autoscaler_workers', 'gauge', 'Scalable workers the autoscaler sees over the cluster, by whether they are in Sundown.', [
+      { labels: { sundown: 'false' }, value: a.workers.filter((w) => !w.retiring).length },
+      { labels: { sundown: 'true' }, value: a.workers.filter((w) => w.retiring).length },
+    ]),
+    family('weighbridge_autoscaler_scaled_workers_total', 'counter', 'Workers this autoscaler started (up) or sent to Sundown (down).', [
+      { labels: { direction: 'up' }, value: a.scaledWorkers.up },
+      { labels: { direction: 'down' }, value: a.scaledWorkers.down },
+    ]),
+  ];
+}
+
 /** Every metric family of the host, in a stable order. */
 export function hostMetrics(f: HostFigures): MetricFamily[] {
   const families: MetricFamily[] = [
@@ -94,5 +116,9 @@ export function hostMetrics(f: HostFigures): MetricFamily[] {
   }
   if (f.ingress !== null) families.push(...ingressFamilies(f.ingress));
   if (f.scores !== null) families.push(...scoreFamilies(f.scores));
+  if (f.leadership.length > 0) {
+    families.push(family('weighbridge_lease_held', 'gauge', '1 while this host holds the lease (and so acts in the role), 0 while another host does or none.', f.leadership.map((l) => ({ labels: { lease: l.lease }, value: l.leader ? 1 : 0 }))));
+  }
+  if (f.autoscaler !== null) families.push(...autoscalerFamilies(f.autoscaler));
   return families;
 }

@@ -119,6 +119,8 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
             workers: plane.workers().map((w) => ({ ...w, latency: plane.sampler.latencyHistogram(w.slot) })),
           },
           scores: scores?.workers ?? null,
+          autoscaler: autoscaler?.status() ?? null,
+          leadership: [...leadership.values()],
         });
         return new TextReply(EXPOSITION_CONTENT_TYPE, formatExposition(families));
       },

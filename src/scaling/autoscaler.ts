@@ -26,6 +26,17 @@ export interface ScalingEvent {
 
 const HISTORY = 100;
 
+export interface AutoscalerStatus {
+  defaultCount: number;
+  minWorkers: number;
+  maxWorkers: number;
+  /** Workers started (up) and sent to Sundown (down) since this autoscaler started. */
+  scaledWorkers: Record<ScalingEvent['action'], number>;
+  hosts: ReturnType<ClusterFleet['hostsView']>;
+  workers: FleetWorker[];
+  events: ScalingEvent[];
+}
+
 /**
  * The autoscaler's work: every interval, the scorer's latest scores and the workers of every host
  * that can scale (the fleet, over the bus) go through the seed 000 section 3.4 policy (autoscale-policy.ts); its decision
@@ -39,6 +50,8 @@ export class Autoscaler {
   private lastActionAt: number | null = null;
   private defaultCount: number;
   private readonly events: ScalingEvent[] = [];
+  /** Workers started, and sent to Sundown, since this autoscaler started (the events keep only the last HISTORY). */
+  private readonly scaled = { up: 0, down: 0 };
   private readonly hpa: HpaPolicy | null;
 
   constructor(
@@ -99,9 +112,9 @@ export class Autoscaler {
     return count;
   }
 
-  status(): { defaultCount: number; minWorkers: number; maxWorkers: number; hosts: ReturnType<ClusterFleet['hostsView']>; workers: FleetWorker[]; events: ScalingEvent[] } {
+  status(): AutoscalerStatus {
     const { defaultCount, options, fleet } = this;
-    return { defaultCount, minWorkers: options.minWorkers, maxWorkers: options.maxWorkers, hosts: fleet.hostsView(), workers: fleet.list(), events: [...this.events] };
+    return { defaultCount, minWorkers: options.minWorkers, maxWorkers: options.maxWorkers, scaledWorkers: { ...this.scaled }, hosts: fleet.hostsView(), workers: fleet.list(), events: [...this.events] };
   }
 
   /** Sundown for the workers: each host takes its own out of its route table and drains it (up to drainMs) while the ticks go on. */
@@ -121,6 +134,7 @@ export class Autoscaler {
   }
 
   private record(event: ScalingEvent): void {
+    this.scaled[event.action] += event.workers.length;
     this.events.push(event);
     if (this.events.length > HISTORY) this.events.shift();
     this.options.log(`autoscaler: ${event.action === 'up' ? 'started' : 'Sundown for'} ${event.workers.join(', ')}: ${event.reason}`);

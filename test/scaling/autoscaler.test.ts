@@ -84,6 +84,27 @@ async function loadStepScenario(driver: ConfigInput['driver'], appId = 'weighbri
     await new Promise((r) => setTimeout(r, 3 * COOLDOWN));
     assert.equal(await running(), 2, 'idle, but never below C_default');
     assert.equal((await status()).defaultCount, 2);
+
+    // /metrics says the same as the JSON view: C_default, the workers, and every worker started
+    // or sent to Sundown (one more start than the events for the raise above).
+    const metrics = (await fetchRaw(`${wb.adminUrl}/metrics`)).body.toString();
+    const sample = (series: string): number => {
+      const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
+      assert.ok(line !== undefined, `no ${series} in /metrics`);
+      return Number(line.slice(series.length + 1));
+    };
+    const final = await status();
+    const scaled = (action: 'up' | 'down') => final.events.filter((e) => e.action === action).reduce((n, e) => n + e.workers.length, 0);
+    assert.equal(sample('weighbridge_autoscaler_default_workers'), 2);
+    assert.equal(sample('weighbridge_autoscaler_min_workers'), 1);
+    assert.equal(sample('weighbridge_autoscaler_max_workers'), 3);
+    assert.equal(sample('weighbridge_autoscaler_workers{sundown="false"}'), 2);
+    assert.equal(sample('weighbridge_autoscaler_scaled_workers_total{direction="up"}'), scaled('up'));
+    assert.equal(sample('weighbridge_autoscaler_scaled_workers_total{direction="down"}'), scaled('down'));
+    assert.ok(scaled('up') >= 2 && scaled('down') >= 1);
+    const leases = (JSON.parse((await fetchRaw(`${wb.adminUrl}/api/status`)).body.toString()) as { leadership: { lease: string; leader: boolean }[] }).leadership;
+    assert.ok(leases.length > 0);
+    for (const l of leases) assert.equal(sample(`weighbridge_lease_held{lease="${l.lease}"}`), l.leader ? 1 : 0);
   } finally {
     await wb.stop();
   }
