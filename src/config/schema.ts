@@ -10,6 +10,8 @@ import { WEIGHT_BASES, type WeightBasis } from '../scoring/score-book.js';
  */
 
 const port = z.number().int().min(0).max(65535);
+/** A DNS name, or a wildcard for one label (RFC 6125 section 6.4.3's common form). */
+const SERVER_NAME = /^(?:\*\.)?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const positiveMs = z.number().int().min(1);
 const httpPath = z.string().startsWith('/', 'must start with /').max(2048).default('/');
 
@@ -171,6 +173,18 @@ export const configSchema = z.strictObject({
       passphrase: z.string().min(1).optional(),
       /** The plain listener answers every request with a 308 to the same URL over HTTPS. */
       redirectHttp: z.boolean().default(false),
+      /** More certificates, each served to clients asking for its server name (SNI); others get the one above. */
+      certificates: z
+        .array(
+          z.strictObject({
+            serverName: z.string().regex(SERVER_NAME, 'must be a host name such as example.com, or *.example.com'),
+            certFile: z.string().min(1),
+            keyFile: z.string().min(1),
+            passphrase: z.string().min(1).optional(),
+          }),
+        )
+        .refine((list) => new Set(list.map((c) => c.serverName.toLowerCase())).size === list.length, 'a serverName is listed twice')
+        .default([]),
     })
     .optional(),
   /** A file every ingress thread appends a JSON line to per request; reopened on SIGUSR2. */

@@ -99,7 +99,7 @@ export class IngressHost {
    */
   async reloadTls(files: TlsFiles): Promise<void> {
     if (this.options.tls === null) return;
-    this.options.tls = { ...this.options.tls, certFile: files.certFile, keyFile: files.keyFile, passphrase: files.passphrase };
+    this.options.tls = { ...this.options.tls, certFile: files.certFile, keyFile: files.keyFile, passphrase: files.passphrase, certificates: files.certificates };
     const results = await Promise.allSettled(this.threads.map((t) => t && callThread(t, (api) => api.reloadTls(files))));
     const failed = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
     if (failed.length > 0) throw new Error(failed.join('; '));

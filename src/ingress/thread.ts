@@ -12,7 +12,7 @@ import { httpsLocation } from './https-redirect.js';
 import { readRequestHead, type ClientRequestHead, type Scheme } from './request-head.js';
 import { sendError } from './responses.js';
 import type { IngressThreadApi, IngressThreadData } from './thread-api.js';
-import type { TlsFiles } from './tls-files.js';
+import type { KeyPair, TlsFiles } from './tls-files.js';
 import { UpstreamPools } from './upstream-pools.js';
 import { attachWebSocketBridge } from './websocket-bridge.js';
 
@@ -72,13 +72,24 @@ function proxy(res: uWS.HttpResponse, req: uWS.HttpRequest, scheme: Scheme): voi
   if (exchange.dispatch() && hasBody) res.onData((chunk, isLast) => exchange.onClientData(chunk, isLast));
 }
 
-/** uWS reads the files itself; checkTlsFiles has said why they would fail, this only names the thread. */
+const appOptions = (pair: KeyPair): uWS.AppOptions => ({ cert_file_name: pair.certFile, key_file_name: pair.keyFile, ...(pair.passphrase === undefined ? {} : { passphrase: pair.passphrase }) });
+
+/**
+ * The TLS App with the proxy's routes, for the default certificate and for each SNI one: uWS
+ * keeps a router per server name, so each gets the routes too (a request under a name without
+ * them would hang). uWS reads the files itself; checkTlsFiles has said why they would fail, this
+ * only names the thread.
+ */
 function sslApp(files: TlsFiles): uWS.TemplatedApp {
+  let app: uWS.TemplatedApp;
   try {
-    return uWS.SSLApp({ cert_file_name: files.certFile, key_file_name: files.keyFile, ...(files.passphrase === undefined ? {} : { passphrase: files.passphrase }) });
+    app = uWS.SSLApp(appOptions(files));
   } catch (err) {
     throw new Error(`ingress thread ${data.threadIndex} cannot load ${files.certFile} and ${files.keyFile}: ${(err as Error).message}`);
   }
+  serve(app, 'https');
+  for (const pair of files.certificates) serve(app.addServerName(pair.serverName, appOptions(pair)).domain(pair.serverName), 'https');
+  return app;
 }
 
 function bind(app: uWS.TemplatedApp, port: number): Promise<uWS.us_listen_socket> {
@@ -96,7 +107,7 @@ interface Listener {
 }
 
 const plain: Listener = { app: data.tls?.redirectHttp ? uWS.App().any('/*', redirectToHttps) : serve(uWS.App(), 'http'), socket: null };
-let secure: Listener | null = data.tls === null ? null : { app: serve(sslApp(data.tls), 'https'), socket: null };
+let secure: Listener | null = data.tls === null ? null : { app: sslApp(data.tls), socket: null };
 /**
  * TLS Apps a reload replaced: their connections stay open with the session they have, so they are
  * closed only when the thread ends (idle keep-alive connections time out by themselves).
@@ -117,7 +128,7 @@ const api: IngressThreadApi = {
   },
   async reloadTls(files) {
     if (secure === null || draining) return;
-    const next = serve(sslApp(files), 'https');
+    const next = sslApp(files);
     // SO_REUSEPORT: the new listener takes its share of new connections before the old one stops.
     const socket = await bind(next, data.tls!.port);
     if (secure.socket !== null) uWS.us_listen_socket_close(secure.socket);

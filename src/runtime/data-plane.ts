@@ -148,8 +148,8 @@ export async function startDataPlane(config: Config, log: (line: string) => void
       if (next.tls !== undefined && config.tls !== undefined) checkTlsFiles(next.tls);
       await ingressHost.reload({ limits: next.limits, timeouts: next.timeouts });
       if (next.tls !== undefined && config.tls !== undefined) {
-        const { certFile, keyFile, passphrase } = next.tls;
-        await ingressHost.reloadTls({ certFile, keyFile, passphrase });
+        const { certFile, keyFile, passphrase, certificates } = next.tls;
+        await ingressHost.reloadTls({ certFile, keyFile, passphrase, certificates });
       }
     },
     reopenAccessLog: () => ingressHost.reopenAccessLog(),

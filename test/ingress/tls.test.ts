@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { resolveConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
-import { checkTlsFiles } from '../../src/ingress/tls-files.js';
+import { checkKeyPair, checkTlsFiles } from '../../src/ingress/tls-files.js';
 import { startCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { fetchRaw, startExampleWorkers, startHttpServer, startProxy, stopProcesses, type ExampleWorker } from '../helpers/servers.js';
@@ -41,9 +41,9 @@ interface TlsReply {
 }
 
 /** One HTTPS request that verifies the server against `ca` (the self-signed certificate is its own CA). */
-function fetchTls(url: string, ca: string, options: { method?: string; body?: Buffer; agent?: Agent | false } = {}): Promise<TlsReply> {
+function fetchTls(url: string, ca: string, options: { method?: string; body?: Buffer; agent?: Agent | false; servername?: string } = {}): Promise<TlsReply> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', ca: readFileSync(ca), servername: 'localhost', agent: options.agent ?? false }, (res) => {
+    const req = request(url, { method: options.method ?? 'GET', ca: readFileSync(ca), servername: options.servername ?? 'localhost', agent: options.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
       const presented = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint256;
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -51,6 +51,8 @@ function fetchTls(url: string, ca: string, options: { method?: string; body?: Bu
       res.on('error', reject);
     });
     req.on('error', reject);
+    // A broken build must fail here, not hang the suite (an SNI name without routes hangs in uWS).
+    req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
     req.end(options.body);
   });
 }
@@ -240,11 +242,44 @@ test('with redirectHttp the plain listener sends every request to HTTPS with a 3
     assert.match(post, new RegExp(`\r\nlocation: https://example\\.com:${tlsPort}/echo\r\n`, 'i'));
     assert.match(post, /\r\nconnection: close\r\n/i);
     assert.equal((await fetchRaw(`${proxy.url}/`, { agent: false, headers: { host: 'evil.com/x' } })).status, 400);
-    assert.equal(await completed(), before, 'a redirected request reached a worker');
-    // Following the redirect works.
+    // Following the redirect works, and only that request reaches a worker. The counts are
+    // sampled once a second, so the check waits for the followed one and then one more sample.
     const followed = await fetchTls(get.headers.location, certA.cert);
     assert.equal(followed.status, 200);
-    assert.equal(await completed(), before + 1);
+    await eventually('the followed request counted', async () => ((await completed()) > before ? true : undefined));
+    await new Promise((r) => setTimeout(r, 1_200));
+    assert.equal(await completed(), before + 1, 'a redirected request reached a worker');
+  } finally {
+    await proxy.stop();
+  }
+});
+
+test('SNI: a client asking for a configured name gets its certificate (wildcards too) and is proxied; others get the default; a reload adds a name', async () => {
+  const forA = selfSignedCert('DNS:a.test');
+  const forB = selfSignedCert('DNS:*.b.test');
+  const forC = selfSignedCert('DNS:c.test');
+  const tls = { port: 0, certFile: certA.cert, keyFile: certA.key, certificates: [{ serverName: 'a.test', certFile: forA.cert, keyFile: forA.key }, { serverName: '*.b.test', certFile: forB.cert, keyFile: forB.key }] };
+  const proxy = await startProxy({ driver: staticDriver(), tls });
+  try {
+    const https = `https://127.0.0.1:${proxy.dataPlane!.ingressTlsPort!}`;
+    for (let i = 0; i < 4; i++) {
+      // New connections each time, so both threads answer under every name.
+      const a = await fetchTls(`${https}/headers`, forA.cert, { servername: 'a.test' });
+      assert.equal(a.fingerprint, fingerprint(forA.cert));
+      assert.equal((JSON.parse(a.body.toString()) as { headers: Record<string, string> }).headers['x-forwarded-proto'], 'https');
+      const b = await fetchTls(`${https}/`, forB.cert, { servername: 'x.b.test' });
+      assert.equal(b.fingerprint, fingerprint(forB.cert));
+      assert.match(b.body.toString(), /^w[12]\n$/);
+      assert.equal((await fetchTls(`${https}/`, certA.cert, { servername: 'localhost' })).fingerprint, fingerprint(certA.cert));
+      assert.equal((await fetchTls(`${https}/`, certA.cert, { servername: 'c.test' }).catch((err: Error) => err.message)).toString().includes("Hostname/IP does not match certificate's altnames"), true, 'an unknown name got a certificate other than the default');
+    }
+    const reloaded = resolveConfig({ host: '127.0.0.1', port: 0, threads: 2, roles: ['ingress'], slowStartMs: 0, driver: staticDriver(), admin: { port: 0 }, tls: { ...tls, certificates: [...tls.certificates, { serverName: 'c.test', certFile: forC.cert, keyFile: forC.key }] } });
+    assert.deepEqual(await proxy.reload(reloaded), []);
+    for (let i = 0; i < 4; i++) {
+      const c = await fetchTls(`${https}/`, forC.cert, { servername: 'c.test' });
+      assert.equal(c.fingerprint, fingerprint(forC.cert));
+      assert.equal(c.status, 200);
+    }
   } finally {
     await proxy.stop();
   }
@@ -257,14 +292,20 @@ test('TLS files are checked before anything starts, each fault naming its field'
   const encrypted = join(dir, 'encrypted.pem');
   writeFileSync(encrypted, createPrivateKey(readFileSync(certA.key)).export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'open sesame' }));
 
-  assert.throws(() => checkTlsFiles({ certFile: join(dir, 'missing.pem'), keyFile: certA.key }), /^ConfigError: tls\.certFile: cannot read .*missing\.pem/);
-  assert.throws(() => checkTlsFiles({ certFile: certA.cert, keyFile: join(dir, 'missing.pem') }), /^ConfigError: tls\.keyFile: cannot read/);
-  assert.throws(() => checkTlsFiles({ certFile: garbage, keyFile: certA.key }), /^ConfigError: tls\.certFile: .*garbage\.pem holds no PEM certificate/);
-  assert.throws(() => checkTlsFiles({ certFile: certA.cert, keyFile: garbage }), /^ConfigError: tls\.keyFile: .*holds no usable PEM private key/);
-  assert.throws(() => checkTlsFiles({ certFile: certA.cert, keyFile: certB.key }), /^ConfigError: tls\.keyFile: .* does not go with tls\.certFile/);
-  assert.throws(() => checkTlsFiles({ certFile: certA.cert, keyFile: encrypted }), /an encrypted key needs tls\.passphrase/);
-  assert.throws(() => checkTlsFiles({ certFile: certA.cert, keyFile: encrypted, passphrase: 'wrong' }), /tls\.passphrase is wrong/);
-  assert.ok(checkTlsFiles({ certFile: certA.cert, keyFile: encrypted, passphrase: 'open sesame' }).getTime() > Date.now());
+  assert.throws(() => checkKeyPair({ certFile: join(dir, 'missing.pem'), keyFile: certA.key }, 'tls'), /^ConfigError: tls\.certFile: cannot read .*missing\.pem/);
+  assert.throws(() => checkKeyPair({ certFile: certA.cert, keyFile: join(dir, 'missing.pem') }, 'tls'), /^ConfigError: tls\.keyFile: cannot read/);
+  assert.throws(() => checkKeyPair({ certFile: garbage, keyFile: certA.key }, 'tls'), /^ConfigError: tls\.certFile: .*garbage\.pem holds no PEM certificate/);
+  assert.throws(() => checkKeyPair({ certFile: certA.cert, keyFile: garbage }, 'tls'), /^ConfigError: tls\.keyFile: .*holds no usable PEM private key/);
+  assert.throws(() => checkKeyPair({ certFile: certA.cert, keyFile: certB.key }, 'tls'), /^ConfigError: tls\.keyFile: .* does not go with tls\.certFile/);
+  assert.throws(() => checkKeyPair({ certFile: certA.cert, keyFile: encrypted }, 'tls'), /an encrypted key needs tls\.passphrase/);
+  assert.throws(() => checkKeyPair({ certFile: certA.cert, keyFile: encrypted, passphrase: 'wrong' }, 'tls'), /tls\.passphrase is wrong/);
+  assert.equal(checkKeyPair({ certFile: certA.cert, keyFile: encrypted, passphrase: 'open sesame' }, 'tls').fingerprint256, fingerprint(certA.cert));
+  // An SNI pair is checked the same way, under its own field, and must cover its name.
+  const sni = (serverName: string, pair: { cert: string; key: string }) => ({ certFile: certA.cert, keyFile: certA.key, certificates: [{ serverName, certFile: pair.cert, keyFile: pair.key }] });
+  assert.throws(() => checkTlsFiles({ ...sni('a.test', certA), certificates: [{ serverName: 'a.test', certFile: certA.cert, keyFile: certB.key }] }), /^ConfigError: tls\.certificates\[0\]\.keyFile: .* does not go with/);
+  assert.throws(() => checkTlsFiles(sni('a.test', certA)), /^ConfigError: tls\.certificates\[0\]\.certFile: .* does not cover a\.test/);
+  assert.throws(() => checkTlsFiles(sni('*.localhost', certA)), /does not cover \*\.localhost/);
+  checkTlsFiles(sni('localhost', certA));
 
   // An encrypted key with its passphrase serves (uWS decrypts it itself).
   const proxy = await startProxy({ driver: staticDriver(), tls: { port: 0, certFile: certA.cert, keyFile: encrypted, passphrase: 'open sesame' } });
@@ -276,6 +317,9 @@ test('TLS files are checked before anything starts, each fault naming its field'
   await assert.rejects(startProxy({ driver: staticDriver(), tls: { port: 0, certFile: certA.cert, keyFile: certB.key } }), /tls\.keyFile/);
   assert.throws(() => resolveConfig({ port: 8443, tls: { certFile: certA.cert, keyFile: certA.key } }), /tls\.port: must differ from port/);
   assert.throws(() => resolveConfig({ tls: { certFile: certA.cert } }), /tls\.keyFile/);
+  const pair = { certFile: certA.cert, keyFile: certA.key };
+  assert.throws(() => resolveConfig({ tls: { ...pair, certificates: [{ serverName: 'a.test', ...pair }, { serverName: 'A.test', ...pair }] } }), /tls\.certificates: a serverName is listed twice/);
+  assert.throws(() => resolveConfig({ tls: { ...pair, certificates: [{ serverName: 'a b', ...pair }] } }), /tls\.certificates\.0\.serverName: must be a host name/);
 });
 
 test('the command line serves HTTPS with --tls-cert, --tls-key and --tls-port, and SIGHUP rotates the certificate', async () => {
