@@ -203,6 +203,22 @@ export const configSchema = z.strictObject({
       maxEjectedPercent: z.number().min(0).max(100).default(50),
     })
     .default({ consecutiveFailures: 5, baseEjectionMs: 10_000, maxEjectionMs: 300_000, maxEjectedPercent: 50 }),
+  /**
+   * Active health checks (HAProxy's check with fall and rise): a GET to each of this host's ready
+   * workers every intervalMs; unhealthyThreshold failures in a row take a worker out of the table,
+   * healthyThreshold passes bring it back. A pass is any answer below 500 within timeoutMs.
+   */
+  healthCheck: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      path: httpPath,
+      intervalMs: positiveMs.default(2_000),
+      timeoutMs: positiveMs.default(1_000),
+      unhealthyThreshold: z.number().int().min(1).max(1_000).default(3),
+      healthyThreshold: z.number().int().min(1).max(1_000).default(2),
+    })
+    .prefault({})
+    .refine((h) => h.timeoutMs <= h.intervalMs, { message: 'must not exceed intervalMs', path: ['timeoutMs'] }),
   /** The collector's measurements (seed 000, section 3.1 inputs). */
   collector: z
     .strictObject({

@@ -7,6 +7,7 @@ import { StaticDriver } from '../drivers/static-driver.js';
 import { AccessLog } from '../ingress/access-log.js';
 import { IngressHost } from '../ingress/ingress-host.js';
 import { checkTlsFiles } from '../ingress/tls-files.js';
+import { HealthChecker } from '../routing/health-checker.js';
 import { OutlierDetector } from '../routing/outlier-detector.js';
 import { WorkerRegistry, type WorkerView } from '../routing/worker-registry.js';
 import { RouteTableWriter } from '../shared/route-table.js';
@@ -94,8 +95,10 @@ export async function startDataPlane(config: Config, log: (line: string) => void
       log(`worker ${id} readmitted after its ejection`);
     }
   }, 200);
+  const health = config.healthCheck.enabled ? new HealthChecker(registry, config.healthCheck, log) : null;
   try {
     await driver.start(registry);
+    health?.start();
     ingress = await IngressHost.start(
       {
         host: config.host,
@@ -116,6 +119,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
   } catch (err) {
     clearInterval(sampling);
     clearInterval(outliers);
+    health?.stop();
     await ingress?.close();
     await driver.stop();
     throw err;
@@ -162,6 +166,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
         if (stats.inflightTotal > 0) log(`shutdown: ${stats.inflightTotal} requests still in flight after ${config.timeouts.shutdownMs} ms; closing them`);
         clearInterval(sampling);
         clearInterval(outliers);
+        health?.stop();
         await ingressHost.close();
         await driver.stop();
       })();

@@ -17,9 +17,11 @@ export const WorkerState = {
   down: 3,
   /** Taken out of the table by outlier detection for a while. */
   ejected: 4,
+  /** Taken out of the table for failing active health checks, until it passes them again. */
+  unhealthy: 5,
 } as const;
 export type WorkerStateValue = (typeof WorkerState)[keyof typeof WorkerState];
-export const WORKER_STATE_NAMES: Record<number, string> = { 0: 'free', 1: 'ready', 2: 'draining', 3: 'down', 4: 'ejected' };
+export const WORKER_STATE_NAMES: Record<number, string> = { 0: 'free', 1: 'ready', 2: 'draining', 3: 'down', 4: 'ejected', 5: 'unhealthy' };
 
 const F_INCARNATION = 0;
 const F_STATE = 1;

@@ -1,0 +1,71 @@
+import { Prober } from '../metrics/probe.js';
+import { WorkerState } from '../shared/worker-directory.js';
+import { HealthTracker } from './health-tracker.js';
+import type { WorkerRegistry } from './worker-registry.js';
+
+export interface HealthCheckOptions {
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  unhealthyThreshold: number;
+  healthyThreshold: number;
+}
+
+/**
+ * Active health checks of a host's workers: every interval, one GET to each worker that is ready
+ * or out for failing its checks (the collector's Prober: keep-alive, any answer below 500 within
+ * the timeout passes), and the HealthTracker's verdict applied to the route table. Workers that
+ * are draining, down or ejected are left to their drivers and to outlier detection.
+ */
+export class HealthChecker {
+  private readonly tracker: HealthTracker;
+  private readonly prober: Prober;
+  private timer: NodeJS.Timeout | null = null;
+  private checking = false;
+
+  constructor(
+    private readonly registry: WorkerRegistry,
+    private readonly options: HealthCheckOptions,
+    private readonly log: (line: string) => void,
+  ) {
+    this.tracker = new HealthTracker(options);
+    this.prober = new Prober({ path: options.path, timeoutMs: options.timeoutMs });
+  }
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.round(), this.options.intervalMs);
+  }
+
+  /** One round; a round still waiting on a slow worker makes the next one wait for the interval after. */
+  async round(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      const checked = this.registry.list().filter((w) => w.state === WorkerState.ready || w.state === WorkerState.unhealthy);
+      const results = await Promise.all(
+        checked.map(async (w) => ({ id: w.id, ok: (await this.prober.probe(w.host, w.port)) !== null, unhealthy: w.state === WorkerState.unhealthy })),
+      );
+      const verdict = this.tracker.record(results);
+      const { path, unhealthyThreshold, healthyThreshold } = this.options;
+      // The state may have moved on while the checks ran (a drain, a crash): only those that did not are changed.
+      for (const id of verdict.unhealthy) {
+        if (this.registry.get(id)?.state !== WorkerState.ready) continue;
+        this.registry.setState(id, WorkerState.unhealthy);
+        this.log(`worker ${id} failed ${unhealthyThreshold} health checks in a row (GET ${path}): out of the table until it passes ${healthyThreshold}`);
+      }
+      for (const id of verdict.healthy) {
+        if (this.registry.get(id)?.state !== WorkerState.unhealthy) continue;
+        this.registry.setState(id, WorkerState.ready);
+        this.log(`worker ${id} passed ${healthyThreshold} health checks in a row: back in the table`);
+      }
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.prober.close();
+  }
+}

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { resolveConfig } from '../../src/config/load.js';
+import { eventually } from '../helpers/eventually.js';
+import { fetchRaw, startHttpServer, startProxy } from '../helpers/servers.js';
+
+test('active health checks take a worker that fails them out of the table and bring it back once it passes', async () => {
+  let aHealthy = true;
+  const a = await startHttpServer((req, res) => {
+    if (req.url === '/healthz') res.statusCode = aHealthy ? 200 : 503;
+    res.end(req.url === '/healthz' ? '' : 'a\n');
+  });
+  const b = await startHttpServer((req, res) => res.end(req.url === '/healthz' ? '' : 'b\n'));
+  const log: string[] = [];
+  const proxy = await startProxy(
+    {
+      driver: { kind: 'static', upstreams: [{ url: a.url, id: 'a' }, { url: b.url, id: 'b' }] },
+      healthCheck: { enabled: true, path: '/healthz', intervalMs: 100, timeoutMs: 100, unhealthyThreshold: 2, healthyThreshold: 2 },
+    },
+    log,
+  );
+  const state = async (id: string): Promise<string> =>
+    (JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/workers`)).body.toString()) as { id: string; state: string }[]).find((w) => w.id === id)!.state;
+  const answers = async (n: number): Promise<string[]> => {
+    const seen = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      const reply = await fetchRaw(`${proxy.url}/`);
+      assert.equal(reply.status, 200);
+      seen.add(reply.body.toString().trim());
+    }
+    return [...seen].sort();
+  };
+  try {
+    assert.deepEqual(await answers(40), ['a', 'b']);
+
+    // Failing checks (a 503): out of the table after two in a row, so no request reaches it.
+    aHealthy = false;
+    await eventually('a out of the table', async () => ((await state('a')) === 'unhealthy' ? true : undefined));
+    assert.deepEqual(await answers(40), ['b']);
+    assert.ok(log.some((l) => /^worker a failed 2 health checks in a row \(GET \/healthz\)/.test(l)), log.join('\n'));
+    assert.equal(await state('b'), 'ready');
+
+    // Passing again: back in the table.
+    aHealthy = true;
+    await eventually('a back in the table', async () => ((await state('a')) === 'ready' ? true : undefined));
+    assert.deepEqual(await answers(40), ['a', 'b']);
+    assert.ok(log.some((l) => /^worker a passed 2 health checks in a row/.test(l)), log.join('\n'));
+
+    // A worker that stops answering at all goes out too, and requests keep succeeding meanwhile.
+    await a.close();
+    await eventually('a out once it is gone', async () => ((await state('a')) === 'unhealthy' ? true : undefined));
+    assert.deepEqual(await answers(20), ['b']);
+    const metrics = (await fetchRaw(`${proxy.adminUrl}/metrics`)).body.toString();
+    assert.match(metrics, /^weighbridge_worker_state\{worker="a",address="127\.0\.0\.1:\d+",state="unhealthy"\} 1$/m);
+  } finally {
+    await proxy.stop();
+    await b.close();
+    await a.close().catch(() => undefined);
+  }
+});
+
+test('health checks are off by default, and a timeout above the interval is refused', () => {
+  assert.equal(resolveConfig({}).healthCheck.enabled, false);
+  assert.throws(() => resolveConfig({ healthCheck: { enabled: true, intervalMs: 1000, timeoutMs: 2000 } }), /healthCheck\.timeoutMs: must not exceed intervalMs/);
+});
