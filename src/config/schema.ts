@@ -32,7 +32,15 @@ export const staticUpstreamSchema = z.strictObject({
 
 export const staticDriverSchema = z.strictObject({
   kind: z.literal('static'),
-  upstreams: z.array(staticUpstreamSchema).min(1),
+  upstreams: z
+    .array(staticUpstreamSchema)
+    .min(1)
+    .superRefine((list, ctx) => {
+      // A worker's id is its id field, else host:port as in the URL.
+      const ids = list.map((u) => u.id ?? new URL(u.url).host);
+      const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+      if (twice !== undefined) ctx.addIssue({ code: 'custom', message: `two upstreams have the id ${twice}; give one an id of its own` });
+    }),
 });
 
 export const processDriverSchema = z.strictObject({

@@ -12,7 +12,7 @@ export interface WorkerRecord {
   readonly slot: number;
   readonly incarnation: number;
   /** The weight its driver gave it (configuration); the scorer's weights are relative to it. */
-  readonly baseWeight: number;
+  baseWeight: number;
   /** The weight in the route table: the base weight until the scorer sends one. */
   weight: number;
   /** A default worker (seed 000, section 3.3) is never sent to Sundown; the configured ones are. */
@@ -104,6 +104,18 @@ export class WorkerRegistry {
     if (state === WorkerState.ready) record.readyAt = this.now();
     record.state = state;
     this.directory.setState(record.slot, state);
+    this.publish();
+  }
+
+  /**
+   * A new configured weight: the table's weight moves in proportion (the scorer's factor kept)
+   * until the scorer's next weights, which it computes from the new base.
+   */
+  setBaseWeight(id: string, baseWeight: number): void {
+    const record = this.workers.get(id);
+    if (!record || record.baseWeight === baseWeight) return;
+    record.weight = record.baseWeight > 0 ? (record.weight * baseWeight) / record.baseWeight : baseWeight;
+    record.baseWeight = baseWeight;
     this.publish();
   }
 

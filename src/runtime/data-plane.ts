@@ -151,6 +151,10 @@ export async function startDataPlane(config: Config, log: (line: string) => void
       // Checked first, so a bad file leaves every setting as it was.
       if (next.tls !== undefined && config.tls !== undefined) checkTlsFiles(next.tls);
       await ingressHost.reload({ limits: next.limits, timeouts: next.timeouts });
+      if (driver instanceof StaticDriver && next.driver.kind === 'static') {
+        const changes = driver.update(next.driver.upstreams, next.timeouts.shutdownMs, log);
+        if (changes.length > 0) log(`static upstreams reloaded: ${changes.join('; ')}`);
+      }
       if (next.tls !== undefined && config.tls !== undefined) {
         const { certFile, keyFile, passphrase, certificates } = next.tls;
         await ingressHost.reloadTls({ certFile, keyFile, passphrase, certificates });

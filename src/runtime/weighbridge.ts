@@ -186,8 +186,10 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
     ready,
     async reload(next) {
       const restartNeeded = (Object.keys(next) as (keyof Config)[]).filter(
-        (k) => k !== 'limits' && k !== 'timeouts' && k !== 'tls' && JSON.stringify(next[k]) !== JSON.stringify(config[k]),
+        (k) => k !== 'limits' && k !== 'timeouts' && k !== 'tls' && k !== 'driver' && JSON.stringify(next[k]) !== JSON.stringify(config[k]),
       );
+      // Static upstreams apply at once (the data plane's reload); any other driver change needs a restart.
+      if ((next.driver.kind !== 'static' || config.driver.kind !== 'static') && JSON.stringify(next.driver) !== JSON.stringify(config.driver)) restartNeeded.push('driver');
       if (next.limits.maxWorkers !== config.limits.maxWorkers) restartNeeded.push('limits');
       // The files (and the passphrase) are read again on every reload; the listener is not moved.
       if ((next.tls === undefined) !== (config.tls === undefined) || next.tls?.port !== config.tls?.port || next.tls?.redirectHttp !== config.tls?.redirectHttp) restartNeeded.push('tls');

@@ -91,3 +91,14 @@ export function fetchRaw(url: string, options: { method?: string; headers?: Reco
     req.end(options.body);
   });
 }
+
+/** The distinct bodies (trimmed, sorted) of n GETs in a row, each of which must answer 200. */
+export async function distinctAnswers(url: string, n: number): Promise<string[]> {
+  const seen = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const reply = await fetchRaw(url);
+    if (reply.status !== 200) throw new Error(`GET ${url} answered ${reply.status}: ${reply.body.toString()}`);
+    seen.add(reply.body.toString().trim());
+  }
+  return [...seen].sort();
+}

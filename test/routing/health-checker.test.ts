@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { resolveConfig } from '../../src/config/load.js';
 import { eventually } from '../helpers/eventually.js';
-import { fetchRaw, startHttpServer, startProxy } from '../helpers/servers.js';
+import { distinctAnswers, fetchRaw, startHttpServer, startProxy } from '../helpers/servers.js';
 
 test('active health checks take a worker that fails them out of the table and bring it back once it passes', async () => {
   let aHealthy = true;
@@ -21,15 +21,7 @@ test('active health checks take a worker that fails them out of the table and br
   );
   const state = async (id: string): Promise<string> =>
     (JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/workers`)).body.toString()) as { id: string; state: string }[]).find((w) => w.id === id)!.state;
-  const answers = async (n: number): Promise<string[]> => {
-    const seen = new Set<string>();
-    for (let i = 0; i < n; i++) {
-      const reply = await fetchRaw(`${proxy.url}/`);
-      assert.equal(reply.status, 200);
-      seen.add(reply.body.toString().trim());
-    }
-    return [...seen].sort();
-  };
+  const answers = (n: number): Promise<string[]> => distinctAnswers(`${proxy.url}/`, n);
   try {
     assert.deepEqual(await answers(40), ['a', 'b']);
 
