@@ -17,17 +17,19 @@ test('a reload with a new static upstream list adds, drains and reweights worker
   const [a, b, c] = await Promise.all(['a', 'b', 'c'].map(upstream));
   const log: string[] = [];
   const driver = (upstreams: { url: string; id: string; weight?: number }[]): ConfigInput['driver'] => ({ kind: 'static', upstreams });
-  const proxy = await startProxy({ driver: driver([{ url: a!.url, id: 'a' }, { url: b!.url, id: 'b' }]) }, log);
+  // Weighted random, so that every worker's share follows its weight alone (weighted P2C would
+  // seldom pick a weight-1 worker beside a weight-3 one between sequential requests).
+  const proxy = await startProxy({ policy: 'weighted-random', driver: driver([{ url: a!.url, id: 'a' }, { url: b!.url, id: 'b' }]) }, log);
   // What startProxy resolves its configuration with, so that only the driver differs.
-  const reloaded = (d: ConfigInput['driver']) => resolveConfig({ host: '127.0.0.1', port: 0, threads: 2, roles: ['ingress'], slowStartMs: 0, admin: { port: 0 }, driver: d });
+  const reloaded = (d: ConfigInput['driver']) => resolveConfig({ host: '127.0.0.1', port: 0, threads: 2, roles: ['ingress'], slowStartMs: 0, admin: { port: 0 }, policy: 'weighted-random', driver: d });
   const workers = async () => JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/workers`)).body.toString()) as { id: string; state: string; baseWeight: number }[];
   const answers = (n: number): Promise<string[]> => distinctAnswers(`${proxy.url}/`, n);
   try {
     assert.deepEqual(await answers(40), ['a', 'b']);
-    // Ten slow requests in flight, spread over a and b by their in-flight counts.
-    const slow = Array.from({ length: 10 }, () => fetchRaw(`${proxy.url}/slow`, { agent: false }));
+    // Sixteen slow requests in flight, spread over a and b at random (all on b: 2^-16).
+    const slow = Array.from({ length: 16 }, () => fetchRaw(`${proxy.url}/slow`, { agent: false }));
     const inflight = async () => (JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/status`)).body.toString()) as { requests: { inflight: number } }).requests.inflight;
-    await eventually('the slow requests in flight', async () => ((await inflight()) === 10 ? true : undefined));
+    await eventually('the slow requests in flight', async () => ((await inflight()) === 16 ? true : undefined));
 
     assert.deepEqual(await proxy.reload(reloaded(driver([{ url: b!.url, id: 'b', weight: 3 }, { url: c!.url, id: 'c' }]))), []);
     assert.ok(log.includes('static upstreams reloaded: draining a; weight of b 1 -> 3; adding c'), log.join('\n'));
@@ -37,7 +39,7 @@ test('a reload with a new static upstream list adds, drains and reweights worker
 
     // The requests a had in flight finish there, and then it leaves.
     const replies = await Promise.all(slow);
-    assert.deepEqual(replies.map((r) => r.status), Array(10).fill(200));
+    assert.deepEqual(replies.map((r) => r.status), Array(16).fill(200));
     assert.ok(replies.some((r) => r.body.toString() === 'a slow\n'), 'no slow request went to a');
     await eventually('a removed', async () => ((await workers()).some((w) => w.id === 'a') ? undefined : true));
     assert.ok(log.includes('static upstreams: a removed'), log.join('\n'));
