@@ -1,6 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { LineAppender } from '../util/line-appender.js';
+import type { Scheme } from './request-head.js';
 
 /** How a logged request ended. */
 export type AccessOutcome = 'ok' | 'worker-failed' | 'client-ended' | 'rejected' | 'redirected';
@@ -11,6 +12,8 @@ export interface AccessRecord {
   time: string;
   client: string;
   method: string;
+  /** The listener the request came in on. */
+  scheme: Scheme;
   /** Path and query as the client sent them. */
   target: string;
   /** What the client got; 0 when it got nothing (it left first, or the response was cut). */
@@ -33,7 +36,7 @@ export interface AccessRecord {
 export function formatAccessLine(time: string, r: Omit<AccessRecord, 'time'>): string {
   const worker = r.worker === null ? 'null' : JSON.stringify(r.worker);
   const durationMs = Math.round(r.durationMs * 1000) / 1000;
-  return `{"time":"${time}","client":${JSON.stringify(r.client)},"method":${JSON.stringify(r.method)},"target":${JSON.stringify(r.target)},"status":${r.status},"worker":${worker},"durationMs":${durationMs},"bytesIn":${r.bytesIn},"bytesOut":${r.bytesOut},"outcome":"${r.outcome}"}\n`;
+  return `{"time":"${time}","client":${JSON.stringify(r.client)},"method":${JSON.stringify(r.method)},"scheme":"${r.scheme}","target":${JSON.stringify(r.target)},"status":${r.status},"worker":${worker},"durationMs":${durationMs},"bytesIn":${r.bytesIn},"bytesOut":${r.bytesOut},"outcome":"${r.outcome}"}\n`;
 }
 
 /**

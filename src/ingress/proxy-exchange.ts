@@ -388,9 +388,9 @@ export class ProxyExchange implements UpstreamExchange {
     this.ctx.stats.release();
     const log = this.ctx.accessLog;
     if (log !== null) {
-      const { client, method, target } = this.request;
+      const { client, method, scheme, target } = this.request;
       const durationMs = this.ctx.stats.now() - this.startedAt;
-      log.write({ client, method, target, status: this.sentStatus, worker: this.workerId, durationMs, bytesIn: this.bytesIn, bytesOut: this.bytesOut, outcome: this.slot < 0 ? 'rejected' : ACCESS_OUTCOME[outcome] });
+      log.write({ client, method, scheme, target, status: this.sentStatus, worker: this.workerId, durationMs, bytesIn: this.bytesIn, bytesOut: this.bytesOut, outcome: this.slot < 0 ? 'rejected' : ACCESS_OUTCOME[outcome] });
     }
   }
 

@@ -13,6 +13,7 @@ export interface ClientRequestHead {
   target: string;
   /** The client's address, as X-Forwarded-For gets it. */
   client: string;
+  scheme: Scheme;
   /** The upstream request head, ready to write (request line, end-to-end fields, X-Forwarded-*). */
   upstreamHead: string;
   /** Request line plus field bytes, as counted against limits.maxHeaderBytes. */
@@ -52,7 +53,7 @@ export function readRequestHead(req: HttpRequest, res: HttpResponse, scheme: Sch
   if (f.chunked) head += 'transfer-encoding: chunked\r\n';
   else if (f.contentLength >= 0) head += `content-length: ${f.contentLength}\r\n`;
   head += '\r\n';
-  return { method, target, client, upstreamHead: head, headerBytes: method.length + target.length + 11 + f.bytes, contentLength: f.contentLength, chunked: f.chunked };
+  return { method, target, client, scheme, upstreamHead: head, headerBytes: method.length + target.length + 11 + f.bytes, contentLength: f.contentLength, chunked: f.chunked };
 }
 
 interface RequestFields {

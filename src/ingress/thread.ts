@@ -46,7 +46,7 @@ function redirectToHttps(res: uWS.HttpResponse, req: uWS.HttpRequest): void {
   const close = head.chunked || head.contentLength !== -1;
   if (location === null) return refuse(res, head, 400, 'a valid Host field is needed for the redirect to HTTPS', close);
   sendError(res, 308, `see ${location}`, close, { location });
-  ctx.accessLog?.write({ client: head.client, method: head.method, target: head.target, status: 308, worker: null, durationMs: 0, bytesIn: 0, bytesOut: 0, outcome: 'redirected' });
+  ctx.accessLog?.write({ client: head.client, method: head.method, scheme: 'http', target: head.target, status: 308, worker: null, durationMs: 0, bytesIn: 0, bytesOut: 0, outcome: 'redirected' });
 }
 
 /** Gives an App (plain or TLS) the proxy's routes; the scheme is what X-Forwarded-Proto says. */
@@ -118,7 +118,7 @@ let draining = false;
 /** Answers a request the ingress turns away before any worker sees it. */
 function refuse(res: uWS.HttpResponse, head: ClientRequestHead, status: number, message: string, close: boolean, extraHeaders?: Record<string, string>): void {
   sendError(res, status, message, close, extraHeaders);
-  ctx.accessLog?.write({ client: head.client, method: head.method, target: head.target, status, worker: null, durationMs: 0, bytesIn: 0, bytesOut: 0, outcome: 'rejected' });
+  ctx.accessLog?.write({ client: head.client, method: head.method, scheme: head.scheme, target: head.target, status, worker: null, durationMs: 0, bytesIn: 0, bytesOut: 0, outcome: 'rejected' });
 }
 
 const api: IngressThreadApi = {

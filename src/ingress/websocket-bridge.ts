@@ -72,7 +72,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
         logEnd(status, outcome, 0, 0);
       };
       const logEnd = (status: number, outcome: AccessOutcome, bytesIn: number, bytesOut: number): void =>
-        ctx.accessLog?.write({ client, method: 'GET', target, status, worker, durationMs: stats.now() - startedAt, bytesIn, bytesOut, outcome });
+        ctx.accessLog?.write({ client, method: 'GET', scheme, target, status, worker, durationMs: stats.now() - startedAt, bytesIn, bytesOut, outcome });
       const limit = ctx.limits.maxConcurrentRequests;
       if (!stats.tryAdmit(limit)) return refuse(503, `more than ${limit} requests in flight`, 'rejected');
       const key = req.getHeader('sec-websocket-key');

@@ -11,7 +11,7 @@ import { sendRaw } from '../helpers/raw-http.js';
 import { fetchRaw, startExampleWorkers, startProxy, stopProcesses } from '../helpers/servers.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
-const KEYS = ['time', 'client', 'method', 'target', 'status', 'worker', 'durationMs', 'bytesIn', 'bytesOut', 'outcome'];
+const KEYS = ['time', 'client', 'method', 'scheme', 'target', 'status', 'worker', 'durationMs', 'bytesIn', 'bytesOut', 'outcome'];
 
 /** The file's lines, each parsed and checked to be one whole record. */
 function records(path: string): AccessRecord[] {
@@ -39,7 +39,7 @@ test('a formatted line is what JSON.stringify writes, on random records with eve
   const outcomes: AccessOutcome[] = ['ok', 'worker-failed', 'client-ended', 'rejected'];
   for (let i = 0; i < 20_000; i++) {
     const record = {
-      client: text(), method: text(), target: text(), status: int(600), worker: random() < 0.2 ? null : text(),
+      client: text(), method: text(), scheme: random() < 0.5 ? ('http' as const) : ('https' as const), target: text(), status: int(600), worker: random() < 0.2 ? null : text(),
       durationMs: random() < 0.1 ? int(100) : random() * 10 ** int(7), bytesIn: int(2 ** 40), bytesOut: int(2 ** 52), outcome: outcomes[int(4)]!,
     };
     const time = new Date(int(2 ** 42)).toISOString();
@@ -75,7 +75,7 @@ test('the access log has a JSON line per request: worker answers, failures, refu
 
     const [get, post, failed, refused, socket] = await recordsWhen(path, 5);
     assert.deepEqual({ ...get!, time: undefined, durationMs: undefined }, {
-      time: undefined, client: '127.0.0.1', method: 'GET', target: '/?q=%22quoted%22', status: 200, worker: 'w1', durationMs: undefined, bytesIn: 0, bytesOut: 3, outcome: 'ok',
+      time: undefined, client: '127.0.0.1', method: 'GET', scheme: 'http', target: '/?q=%22quoted%22', status: 200, worker: 'w1', durationMs: undefined, bytesIn: 0, bytesOut: 3, outcome: 'ok',
     });
     assert.ok(get!.durationMs >= 0 && get!.durationMs < 60_000);
     const at = Date.parse(get!.time);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash, createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { Agent, request } from 'node:https';
 import { connect } from 'node:net';
@@ -221,7 +221,8 @@ test('a reload reads the certificate again: new connections get the new one, an 
 });
 
 test('with redirectHttp the plain listener sends every request to HTTPS with a 308, and no worker sees it', async () => {
-  const proxy = await startProxy({ driver: staticDriver(), tls: { port: 0, certFile: certA.cert, keyFile: certA.key, redirectHttp: true } });
+  const accessLog = join(tempDir('tls-access'), 'access.log');
+  const proxy = await startProxy({ driver: staticDriver(), accessLog, tls: { port: 0, certFile: certA.cert, keyFile: certA.key, redirectHttp: true } });
   try {
     const tlsPort = proxy.dataPlane!.ingressTlsPort!;
     const completed = async (): Promise<number> =>
@@ -249,6 +250,14 @@ test('with redirectHttp the plain listener sends every request to HTTPS with a 3
     await eventually('the followed request counted', async () => ((await completed()) > before ? true : undefined));
     await new Promise((r) => setTimeout(r, 1_200));
     assert.equal(await completed(), before + 1, 'a redirected request reached a worker');
+    // The access log tells the two listeners apart.
+    const lines = await eventually('the access log lines', async () => {
+      const text = existsSync(accessLog) ? readFileSync(accessLog, 'utf8') : '';
+      const parsed = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { scheme: string; status: number; outcome: string; target: string });
+      return parsed.length >= 4 ? parsed : undefined;
+    });
+    // Two threads write their own lines, so the order across them is not kept.
+    assert.deepEqual(lines.map((l) => `${l.scheme} ${l.status} ${l.outcome}`).sort(), ['http 308 redirected', 'http 308 redirected', 'http 400 rejected', 'https 200 ok']);
   } finally {
     await proxy.stop();
   }
