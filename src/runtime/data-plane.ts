@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import { WeighbridgeError } from '../errors.js';
 import type { WorkerDriver } from '../drivers/driver.js';
 import type { LocalWorkers } from '../metrics/resources.js';
 import { DockerDriver } from '../drivers/docker-driver.js';
@@ -45,6 +46,11 @@ export interface DataPlane {
   reload(config: Config): Promise<void>;
   /** Every ingress thread reopens the access log (after log rotation moved the file). */
   reopenAccessLog(): Promise<void>;
+  /**
+   * The admin API's drain (no new requests; those in flight finish) and its undoing, for one
+   * worker; a WeighbridgeError for an unknown worker or one draining for another reason.
+   */
+  holdWorker(id: string, hold: 'drain' | 'ready'): WorkerView;
   /** Graceful stop: no new connections, in-flight requests get timeouts.shutdownMs, workers stop. */
   stop(): Promise<void>;
 }
@@ -126,6 +132,8 @@ export async function startDataPlane(config: Config, log: (line: string) => void
   }
   const ingressHost = ingress;
 
+  /** Workers drained through the admin API, the only ones it may make ready again. */
+  const held = new Set<string>();
   let stopping: Promise<void> | undefined;
   return {
     ingressPort: ingressHost.port,
@@ -161,6 +169,19 @@ export async function startDataPlane(config: Config, log: (line: string) => void
       }
     },
     reopenAccessLog: () => ingressHost.reopenAccessLog(),
+    holdWorker(id, hold) {
+      const worker = registry.get(id);
+      if (worker === undefined) throw new WeighbridgeError('ERR_BAD_REQUEST', `no worker ${id} on this host`);
+      if (hold === 'drain') {
+        if (worker.state !== WorkerState.draining) held.add(id);
+        registry.setState(id, WorkerState.draining);
+      } else {
+        if (!held.has(id) || worker.state !== WorkerState.draining) throw new WeighbridgeError('ERR_BAD_REQUEST', `worker ${id} is ${registry.view(worker).state}, not drained through the admin API`);
+        held.delete(id);
+        registry.setState(id, WorkerState.ready);
+      }
+      return registry.view(worker);
+    },
     stop() {
       stopping ??= (async () => {
         driver.quiesce();

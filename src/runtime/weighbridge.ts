@@ -85,6 +85,12 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
   const autoscaler = store !== null && fleet !== null ? new Autoscaler(fleet, store, { ...config.autoscaler, minWorkers: minWorkers(config), log }) : null;
   const driver = dataPlane?.driver;
   const scalable = driver !== undefined && isScalable(driver) ? driver : null;
+  const holdWorker = (body: unknown, hold: 'drain' | 'ready') => {
+    if (dataPlane === null) throw new WeighbridgeError('ERR_BAD_REQUEST', 'no data plane runs on this host');
+    const id = (body as { id?: unknown } | null)?.id;
+    if (typeof id !== 'string') throw new WeighbridgeError('ERR_BAD_REQUEST', 'expected {"id": "<worker id>"}');
+    return dataPlane.holdWorker(id, hold);
+  };
   let admin: AdminServer;
   try {
     admin = await startAdminServer(config.admin.host, config.admin.port, {
@@ -125,6 +131,8 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
         return new TextReply(EXPOSITION_CONTENT_TYPE, formatExposition(families));
       },
     }, {
+      '/api/workers/drain': async (body) => holdWorker(body, 'drain'),
+      '/api/workers/ready': async (body) => holdWorker(body, 'ready'),
       '/api/autoscaler/default-count': async (body) => {
         if (autoscaler === null) throw new WeighbridgeError('ERR_BAD_REQUEST', 'no autoscaler runs on this host');
         const count = (body as { count?: unknown } | null)?.count;

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { eventually } from '../helpers/eventually.js';
+import { distinctAnswers, fetchRaw, startHttpServer, startProxy } from '../helpers/servers.js';
+
+test('the admin API drains one worker (no new requests, those in flight finish) and makes it ready again', async () => {
+  const servers = await Promise.all(
+    ['a', 'b'].map((id) =>
+      startHttpServer((req, res) => {
+        if (req.url === '/slow') setTimeout(() => res.end(`${id} slow\n`), 1_000);
+        else res.end(`${id}\n`);
+      }),
+    ),
+  );
+  const proxy = await startProxy({ policy: 'weighted-random', driver: { kind: 'static', upstreams: servers.map((s, i) => ({ url: s.url, id: ['a', 'b'][i]! })) } });
+  const post = async (action: string, body: unknown) => {
+    const reply = await fetchRaw(`${proxy.adminUrl}/api/workers/${action}`, { method: 'POST', body: JSON.stringify(body) });
+    return { status: reply.status, body: JSON.parse(reply.body.toString()) as { state?: string; error?: string } };
+  };
+  try {
+    assert.deepEqual(await distinctAnswers(`${proxy.url}/`, 40), ['a', 'b']);
+    // Slow requests on both; a drains while they run.
+    const slow = Array.from({ length: 16 }, () => fetchRaw(`${proxy.url}/slow`, { agent: false }));
+    await eventually('the slow requests in flight', async () =>
+      (JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/status`)).body.toString()) as { requests: { inflight: number } }).requests.inflight === 16 ? true : undefined,
+    );
+    const drained = await post('drain', { id: 'a' });
+    assert.equal(drained.status, 200);
+    assert.equal(drained.body.state, 'draining');
+    assert.deepEqual(await distinctAnswers(`${proxy.url}/`, 40), ['b']);
+    const replies = await Promise.all(slow);
+    assert.deepEqual(replies.map((r) => r.status), Array(16).fill(200));
+    assert.ok(replies.some((r) => r.body.toString() === 'a slow\n'), 'no slow request went to a');
+
+    const ready = await post('ready', { id: 'a' });
+    assert.equal(ready.status, 200);
+    assert.equal(ready.body.state, 'ready');
+    assert.deepEqual(await distinctAnswers(`${proxy.url}/`, 40), ['a', 'b']);
+
+    // What it refuses, each with a 400 and the reason.
+    assert.deepEqual(await post('drain', { id: 'nope' }), { status: 400, body: { error: 'no worker nope on this host' } });
+    assert.deepEqual(await post('ready', { id: 'b' }), { status: 400, body: { error: 'worker b is ready, not drained through the admin API' } });
+    assert.deepEqual(await post('drain', ['a']), { status: 400, body: { error: 'expected {"id": "<worker id>"}' } });
+  } finally {
+    await proxy.stop();
+    await Promise.all(servers.map((s) => s.close()));
+  }
+});
