@@ -36,8 +36,15 @@ export const staticDriverSchema = z.strictObject({
     .array(staticUpstreamSchema)
     .min(1)
     .superRefine((list, ctx) => {
-      // A worker's id is its id field, else host:port as in the URL.
-      const ids = list.map((u) => u.id ?? new URL(u.url).host);
+      // A worker's id is its id field, else host:port as in the URL. zod runs this even when an
+      // element's URL failed its own check, which has reported it already.
+      const ids = list.flatMap((u) => {
+        try {
+          return [u.id ?? new URL(u.url).host];
+        } catch {
+          return [];
+        }
+      });
       const twice = ids.find((id, i) => ids.indexOf(id) !== i);
       if (twice !== undefined) ctx.addIssue({ code: 'custom', message: `two upstreams have the id ${twice}; give one an id of its own` });
     }),
@@ -185,7 +192,11 @@ export const configSchema = z.strictObject({
       certificates: z
         .array(
           z.strictObject({
-            serverName: z.string().regex(SERVER_NAME, 'must be a host name such as example.com, or *.example.com'),
+            serverName: z
+              .string()
+              .regex(SERVER_NAME, 'must be a host name such as example.com, or *.example.com')
+              // uSockets' server-name tree looks names up by at most 10 labels.
+              .refine((name) => name.split('.').length <= 10, 'must have at most 10 labels'),
             certFile: z.string().min(1),
             keyFile: z.string().min(1),
             passphrase: z.string().min(1).optional(),

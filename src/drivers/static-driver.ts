@@ -25,8 +25,12 @@ function parse(upstream: StaticUpstream): Upstream {
 export class StaticDriver implements WorkerDriver {
   readonly kind = 'static';
   private registry: WorkerRegistry | null = null;
-  /** Dropped upstreams still draining; listing one again takes it back. */
-  private readonly leaving = new Set<string>();
+  /**
+   * Workers draining out, by id, each with what takes the id once its drain ends (the latest
+   * list decides: null for nothing). One drain per id; a worker listed again at its address
+   * before then is kept, which the token tells the drain.
+   */
+  private readonly leaving = new Map<string, { successor: Upstream | null; token: object }>();
 
   constructor(private readonly upstreams: readonly StaticUpstream[]) {}
 
@@ -43,51 +47,61 @@ export class StaticDriver implements WorkerDriver {
     const changes: string[] = [];
     for (const w of registry.list()) {
       const u = next.get(w.id);
-      if (u === undefined) {
-        if (this.leaving.has(w.id)) continue;
+      next.delete(w.id);
+      const same = u !== undefined && u.host === w.host && u.port === w.port;
+      const leaving = this.leaving.get(w.id);
+      if (leaving !== undefined && same) {
+        this.leaving.delete(w.id);
+        registry.setState(w.id, WorkerState.ready);
+        changes.push(`keeping ${w.id}`);
+      } else if (leaving !== undefined) {
+        leaving.successor = u ?? null;
+        changes.push(u === undefined ? `dropping ${w.id} once it has drained` : `moving ${w.id} to ${u.host}:${u.port} once it has drained`);
+        continue;
+      } else if (u === undefined) {
+        this.leave(w.id, null, drainMs, log);
         changes.push(`draining ${w.id}`);
-        this.leave(w.id, drainMs, log);
-      } else if (u.host !== w.host || u.port !== w.port) {
+        continue;
+      } else if (!same) {
         // The same id at a new address is a new worker: the old one drains first.
-        next.delete(w.id);
+        this.leave(w.id, u, drainMs, log);
         changes.push(`moving ${w.id} to ${u.host}:${u.port} once it has drained`);
-        void this.leave(w.id, drainMs, log).then((removed) => {
-          if (removed) this.join(u);
-        });
-      } else {
-        next.delete(w.id);
-        if (this.leaving.delete(w.id)) {
-          registry.setState(w.id, WorkerState.ready);
-          changes.push(`keeping ${w.id}`);
-        }
-        if (u.weight !== w.baseWeight) {
-          changes.push(`weight of ${w.id} ${w.baseWeight} -> ${u.weight}`);
-          registry.setBaseWeight(w.id, u.weight);
-        }
+        continue;
+      }
+      if (u.weight !== w.baseWeight) {
+        changes.push(`weight of ${w.id} ${w.baseWeight} -> ${u.weight}`);
+        registry.setBaseWeight(w.id, u.weight);
       }
     }
-    for (const u of next.values()) {
-      if (registry.get(u.id)) continue; // moving: joins after its drain
-      this.join(u);
-      changes.push(`adding ${u.id}`);
-    }
+    for (const u of next.values()) if (this.join(u, log)) changes.push(`adding ${u.id}`);
     return changes;
   }
 
-  private join(u: Upstream): void {
-    this.registry?.add(u);
+  /** Adds the worker; false (logged) when the table has no room for it now. */
+  private join(u: Upstream, log: (line: string) => void): boolean {
+    try {
+      this.registry!.add(u);
+      return true;
+    } catch (err) {
+      log(`static upstreams: ${u.id} not added: ${(err as Error).message}`);
+      return false;
+    }
   }
 
-  /** Drains, then removes (true), unless a later update listed the worker again meanwhile (false). */
-  private async leave(id: string, drainMs: number, log: (line: string) => void): Promise<boolean> {
+  /** Drains, then removes the worker and adds its successor, unless the worker was kept meanwhile. */
+  private leave(id: string, successor: Upstream | null, drainMs: number, log: (line: string) => void): void {
     const registry = this.registry!;
-    this.leaving.add(id);
-    await drain(registry, id, drainMs);
-    if (!this.leaving.delete(id)) return false;
-    const left = registry.inflight(id);
-    registry.remove(id);
-    log(`static upstreams: ${id} removed${left > 0 ? ` with ${left} requests still in flight after ${drainMs} ms` : ''}`);
-    return true;
+    const token = {};
+    this.leaving.set(id, { successor, token });
+    void drain(registry, id, drainMs).then(() => {
+      const leaving = this.leaving.get(id);
+      if (leaving?.token !== token) return;
+      this.leaving.delete(id);
+      const left = registry.inflight(id);
+      registry.remove(id);
+      log(`static upstreams: ${id} removed${left > 0 ? ` with ${left} requests still in flight after ${drainMs} ms` : ''}`);
+      if (leaving.successor !== null) this.join(leaving.successor, log);
+    });
   }
 
   quiesce(): void {}

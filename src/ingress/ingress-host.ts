@@ -54,7 +54,10 @@ export class IngressHost {
       await assertPortFree(options.host, host.port);
       if (options.tls !== null) {
         // A copy: the caller's object is not the place for the resolved port or reloaded files.
-        host.options.tls = { ...options.tls, port: options.tls.port !== 0 ? options.tls.port : await freePort(probeHost) };
+        let tlsPort = options.tls.port;
+        // Two free ports asked for in turn may be the same one, as nothing holds the first.
+        while (tlsPort === 0 || tlsPort === host.port) tlsPort = await freePort(probeHost);
+        host.options.tls = { ...options.tls, port: tlsPort };
         await assertPortFree(options.host, host.options.tls.port);
       }
       await Promise.all(Array.from({ length: count }, (_, i) => host.spawn(i, host.port)));
@@ -95,14 +98,19 @@ export class IngressHost {
 
   /**
    * Every thread serves new TLS connections with these files (checked by the caller), and so does
-   * a thread started later. Rejects naming the threads that could not, which keep the old files.
+   * a thread started later; or, if any thread cannot load them, none does and this rejects with
+   * the reasons.
    */
   async reloadTls(files: TlsFiles): Promise<void> {
     if (this.options.tls === null) return;
+    const prepared = await Promise.allSettled(this.threads.map((t) => t && callThread(t, (api) => api.prepareTls(files))));
+    const failed = prepared.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+    if (failed.length > 0) {
+      await Promise.all(this.threads.map((t) => t && callThread(t, (api) => api.abortTls())));
+      throw new Error(failed.join('; '));
+    }
     this.options.tls = { ...this.options.tls, certFile: files.certFile, keyFile: files.keyFile, passphrase: files.passphrase, certificates: files.certificates };
-    const results = await Promise.allSettled(this.threads.map((t) => t && callThread(t, (api) => api.reloadTls(files))));
-    const failed = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
-    if (failed.length > 0) throw new Error(failed.join('; '));
+    await Promise.all(this.threads.map((t) => t && callThread(t, (api) => api.commitTls())));
   }
 
   /** Every thread reopens the access log at its path (after log rotation moved the file). */

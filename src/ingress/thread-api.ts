@@ -42,11 +42,14 @@ export interface IngressThreadApi {
   /** Binds the port, and the TLS port if any (shared by every thread through SO_REUSEPORT); rejects if it cannot. */
   listen(): Promise<void>;
   /**
-   * Serves new TLS connections with these files: a new SSLApp listens beside the old one, whose
-   * listening socket then closes; connections already open keep their session. Throws, keeping
-   * the old files, if uWS cannot load them.
+   * A TLS reload in two steps, so that either every thread takes the new files or none does:
+   * prepareTls builds an SSLApp with them (throws if uWS cannot load them); commitTls makes it
+   * listen beside the old one, whose listening socket then closes (connections already open keep
+   * their session); abortTls drops the prepared one.
    */
-  reloadTls(files: TlsFiles): Promise<void>;
+  prepareTls(files: TlsFiles): void;
+  commitTls(): Promise<void>;
+  abortTls(): void;
   /** Drains: closes the listening sockets, so no new connections; open ones keep being served. */
   drain(): void;
   /** Closes every client and upstream connection, then ends the thread. */

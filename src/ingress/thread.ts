@@ -88,7 +88,11 @@ function sslApp(files: TlsFiles): uWS.TemplatedApp {
     throw new Error(`ingress thread ${data.threadIndex} cannot load ${files.certFile} and ${files.keyFile}: ${(err as Error).message}`);
   }
   serve(app, 'https');
-  for (const pair of files.certificates) serve(app.addServerName(pair.serverName, appOptions(pair)).domain(pair.serverName), 'https');
+  for (const pair of files.certificates) {
+    // uSockets matches names as sent, and clients send them in lower case.
+    const name = pair.serverName.toLowerCase();
+    serve(app.addServerName(name, appOptions(pair)).domain(name), 'https');
+  }
   return app;
 }
 
@@ -113,6 +117,8 @@ let secure: Listener | null = data.tls === null ? null : { app: sslApp(data.tls)
  * closed only when the thread ends (idle keep-alive connections time out by themselves).
  */
 const retired: uWS.TemplatedApp[] = [];
+/** A TLS App built by prepareTls, listening only once every thread has built its own (commitTls). */
+let pending: uWS.TemplatedApp | null = null;
 let draining = false;
 
 /** Answers a request the ingress turns away before any worker sees it. */
@@ -126,14 +132,25 @@ const api: IngressThreadApi = {
     plain.socket = await bind(plain.app, data.port);
     if (secure !== null) secure.socket = await bind(secure.app, data.tls!.port);
   },
-  async reloadTls(files) {
+  prepareTls(files) {
+    pending?.close();
+    pending = null;
     if (secure === null || draining) return;
-    const next = sslApp(files);
+    pending = sslApp(files);
+  },
+  async commitTls() {
+    const next = pending;
+    pending = null;
+    if (next === null || secure === null || draining) return;
     // SO_REUSEPORT: the new listener takes its share of new connections before the old one stops.
     const socket = await bind(next, data.tls!.port);
     if (secure.socket !== null) uWS.us_listen_socket_close(secure.socket);
     retired.push(secure.app);
     secure = { app: next, socket };
+  },
+  abortTls() {
+    pending?.close();
+    pending = null;
   },
   drain() {
     draining = true;
@@ -169,7 +186,7 @@ const api: IngressThreadApi = {
  * terminate(), and an uncaught error takes the same path (the host then starts a new thread).
  */
 function closeAndExit(code: number): void {
-  for (const app of [plain.app, secure?.app, ...retired]) app?.close();
+  for (const app of [plain.app, secure?.app, pending, ...retired]) app?.close();
   ctx.pools.closeAll();
   ctx.accessLog?.close();
   setImmediate(() => process.exit(code));

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { ConfigError } from '../errors.js';
 
@@ -35,6 +35,22 @@ export function checkTlsFiles(files: TlsFiles): void {
     const probe = pair.serverName.replace(/^\*\./, 'wildcard-probe.');
     if (cert.checkHost(probe) === undefined) throw new ConfigError(`${field}.certFile: ${pair.certFile} does not cover ${pair.serverName} (subject ${cert.subject.replace(/\n/g, ', ')}; names ${cert.subjectAltName ?? 'none'})`);
   });
+}
+
+/**
+ * A digest of everything the TLS listener loads, so that a reload which changes nothing (a
+ * SIGHUP for other settings) builds no new TLS App: replaced Apps stay until their thread ends.
+ */
+export function tlsDigest(files: TlsFiles): string {
+  const hash = createHash('sha256');
+  for (const pair of [{ ...files, serverName: '' }, ...files.certificates]) {
+    hash.update(`${pair.serverName}\0${pair.passphrase ?? ''}\0`);
+    hash.update(readFileSync(pair.certFile));
+    hash.update('\0');
+    hash.update(readFileSync(pair.keyFile));
+    hash.update('\0');
+  }
+  return hash.digest('hex');
 }
 
 /**

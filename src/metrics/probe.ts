@@ -11,17 +11,24 @@ export class Prober {
 
   constructor(private readonly options: { path: string; timeoutMs: number }) {}
 
-  /** Milliseconds until the whole answer arrived; null on an error, a timeout or a 5xx. */
+  /** Milliseconds until the whole answer arrived; null on an error, a 5xx, or no whole answer within timeoutMs. */
   probe(host: string, port: number): Promise<number | null> {
     const started = performance.now();
     return new Promise((resolve) => {
-      const req = request({ host, port, path: this.options.path, agent: this.agent, timeout: this.options.timeoutMs }, (res) => {
+      // A deadline for the whole answer: a socket timeout alone would let a worker that trickles
+      // its body hold the probe (and a health-check round waiting on it) forever.
+      const deadline = setTimeout(() => req.destroy(), this.options.timeoutMs);
+      const settle = (ms: number | null): void => {
+        clearTimeout(deadline);
+        resolve(ms);
+      };
+      const req = request({ host, port, path: this.options.path, agent: this.agent }, (res) => {
         res.resume();
-        res.on('end', () => resolve(res.statusCode !== undefined && res.statusCode < 500 ? performance.now() - started : null));
-        res.on('error', () => resolve(null));
+        res.on('end', () => settle(res.statusCode !== undefined && res.statusCode < 500 ? performance.now() - started : null));
+        res.on('error', () => settle(null));
+        res.on('close', () => settle(null));
       });
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => resolve(null));
+      req.on('error', () => settle(null));
       req.end();
     });
   }

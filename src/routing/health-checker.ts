@@ -1,7 +1,7 @@
 import { Prober } from '../metrics/probe.js';
 import { WorkerState } from '../shared/worker-directory.js';
 import { HealthTracker } from './health-tracker.js';
-import type { WorkerRegistry } from './worker-registry.js';
+import type { WorkerRecord, WorkerRegistry } from './worker-registry.js';
 
 export interface HealthCheckOptions {
   path: string;
@@ -42,21 +42,31 @@ export class HealthChecker {
     this.checking = true;
     try {
       const checked = this.registry.list().filter((w) => w.state === WorkerState.ready || w.state === WorkerState.unhealthy);
+      // Counted per registration (slot and incarnation), so a new worker under an old id starts afresh.
+      const key = (w: WorkerRecord): string => `${w.slot}:${w.incarnation}`;
       const results = await Promise.all(
-        checked.map(async (w) => ({ id: w.id, ok: (await this.prober.probe(w.host, w.port)) !== null, unhealthy: w.state === WorkerState.unhealthy })),
+        checked.map(async (w) => ({ id: key(w), ok: (await this.prober.probe(w.host, w.port)) !== null, unhealthy: w.state === WorkerState.unhealthy })),
       );
       const verdict = this.tracker.record(results);
       const { path, unhealthyThreshold, healthyThreshold } = this.options;
-      // The state may have moved on while the checks ran (a drain, a crash): only those that did not are changed.
-      for (const id of verdict.unhealthy) {
-        if (this.registry.get(id)?.state !== WorkerState.ready) continue;
-        this.registry.setState(id, WorkerState.unhealthy);
-        this.log(`worker ${id} failed ${unhealthyThreshold} health checks in a row (GET ${path}): out of the table until it passes ${healthyThreshold}`);
+      // The worker may have moved on while the checks ran (a drain, a crash, a new worker under
+      // its id): only the very record that was checked, still in its state, is changed.
+      const probed = new Map(checked.map((w) => [key(w), w]));
+      const still = (k: string, state: number): WorkerRecord | undefined => {
+        const w = probed.get(k);
+        return w !== undefined && this.registry.get(w.id) === w && w.state === state ? w : undefined;
+      };
+      for (const k of verdict.unhealthy) {
+        const w = still(k, WorkerState.ready);
+        if (w === undefined) continue;
+        this.registry.setState(w.id, WorkerState.unhealthy);
+        this.log(`worker ${w.id} failed ${unhealthyThreshold} health checks in a row (GET ${path}): out of the table until it passes ${healthyThreshold}`);
       }
-      for (const id of verdict.healthy) {
-        if (this.registry.get(id)?.state !== WorkerState.unhealthy) continue;
-        this.registry.setState(id, WorkerState.ready);
-        this.log(`worker ${id} passed ${healthyThreshold} health checks in a row: back in the table`);
+      for (const k of verdict.healthy) {
+        const w = still(k, WorkerState.unhealthy);
+        if (w === undefined) continue;
+        this.registry.setState(w.id, WorkerState.ready);
+        this.log(`worker ${w.id} passed ${healthyThreshold} health checks in a row: back in the table`);
       }
     } finally {
       this.checking = false;

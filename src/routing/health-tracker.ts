@@ -1,5 +1,6 @@
 /** One round of active health checks, for the workers that were checked. */
 export interface HealthResult {
+  /** Whatever tells the worker apart (the checker uses its registration, slot and incarnation). */
   id: string;
   ok: boolean;
   /** Out of the table for failing its checks, when the round began. */

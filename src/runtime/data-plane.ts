@@ -7,7 +7,7 @@ import { ProcessDriver } from '../drivers/process-driver.js';
 import { StaticDriver } from '../drivers/static-driver.js';
 import { AccessLog } from '../ingress/access-log.js';
 import { IngressHost } from '../ingress/ingress-host.js';
-import { checkTlsFiles } from '../ingress/tls-files.js';
+import { checkTlsFiles, tlsDigest } from '../ingress/tls-files.js';
 import { HealthChecker } from '../routing/health-checker.js';
 import { OutlierDetector } from '../routing/outlier-detector.js';
 import { WorkerRegistry, type WorkerView } from '../routing/worker-registry.js';
@@ -70,6 +70,8 @@ function createDriver(config: Config, log: (line: string) => void): WorkerDriver
 export async function startDataPlane(config: Config, log: (line: string) => void): Promise<DataPlane> {
   if (config.accessLog !== undefined) AccessLog.check(config.accessLog);
   if (config.tls !== undefined) checkTlsFiles(config.tls);
+  /** What the TLS listeners serve now, to skip reloads that change none of it. */
+  let tlsLoaded = config.tls === undefined ? null : tlsDigest(config.tls);
   const capacity = config.limits.maxWorkers;
   const routes = RouteTableWriter.create(capacity);
   // A lane per ingress thread, so a thread that dies does not leave its requests in flight.
@@ -156,16 +158,21 @@ export async function startDataPlane(config: Config, log: (line: string) => void
     workers: () => registry.list().map((w) => ({ ...registry.view(w), ...sampler.report(w.slot) })),
     threads: () => ingressHost.snapshot(),
     async reload(next) {
-      // Checked first, so a bad file leaves every setting as it was.
-      if (next.tls !== undefined && config.tls !== undefined) checkTlsFiles(next.tls);
+      // TLS first: files that do not load (Node's check, then every thread's) leave every setting as it was.
+      if (next.tls !== undefined && config.tls !== undefined) {
+        checkTlsFiles(next.tls);
+        const digest = tlsDigest(next.tls);
+        if (digest !== tlsLoaded) {
+          const { certFile, keyFile, passphrase, certificates } = next.tls;
+          await ingressHost.reloadTls({ certFile, keyFile, passphrase, certificates });
+          tlsLoaded = digest;
+          log('TLS: the new certificates serve new connections');
+        }
+      }
       await ingressHost.reload({ limits: next.limits, timeouts: next.timeouts });
       if (driver instanceof StaticDriver && next.driver.kind === 'static') {
         const changes = driver.update(next.driver.upstreams, next.timeouts.shutdownMs, log);
         if (changes.length > 0) log(`static upstreams reloaded: ${changes.join('; ')}`);
-      }
-      if (next.tls !== undefined && config.tls !== undefined) {
-        const { certFile, keyFile, passphrase, certificates } = next.tls;
-        await ingressHost.reloadTls({ certFile, keyFile, passphrase, certificates });
       }
     },
     reopenAccessLog: () => ingressHost.reopenAccessLog(),

@@ -190,7 +190,9 @@ test('plain HTTP or garbage on the TLS port closes that connection only; the ing
 test('a reload reads the certificate again: new connections get the new one, an open connection keeps working, and bad files change nothing', async () => {
   const own = ownCopy(certA);
   const config = { driver: staticDriver(), tls: { port: 0, certFile: own.cert, keyFile: own.key } };
-  const proxy = await startProxy(config);
+  const log: string[] = [];
+  const proxy = await startProxy(config, log);
+  const swaps = () => log.filter((l) => l === 'TLS: the new certificates serve new connections').length;
   const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
     const https = `https://127.0.0.1:${proxy.dataPlane!.ingressTlsPort!}`;
@@ -208,6 +210,10 @@ test('a reload reads the certificate again: new connections get the new one, an 
     copyFileSync(certB.cert, own.cert);
     assert.deepEqual(await proxy.reload(reloaded), []);
     assert.equal(proxy.dataPlane!.status().ingress.tlsPort, proxy.dataPlane!.ingressTlsPort, 'the reload moved the TLS port');
+    assert.equal(swaps(), 1);
+    // A reload with the same files builds nothing new.
+    await proxy.reload(reloaded);
+    assert.equal(swaps(), 1);
     // New connections (to either thread) get B; the kept-alive one still answers, with A's session.
     for (let i = 0; i < 10; i++) assert.equal((await fetchTls(`${https}/`, certB.cert)).fingerprint, fingerprint(certB.cert));
     const old = await fetchTls(`${https}/`, certA.cert, { agent: keepAlive });
@@ -267,7 +273,8 @@ test('SNI: a client asking for a configured name gets its certificate (wildcards
   const forA = selfSignedCert('DNS:a.test');
   const forB = selfSignedCert('DNS:*.b.test');
   const forC = selfSignedCert('DNS:c.test');
-  const tls = { port: 0, certFile: certA.cert, keyFile: certA.key, certificates: [{ serverName: 'a.test', certFile: forA.cert, keyFile: forA.key }, { serverName: '*.b.test', certFile: forB.cert, keyFile: forB.key }] };
+  // A name in capitals is matched as clients send it, in lower case.
+  const tls = { port: 0, certFile: certA.cert, keyFile: certA.key, certificates: [{ serverName: 'A.test', certFile: forA.cert, keyFile: forA.key }, { serverName: '*.b.test', certFile: forB.cert, keyFile: forB.key }] };
   const proxy = await startProxy({ driver: staticDriver(), tls });
   try {
     const https = `https://127.0.0.1:${proxy.dataPlane!.ingressTlsPort!}`;
@@ -329,6 +336,7 @@ test('TLS files are checked before anything starts, each fault naming its field'
   const pair = { certFile: certA.cert, keyFile: certA.key };
   assert.throws(() => resolveConfig({ tls: { ...pair, certificates: [{ serverName: 'a.test', ...pair }, { serverName: 'A.test', ...pair }] } }), /tls\.certificates: a serverName is listed twice/);
   assert.throws(() => resolveConfig({ tls: { ...pair, certificates: [{ serverName: 'a b', ...pair }] } }), /tls\.certificates\.0\.serverName: must be a host name/);
+  assert.throws(() => resolveConfig({ tls: { ...pair, certificates: [{ serverName: 'a.b.c.d.e.f.g.h.i.j.k', ...pair }] } }), /tls\.certificates\.0\.serverName: must have at most 10 labels/);
 });
 
 test('the command line serves HTTPS with --tls-cert, --tls-key and --tls-port, and SIGHUP rotates the certificate', async () => {

@@ -4,17 +4,23 @@ import { resolveConfig } from '../../src/config/load.js';
 import { eventually } from '../helpers/eventually.js';
 import { distinctAnswers, fetchRaw, startHttpServer, startProxy } from '../helpers/servers.js';
 
-test('active health checks take a worker that fails them out of the table and bring it back once it passes', async () => {
+test('active health checks take a worker that fails them (an error, a 503, a body that never ends) out of the table and bring it back once it passes', async () => {
   let aHealthy = true;
   const a = await startHttpServer((req, res) => {
     if (req.url === '/healthz') res.statusCode = aHealthy ? 200 : 503;
     res.end(req.url === '/healthz' ? '' : 'a\n');
   });
   const b = await startHttpServer((req, res) => res.end(req.url === '/healthz' ? '' : 'b\n'));
+  // Answers its check with a body that never ends: a check that waited for it would hold every round.
+  const c = await startHttpServer((req, res) => {
+    if (req.url !== '/healthz') return void res.end('c\n');
+    const drip = setInterval(() => res.write('.'), 20);
+    res.on('close', () => clearInterval(drip));
+  });
   const log: string[] = [];
   const proxy = await startProxy(
     {
-      driver: { kind: 'static', upstreams: [{ url: a.url, id: 'a' }, { url: b.url, id: 'b' }] },
+      driver: { kind: 'static', upstreams: [{ url: a.url, id: 'a' }, { url: b.url, id: 'b' }, { url: c.url, id: 'c' }] },
       healthCheck: { enabled: true, path: '/healthz', intervalMs: 100, timeoutMs: 100, unhealthyThreshold: 2, healthyThreshold: 2 },
     },
     log,
@@ -23,6 +29,7 @@ test('active health checks take a worker that fails them out of the table and br
     (JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/workers`)).body.toString()) as { id: string; state: string }[]).find((w) => w.id === id)!.state;
   const answers = (n: number): Promise<string[]> => distinctAnswers(`${proxy.url}/`, n);
   try {
+    await eventually('c out of the table', async () => ((await state('c')) === 'unhealthy' ? true : undefined));
     assert.deepEqual(await answers(40), ['a', 'b']);
 
     // Failing checks (a 503): out of the table after two in a row, so no request reaches it.
@@ -47,6 +54,7 @@ test('active health checks take a worker that fails them out of the table and br
   } finally {
     await proxy.stop();
     await b.close();
+    await c.close();
     await a.close().catch(() => undefined);
   }
 });
