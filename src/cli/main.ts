@@ -76,5 +76,7 @@ async function main(): Promise<void> {
 
 main().catch((err: Error) => {
   console.error(`weighbridge: ${err.message}`);
-  process.exit(1);
+  // A file the configuration names that cannot be used (TLS files, the access log) is the
+  // configuration's fault, as a bad flag is; anything else (a port in use) is 1.
+  process.exit(err instanceof ConfigError ? 2 : 1);
 });

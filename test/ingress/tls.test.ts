@@ -9,7 +9,7 @@ import { WebSocket } from 'ws';
 import { resolveConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { checkKeyPair, checkTlsFiles } from '../../src/ingress/tls-files.js';
-import { startCli } from '../helpers/cli.js';
+import { runCli, startCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { fetchRaw, startExampleWorkers, startHttpServer, startProxy, stopProcesses, type ExampleWorker } from '../helpers/servers.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -331,6 +331,10 @@ test('TLS files are checked before anything starts, each fault naming its field'
     await proxy.stop();
   }
   await assert.rejects(startProxy({ driver: staticDriver(), tls: { port: 0, certFile: certA.cert, keyFile: certB.key } }), /tls\.keyFile/);
+  // From the command line: one error naming the field, exit code 2, as for a bad flag.
+  const cli = await runCli(['--port', '0', '--admin-port', '0', '--upstreams', workers[0]!.url, '--tls-cert', join(dir, 'missing.pem'), '--tls-key', certA.key]);
+  assert.equal(cli.code, 2);
+  assert.match(cli.stderr, /^weighbridge: tls\.certFile: cannot read .*missing\.pem/);
   assert.throws(() => resolveConfig({ port: 8443, tls: { certFile: certA.cert, keyFile: certA.key } }), /tls\.port: must differ from port/);
   assert.throws(() => resolveConfig({ tls: { certFile: certA.cert } }), /tls\.keyFile/);
   const pair = { certFile: certA.cert, keyFile: certA.key };
