@@ -188,6 +188,19 @@ export const configSchema = z.strictObject({
       passphrase: z.string().min(1).optional(),
       /** The plain listener answers every request with a 308 to the same URL over HTTPS. */
       redirectHttp: z.boolean().default(false),
+      /**
+       * Strict-Transport-Security on every HTTPS response (RFC 6797), replacing any a worker sent,
+       * as HAProxy's `http-response set-header` would; absent: none is added.
+       */
+      hsts: z
+        .strictObject({
+          maxAgeS: z.number().int().min(0).max(2 ** 31 - 1).default(31_536_000),
+          includeSubDomains: z.boolean().default(false),
+          preload: z.boolean().default(false),
+        })
+        // What the browsers' preload list accepts (hstspreload.org); anything less would be refused there.
+        .refine((h) => !h.preload || (h.includeSubDomains && h.maxAgeS >= 31_536_000), 'preload needs includeSubDomains and a maxAgeS of at least 31536000 (a year)')
+        .optional(),
       /** More certificates, each served to clients asking for its server name (SNI); others get the one above. */
       certificates: z
         .array(

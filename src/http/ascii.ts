@@ -26,5 +26,6 @@ export const UPGRADE = asciiBytes('upgrade');
 export const CONNECTION = asciiBytes('connection');
 export const KEEP_ALIVE = asciiBytes('keep-alive');
 export const CONTENT_LENGTH = asciiBytes('content-length');
+export const STRICT_TRANSPORT_SECURITY = asciiBytes('strict-transport-security');
 export const PROXY_CONNECTION = asciiBytes('proxy-connection');
 export const TRANSFER_ENCODING = asciiBytes('transfer-encoding');

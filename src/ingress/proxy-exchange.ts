@@ -8,6 +8,7 @@ import type { UpstreamConnection, UpstreamExchange } from '../upstream/connectio
 import type { BodyKind, FieldLines } from '../upstream/response-parser.js';
 import { FailureKind, type UpstreamFailure } from '../upstream/upstream-failure.js';
 import type { AccessLog, AccessOutcome } from './access-log.js';
+import { ownResponseFields, type Hsts } from './hsts.js';
 import type { ClientRequestHead } from './request-head.js';
 import { forwardedHead } from './response-head.js';
 import { sendError } from './responses.js';
@@ -25,6 +26,8 @@ export interface ExchangeContext {
   /** Read when used, likewise; idleMs also bounds how long a client may take nothing. */
   readonly timeouts: { readonly idleMs: number };
   readonly accessLog: AccessLog | null;
+  /** Strict-Transport-Security for HTTPS responses; null for none. */
+  readonly hsts: Hsts | null;
 }
 
 const ACCESS_OUTCOME: Record<OutcomeValue, AccessOutcome> = { [Outcome.ok]: 'ok', [Outcome.workerFailed]: 'worker-failed', [Outcome.clientEnded]: 'client-ended' };
@@ -173,7 +176,8 @@ export class ProxyExchange implements UpstreamExchange {
     this.sentStatus = status;
     this.bodyKind = bodyKind;
     this.contentLength = contentLength;
-    this.res.writeStatus(forwardedHead(fields, this.request.method === 'HEAD'));
+    const hsts = this.request.scheme === 'https' ? this.ctx.hsts : null;
+    this.res.writeStatus(forwardedHead(fields, this.request.method === 'HEAD', hsts === null ? null : hsts.line));
   }
 
   onUpstreamBody(chunk: Buffer): void {
@@ -374,7 +378,7 @@ export class ProxyExchange implements UpstreamExchange {
   /** Answers the client with an error of the ingress's own; the worker's part, if any, ends as `outcome`. */
   private fail(status: number, message: string, closeClient: boolean, outcome: OutcomeValue = Outcome.workerFailed): void {
     if (!this.aborted && !this.responding) {
-      sendError(this.res, status, message, closeClient, status === 503 ? { 'retry-after': '1' } : undefined);
+      sendError(this.res, status, message, closeClient, ownResponseFields(this.ctx.hsts, this.request.scheme, status === 503 ? { 'retry-after': '1' } : undefined));
       this.sentStatus = status;
     }
     this.finish(outcome);

@@ -1,4 +1,4 @@
-import { CONNECTION, CONTENT_LENGTH, DATE, KEEP_ALIVE, PROXY_CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, eqLowerBytes } from '../http/ascii.js';
+import { CONNECTION, CONTENT_LENGTH, DATE, KEEP_ALIVE, PROXY_CONNECTION, STRICT_TRANSPORT_SECURITY, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, eqLowerBytes } from '../http/ascii.js';
 import { connectionTokens } from '../http/hop-by-hop.js';
 import type { FieldLines } from '../upstream/response-parser.js';
 
@@ -17,15 +17,17 @@ const VERSION_PREFIX = 9;
  *
  * Dropped: hop-by-hop fields and those a Connection field names (RFC 9110 section 7.6.1), and
  * Date and Content-Length, which uWS writes itself (framing is redone hop by hop), except that a
- * HEAD response keeps its Content-Length, which describes the GET body.
+ * HEAD response keeps its Content-Length, which describes the GET body. With `extraLine` (the
+ * ingress's Strict-Transport-Security, see hsts.ts), the worker's own field of that name is
+ * dropped and the line goes last.
  *
  * The result is a view of a buffer the next call reuses: uWS copies it at once.
  */
-export function forwardedHead(lines: FieldLines, keepContentLength: boolean): Buffer {
+export function forwardedHead(lines: FieldLines, keepContentLength: boolean, extraLine: Buffer | null = null): Buffer {
   const { buf, count, pos } = lines;
   const named = lines.namesFields ? namedByConnection(lines) : undefined;
-  // What is kept is never longer than the head it comes from.
-  const bound = (count === 0 ? lines.statusEnd : pos[5 * count - 1]!) - lines.start;
+  // What is kept is never longer than the head it comes from, plus the extra line.
+  const bound = (count === 0 ? lines.statusEnd : pos[5 * count - 1]!) - lines.start + (extraLine?.length ?? 0);
   if (scratch.length < bound) {
     scratch = Buffer.allocUnsafe(Math.max(bound, 2 * scratch.length));
     view = scratch.subarray(0, 0);
@@ -36,7 +38,9 @@ export function forwardedHead(lines: FieldLines, keepContentLength: boolean): Bu
   let last = -1; // the last kept line; -1 is the status line
   for (let i = 0; i < count; i++) {
     const at = 5 * i;
-    if (isDropped(buf, pos[at]!, pos[at + 1]! - pos[at]!, keepContentLength) || (named !== undefined && named.has(lines.name(i).toLowerCase()))) continue;
+    const nameLength = pos[at + 1]! - pos[at]!;
+    if (isDropped(buf, pos[at]!, nameLength, keepContentLength) || (named !== undefined && named.has(lines.name(i).toLowerCase()))) continue;
+    if (extraLine !== null && nameLength === 25 && eqLowerBytes(buf, pos[at]!, STRICT_TRANSPORT_SECURITY)) continue;
     if (last !== i - 1) {
       out = copy(buf, runStart, runEnd, out);
       runStart = pos[at]! - 2; // from the CRLF before the line
@@ -45,6 +49,7 @@ export function forwardedHead(lines: FieldLines, keepContentLength: boolean): Bu
     last = i;
   }
   out = copy(buf, runStart, runEnd, out);
+  if (extraLine !== null) out += extraLine.copy(scratch, out);
   // A worker's heads are mostly the same length: the last view is reused rather than made anew.
   if (view.length !== out) view = scratch.subarray(0, out);
   return view;

@@ -8,6 +8,7 @@ import { StatsTable } from '../shared/stats-table.js';
 import { WorkerDirectory } from '../shared/worker-directory.js';
 import { AccessLog } from './access-log.js';
 import { ProxyExchange, type ExchangeContext } from './proxy-exchange.js';
+import { hsts, ownResponseFields } from './hsts.js';
 import { httpsLocation } from './https-redirect.js';
 import { readRequestHead, type ClientRequestHead, type Scheme } from './request-head.js';
 import { sendError } from './responses.js';
@@ -30,6 +31,7 @@ const ctx: ExchangeContext = {
   limits: data.limits,
   timeouts: data.timeouts,
   accessLog: data.accessLog === null ? null : new AccessLog(data.accessLog, (line) => console.error(`ingress thread ${data.threadIndex}: ${line}`)),
+  hsts: data.tls?.hsts === undefined ? null : hsts(data.tls.hsts),
 };
 // Reloads replace the fields of these objects in place; connections read timeouts at use time.
 const { limits, timeouts } = data;
@@ -123,7 +125,7 @@ let draining = false;
 
 /** Answers a request the ingress turns away before any worker sees it. */
 function refuse(res: uWS.HttpResponse, head: ClientRequestHead, status: number, message: string, close: boolean, extraHeaders?: Record<string, string>): void {
-  sendError(res, status, message, close, extraHeaders);
+  sendError(res, status, message, close, ownResponseFields(ctx.hsts, head.scheme, extraHeaders));
   ctx.accessLog?.write({ client: head.client, method: head.method, scheme: head.scheme, target: head.target, status, worker: null, durationMs: 0, bytesIn: 0, bytesOut: 0, outcome: 'rejected' });
 }
 

@@ -20,6 +20,14 @@ export interface IngressTls extends TlsFiles {
   port: number;
   /** The plain listener only redirects to HTTPS. */
   redirectHttp: boolean;
+  hsts?: HstsSettings | undefined;
+}
+
+/** Strict-Transport-Security for HTTPS responses (see the config schema). */
+export interface HstsSettings {
+  maxAgeS: number;
+  includeSubDomains: boolean;
+  preload: boolean;
 }
 
 /**

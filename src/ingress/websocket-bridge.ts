@@ -7,6 +7,7 @@ import type { AccessOutcome } from './access-log.js';
 import type { ExchangeContext } from './proxy-exchange.js';
 import type { Scheme } from './request-head.js';
 import { sendError } from './responses.js';
+import { ownResponseFields } from './hsts.js';
 
 /**
  * WebSocket pass-through: the upgrade is accepted from the client only once the worker accepted
@@ -68,7 +69,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       let worker: string | null = null;
       /** Answers the upgrade with an error of the ingress's own, and logs it. */
       const refuse = (status: number, message: string, outcome: AccessOutcome): void => {
-        sendError(res, status, message, true, status === 503 ? { 'retry-after': '1' } : undefined);
+        sendError(res, status, message, true, ownResponseFields(ctx.hsts, scheme, status === 503 ? { 'retry-after': '1' } : undefined));
         logEnd(status, outcome, 0, 0);
       };
       const logEnd = (status: number, outcome: AccessOutcome, bytesIn: number, bytesOut: number): void =>

@@ -200,7 +200,7 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
       if ((next.driver.kind !== 'static' || config.driver.kind !== 'static') && JSON.stringify(next.driver) !== JSON.stringify(config.driver)) restartNeeded.push('driver');
       if (next.limits.maxWorkers !== config.limits.maxWorkers) restartNeeded.push('limits');
       // The files (and the passphrase) are read again on every reload; the listener is not moved.
-      if ((next.tls === undefined) !== (config.tls === undefined) || next.tls?.port !== config.tls?.port || next.tls?.redirectHttp !== config.tls?.redirectHttp) restartNeeded.push('tls');
+      if ((next.tls === undefined) !== (config.tls === undefined) || next.tls?.port !== config.tls?.port || next.tls?.redirectHttp !== config.tls?.redirectHttp || JSON.stringify(next.tls?.hsts) !== JSON.stringify(config.tls?.hsts)) restartNeeded.push('tls');
       await dataPlane?.reload(next);
       return restartNeeded;
     },

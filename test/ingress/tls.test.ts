@@ -38,6 +38,8 @@ interface TlsReply {
   body: Buffer;
   /** The certificate the server presented. */
   fingerprint: string;
+  /** Names and values as received, alternating (repeated fields stay apart). */
+  rawHeaders: string[];
 }
 
 /** One HTTPS request that verifies the server against `ca` (the self-signed certificate is its own CA). */
@@ -47,7 +49,7 @@ function fetchTls(url: string, ca: string, options: { method?: string; body?: Bu
       const chunks: Buffer[] = [];
       const presented = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint256;
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), fingerprint: presented }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), fingerprint: presented, rawHeaders: res.rawHeaders }));
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -267,6 +269,48 @@ test('with redirectHttp the plain listener sends every request to HTTPS with a 3
   } finally {
     await proxy.stop();
   }
+});
+
+test('HSTS: every HTTPS response carries the configured Strict-Transport-Security, in place of a worker\'s own; plain HTTP carries none', async () => {
+  const upstream = await startHttpServer((req, res) => {
+    if (req.url === '/own') res.setHeader('Strict-Transport-Security', 'max-age=5');
+    req.resume();
+    req.on('end', () => res.end('ok'));
+  });
+  const sts = (reply: { rawHeaders: string[] }): string[] => {
+    const out: string[] = [];
+    for (let i = 0; i < reply.rawHeaders.length; i += 2) if (reply.rawHeaders[i]!.toLowerCase() === 'strict-transport-security') out.push(reply.rawHeaders[i + 1]!);
+    return out;
+  };
+  const proxy = await startProxy({
+    driver: { kind: 'static', upstreams: [{ url: upstream.url, id: 'sts' }] },
+    limits: { maxBodyBytes: 10 },
+    tls: { port: 0, certFile: certA.cert, keyFile: certA.key, hsts: { maxAgeS: 600, includeSubDomains: true } },
+  });
+  try {
+    const https = `https://127.0.0.1:${proxy.dataPlane!.ingressTlsPort!}`;
+    const ours = 'max-age=600; includeSubDomains';
+    const proxied = await fetchTls(`${https}/`, certA.cert);
+    assert.equal(proxied.status, 200);
+    assert.deepEqual(sts(proxied), [ours]);
+    // The worker's own field is replaced, not sent beside ours.
+    assert.deepEqual(sts(await fetchTls(`${https}/own`, certA.cert)), [ours]);
+    // The ingress's own answers over HTTPS carry it too.
+    const refused = await fetchTls(`${https}/`, certA.cert, { method: 'POST', body: Buffer.alloc(100) });
+    assert.equal(refused.status, 413);
+    assert.deepEqual(sts(refused), [ours]);
+    // Over plain HTTP nothing is added (RFC 6797 section 7.2) and a worker's field passes as it is.
+    const plain = await fetchRaw(`${proxy.url}/`);
+    assert.equal(plain.status, 200);
+    assert.equal(plain.headers['strict-transport-security'], undefined);
+    assert.equal((await fetchRaw(`${proxy.url}/own`)).headers['strict-transport-security'], 'max-age=5');
+  } finally {
+    await proxy.stop();
+    await upstream.close();
+  }
+  // preload is what the browsers' list accepts only with includeSubDomains and a year or more.
+  assert.throws(() => resolveConfig({ tls: { certFile: certA.cert, keyFile: certA.key, hsts: { preload: true } } }), (err: unknown) => err instanceof ConfigError && /tls\.hsts/.test(err.message));
+  assert.equal(resolveConfig({ tls: { certFile: certA.cert, keyFile: certA.key, hsts: {} } }).tls?.hsts?.maxAgeS, 31_536_000);
 });
 
 test('SNI: a client asking for a configured name gets its certificate (wildcards too) and is proxied; others get the default; a reload adds a name', async () => {
