@@ -219,6 +219,25 @@ export const configSchema = z.strictObject({
         .default([]),
     })
     .optional(),
+  /**
+   * Sticky sessions by cookie (HAProxy's `cookie ... insert`, Traefik's sticky cookie): a client
+   * keeps going to the worker its cookie names while that worker is in the table.
+   */
+  stickySessions: z
+    .strictObject({
+      /** An RFC 9110 token, as RFC 6265 asks of a cookie name. */
+      cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/, 'must be 1 to 64 token characters (letters, digits, !#$%&\'*+-.^_`|~)').default('wb_worker'),
+      path: z.string().regex(/^\/[^;\x00-\x1f\x7f]{0,1023}$/, 'must start with / and hold no ";" or control characters').default('/'),
+      /** 0: a session cookie. */
+      maxAgeS: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+      httpOnly: z.boolean().default(true),
+      /** auto: Secure over HTTPS only (a browser would not keep a Secure cookie set over plain HTTP). */
+      secure: z.union([z.literal('auto'), z.boolean()]).default('auto'),
+      sameSite: z.enum(['lax', 'strict', 'none']).default('lax'),
+    })
+    // Browsers reject SameSite=None without Secure.
+    .refine((s) => s.sameSite !== 'none' || s.secure === true, { message: 'sameSite none needs secure: true (browsers reject it otherwise)', path: ['secure'] })
+    .optional(),
   /** A file every ingress thread appends a JSON line to per request; reopened on SIGUSR2. */
   accessLog: z.string().min(1).optional(),
   /** A worker that becomes ready (new, restarted, readmitted) ramps from 10% to its full weight over this time; 0 = off. */

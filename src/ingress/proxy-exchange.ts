@@ -5,6 +5,7 @@ import { isIdempotent } from '../http/hop-by-hop.js';
 import type { RouteTableReader } from '../shared/route-table.js';
 import { Outcome, type OutcomeValue, type StatsTable } from '../shared/stats-table.js';
 import type { UpstreamConnection, UpstreamExchange } from '../upstream/connection.js';
+import type { UpstreamPool } from '../upstream/pool.js';
 import type { BodyKind, FieldLines } from '../upstream/response-parser.js';
 import { FailureKind, type UpstreamFailure } from '../upstream/upstream-failure.js';
 import type { AccessLog, AccessOutcome } from './access-log.js';
@@ -12,6 +13,7 @@ import { ownResponseFields, type Hsts } from './hsts.js';
 import type { ClientRequestHead } from './request-head.js';
 import { forwardedHead } from './response-head.js';
 import { sendError } from './responses.js';
+import type { StickySessions } from './sticky.js';
 import type { UpstreamPools } from './upstream-pools.js';
 
 /** Everything an ingress thread's exchanges share. */
@@ -28,6 +30,27 @@ export interface ExchangeContext {
   readonly accessLog: AccessLog | null;
   /** Strict-Transport-Security for HTTPS responses; null for none. */
   readonly hsts: Hsts | null;
+  /** Sticky sessions by cookie; null when off. */
+  readonly sticky: StickySessions | null;
+}
+
+/**
+ * The worker for a request: the one a sticky-session token names, if it is in the route table,
+ * else the policy's draw (a different worker than `avoidSlot` when the table has one). A slot
+ * reassigned since the table named it is drawn for again; undefined when no worker can be had.
+ */
+export function pickWorker(ctx: ExchangeContext, stickyToken: string, avoidSlot = -1): { pool: UpstreamPool; slot: number } | undefined {
+  const { routes, policy, random, pools, sticky } = ctx;
+  if (stickyToken !== '' && sticky !== null && sticky.find(stickyToken)) {
+    const pool = pools.get(sticky.slot, sticky.incarnation);
+    if (pool !== undefined) return { pool, slot: sticky.slot };
+  }
+  for (let tries = 0; tries < 3; tries++) {
+    if (!routes.pick(policy, random, avoidSlot)) return undefined;
+    const pool = pools.get(routes.slot, routes.incarnation);
+    if (pool !== undefined) return { pool, slot: routes.slot };
+  }
+  return undefined;
 }
 
 const ACCESS_OUTCOME: Record<OutcomeValue, AccessOutcome> = { [Outcome.ok]: 'ok', [Outcome.workerFailed]: 'worker-failed', [Outcome.clientEnded]: 'client-ended' };
@@ -60,6 +83,8 @@ export class ProxyExchange implements UpstreamExchange {
   private sentStatus = 0;
   private bytesOut = 0;
   private workerId: string | null = null;
+  /** The sticky-session token of the worker the request went to ('' with sticky sessions off). */
+  private workerToken = '';
   /** The part of a sized response chunk uWS could not take yet (tryEnd backpressure). */
   private pending: Buffer | null = null;
   private pendingOffset = 0;
@@ -86,21 +111,21 @@ export class ProxyExchange implements UpstreamExchange {
 
   /** Picks a worker and sends the request head; false if no worker could be picked (answered 503). */
   dispatch(avoidSlot = -1): boolean {
-    const { routes, policy, random, pools, stats } = this.ctx;
-    for (let tries = 0; tries < 3; tries++) {
-      if (!routes.pick(policy, random, avoidSlot)) break;
-      const pool = pools.get(routes.slot, routes.incarnation);
-      if (pool === undefined) continue; // the slot was reassigned after the pick: draw again
-      this.slot = routes.slot;
-      this.workerId = pool.workerId;
-      this.attempts++;
-      stats.begin(this.slot);
-      this.connection = pool.acquire();
-      this.connection.start(this, this.request.upstreamHead, this.request.method === 'HEAD', this.requestBodyDone);
-      return true;
+    // A retry goes by the policy: the cookie's worker is the one that just failed.
+    const picked = pickWorker(this.ctx, avoidSlot < 0 ? this.request.stickyToken : '', avoidSlot);
+    if (picked === undefined) {
+      this.fail(503, 'no worker is available', false);
+      return false;
     }
-    this.fail(503, 'no worker is available', false);
-    return false;
+    const { pool, slot } = picked;
+    this.slot = slot;
+    this.workerId = pool.workerId;
+    if (this.ctx.sticky !== null) this.workerToken = this.ctx.sticky.tokenOf(pool.workerId);
+    this.attempts++;
+    this.ctx.stats.begin(slot);
+    this.connection = pool.acquire();
+    this.connection.start(this, this.request.upstreamHead, this.request.method === 'HEAD', this.requestBodyDone);
+    return true;
   }
 
   /** Request body from uWS; the ArrayBuffer is neutered after the call, so it is copied. */
@@ -176,8 +201,11 @@ export class ProxyExchange implements UpstreamExchange {
     this.sentStatus = status;
     this.bodyKind = bodyKind;
     this.contentLength = contentLength;
-    const hsts = this.request.scheme === 'https' ? this.ctx.hsts : null;
-    this.res.writeStatus(forwardedHead(fields, this.request.method === 'HEAD', hsts === null ? null : hsts.line));
+    const { scheme, stickyToken, method } = this.request;
+    const { hsts, sticky } = this.ctx;
+    // A client whose cookie did not name this worker (none, a stale one, or a retry moved it) is pinned to it now.
+    const cookie = sticky !== null && this.workerToken !== stickyToken ? sticky.cookieLine(this.workerToken, scheme) : null;
+    this.res.writeStatus(forwardedHead(fields, method === 'HEAD', hsts !== null && scheme === 'https' ? hsts.line : null, cookie));
   }
 
   onUpstreamBody(chunk: Buffer): void {

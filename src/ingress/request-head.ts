@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { connectionTokens, isHopByHop } from '../http/hop-by-hop.js';
 import { addressText } from './client-address.js';
+import { cookieValue } from './sticky.js';
 
 /** The scheme a client reached the ingress by: the listener, not anything the client sent. */
 export type Scheme = 'http' | 'https';
@@ -21,6 +22,8 @@ export interface ClientRequestHead {
   /** Declared Content-Length, -1 when absent, -2 when malformed. */
   contentLength: number;
   chunked: boolean;
+  /** The sticky-session cookie's value ('' when absent, or sticky sessions are off). */
+  stickyToken: string;
 }
 
 const NOT_ASCII_DIGITS = /[^0-9]/;
@@ -36,16 +39,16 @@ function parseContentLength(value: string): number {
  * X-Forwarded-For (appended to), -Proto and -Host. Expect is dropped because the ingress answers
  * 100-continue itself; a chunked body is re-framed as chunked, a sized one keeps its length.
  */
-export function readRequestHead(req: HttpRequest, res: HttpResponse, scheme: Scheme): ClientRequestHead {
+export function readRequestHead(req: HttpRequest, res: HttpResponse, scheme: Scheme, stickyCookie: string | null = null): ClientRequestHead {
   const method = req.getCaseSensitiveMethod();
   const query = req.getQuery();
   const url = req.getUrl();
   const target = query ? `${url}?${query}` : url;
   // Connection is read with the other fields, not by getHeader() first (a call into uWS per
   // request): the rare value that names more fields than itself takes a second pass.
-  readFields(req, undefined);
+  readFields(req, undefined, stickyCookie);
   const named = connectionTokens(f.connection);
-  if (named !== undefined) readFields(req, named);
+  if (named !== undefined) readFields(req, named, stickyCookie);
 
   const client = addressText(res.getRemoteAddress());
   let head = `${method} ${target} HTTP/1.1\r\n${f.fields}x-forwarded-for: ${f.forwardedFor ? `${f.forwardedFor}, ${client}` : client}\r\nx-forwarded-proto: ${scheme}\r\n`;
@@ -53,7 +56,7 @@ export function readRequestHead(req: HttpRequest, res: HttpResponse, scheme: Sch
   if (f.chunked) head += 'transfer-encoding: chunked\r\n';
   else if (f.contentLength >= 0) head += `content-length: ${f.contentLength}\r\n`;
   head += '\r\n';
-  return { method, target, client, scheme, upstreamHead: head, headerBytes: method.length + target.length + 11 + f.bytes, contentLength: f.contentLength, chunked: f.chunked };
+  return { method, target, client, scheme, upstreamHead: head, headerBytes: method.length + target.length + 11 + f.bytes, contentLength: f.contentLength, chunked: f.chunked, stickyToken: f.stickyToken };
 }
 
 interface RequestFields {
@@ -68,13 +71,16 @@ interface RequestFields {
   connection: string;
   /** Fields the client's Connection field named, dropped on the second pass. */
   named: Set<string> | undefined;
+  /** The sticky-session cookie's name, null for none; and its value once found. */
+  stickyCookie: string | null;
+  stickyToken: string;
 }
 
 // forEach is synchronous, so one scratch record and one callback serve every request: no
 // closure or object is allocated per request for them.
-const f: RequestFields = { fields: '', bytes: 0, contentLength: -1, chunked: false, forwardedFor: '', host: '', connection: '', named: undefined };
+const f: RequestFields = { fields: '', bytes: 0, contentLength: -1, chunked: false, forwardedFor: '', host: '', connection: '', named: undefined, stickyCookie: null, stickyToken: '' };
 
-function readFields(req: HttpRequest, named: Set<string> | undefined): void {
+function readFields(req: HttpRequest, named: Set<string> | undefined, stickyCookie: string | null): void {
   f.fields = '';
   f.bytes = 0;
   f.contentLength = -1;
@@ -83,6 +89,8 @@ function readFields(req: HttpRequest, named: Set<string> | undefined): void {
   f.host = '';
   f.connection = '';
   f.named = named;
+  f.stickyCookie = stickyCookie;
+  f.stickyToken = '';
   req.forEach(readField);
 }
 
@@ -107,6 +115,10 @@ function readField(name: string, value: string): void {
       return;
     case 'host':
       f.host = value;
+      break;
+    case 'cookie':
+      // Forwarded as sent: the worker may read it too (and other cookies share the field).
+      if (f.stickyCookie !== null && f.stickyToken === '') f.stickyToken = cookieValue(value, f.stickyCookie);
       break;
   }
   if (isHopByHop(name) || f.named?.has(name)) return;

@@ -17,17 +17,18 @@ const VERSION_PREFIX = 9;
  *
  * Dropped: hop-by-hop fields and those a Connection field names (RFC 9110 section 7.6.1), and
  * Date and Content-Length, which uWS writes itself (framing is redone hop by hop), except that a
- * HEAD response keeps its Content-Length, which describes the GET body. With `extraLine` (the
+ * HEAD response keeps its Content-Length, which describes the GET body. With `hstsLine` (the
  * ingress's Strict-Transport-Security, see hsts.ts), the worker's own field of that name is
- * dropped and the line goes last.
+ * dropped and the line is appended; `cookieLine` (a sticky-session Set-Cookie, see sticky.ts) is
+ * appended beside the worker's own cookies.
  *
  * The result is a view of a buffer the next call reuses: uWS copies it at once.
  */
-export function forwardedHead(lines: FieldLines, keepContentLength: boolean, extraLine: Buffer | null = null): Buffer {
+export function forwardedHead(lines: FieldLines, keepContentLength: boolean, hstsLine: Buffer | null = null, cookieLine: Buffer | null = null): Buffer {
   const { buf, count, pos } = lines;
   const named = lines.namesFields ? namedByConnection(lines) : undefined;
-  // What is kept is never longer than the head it comes from, plus the extra line.
-  const bound = (count === 0 ? lines.statusEnd : pos[5 * count - 1]!) - lines.start + (extraLine?.length ?? 0);
+  // What is kept is never longer than the head it comes from, plus the appended lines.
+  const bound = (count === 0 ? lines.statusEnd : pos[5 * count - 1]!) - lines.start + (hstsLine?.length ?? 0) + (cookieLine?.length ?? 0);
   if (scratch.length < bound) {
     scratch = Buffer.allocUnsafe(Math.max(bound, 2 * scratch.length));
     view = scratch.subarray(0, 0);
@@ -40,7 +41,7 @@ export function forwardedHead(lines: FieldLines, keepContentLength: boolean, ext
     const at = 5 * i;
     const nameLength = pos[at + 1]! - pos[at]!;
     if (isDropped(buf, pos[at]!, nameLength, keepContentLength) || (named !== undefined && named.has(lines.name(i).toLowerCase()))) continue;
-    if (extraLine !== null && nameLength === 25 && eqLowerBytes(buf, pos[at]!, STRICT_TRANSPORT_SECURITY)) continue;
+    if (hstsLine !== null && nameLength === 25 && eqLowerBytes(buf, pos[at]!, STRICT_TRANSPORT_SECURITY)) continue;
     if (last !== i - 1) {
       out = copy(buf, runStart, runEnd, out);
       runStart = pos[at]! - 2; // from the CRLF before the line
@@ -49,7 +50,8 @@ export function forwardedHead(lines: FieldLines, keepContentLength: boolean, ext
     last = i;
   }
   out = copy(buf, runStart, runEnd, out);
-  if (extraLine !== null) out += extraLine.copy(scratch, out);
+  if (hstsLine !== null) out += hstsLine.copy(scratch, out);
+  if (cookieLine !== null) out += cookieLine.copy(scratch, out);
   // A worker's heads are mostly the same length: the last view is reused rather than made anew.
   if (view.length !== out) view = scratch.subarray(0, out);
   return view;

@@ -1,4 +1,5 @@
 import type { PolicyName } from '../balancing/policies/index.js';
+import type { StickySettings } from './sticky.js';
 import type { IngressTls, TlsFiles } from './tls-files.js';
 
 /** Everything an ingress thread needs, passed as workerData (shared buffers are shared, not copied). */
@@ -17,6 +18,8 @@ export interface IngressThreadData {
   accessLog: string | null;
   /** The HTTPS listener (its port resolved); null for none. */
   tls: IngressTls | null;
+  /** Sticky sessions by cookie; null when off. */
+  sticky: StickySettings | null;
 }
 
 /** What may change while a thread runs (SIGHUP or the admin API): applied to new requests. */

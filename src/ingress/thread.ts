@@ -12,6 +12,7 @@ import { hsts, ownResponseFields } from './hsts.js';
 import { httpsLocation } from './https-redirect.js';
 import { readRequestHead, type ClientRequestHead, type Scheme } from './request-head.js';
 import { sendError } from './responses.js';
+import { StickySessions } from './sticky.js';
 import type { IngressThreadApi, IngressThreadData } from './thread-api.js';
 import type { KeyPair, TlsFiles } from './tls-files.js';
 import { UpstreamPools } from './upstream-pools.js';
@@ -22,17 +23,21 @@ import { attachWebSocketBridge } from './websocket-bridge.js';
 const data = workerData as IngressThreadData;
 const directory = new WorkerDirectory(data.directory, data.capacity);
 const stats = new StatsTable(data.stats, data.capacity, data.threadIndex);
+const routes = new RouteTableReader(data.routes, data.capacity, stats);
+const pools = new UpstreamPools(directory, data.timeouts, data.limits.maxHeaderBytes * 4);
 const ctx: ExchangeContext = {
-  routes: new RouteTableReader(data.routes, data.capacity, stats),
+  routes,
   policy: createPolicy(data.policy),
   random: Math.random,
   stats,
-  pools: new UpstreamPools(directory, data.timeouts, data.limits.maxHeaderBytes * 4),
+  pools,
   limits: data.limits,
   timeouts: data.timeouts,
   accessLog: data.accessLog === null ? null : new AccessLog(data.accessLog, (line) => console.error(`ingress thread ${data.threadIndex}: ${line}`)),
   hsts: data.tls?.hsts === undefined ? null : hsts(data.tls.hsts),
+  sticky: data.sticky === null ? null : new StickySessions(data.sticky, routes, pools),
 };
+const stickyCookie = data.sticky?.cookie ?? null;
 // Reloads replace the fields of these objects in place; connections read timeouts at use time.
 const { limits, timeouts } = data;
 let requests = 0;
@@ -61,7 +66,7 @@ function serve(app: uWS.TemplatedApp, scheme: Scheme): uWS.TemplatedApp {
 function proxy(res: uWS.HttpResponse, req: uWS.HttpRequest, scheme: Scheme): void {
   requests++;
   const { maxConcurrentRequests, maxHeaderBytes, maxBodyBytes } = limits;
-  const head = readRequestHead(req, res, scheme);
+  const head = readRequestHead(req, res, scheme, stickyCookie);
   const hasBody = head.chunked || head.contentLength > 0;
   if (head.headerBytes > maxHeaderBytes) return refuse(res, head, 431, `request head exceeds ${maxHeaderBytes} bytes`, true);
   if (head.contentLength === -2) return refuse(res, head, 400, 'invalid Content-Length', true);

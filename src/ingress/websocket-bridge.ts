@@ -4,10 +4,11 @@ import { isHopByHop } from '../http/hop-by-hop.js';
 import { Outcome, type StatsTable } from '../shared/stats-table.js';
 import { addressText } from './client-address.js';
 import type { AccessOutcome } from './access-log.js';
-import type { ExchangeContext } from './proxy-exchange.js';
+import { pickWorker, type ExchangeContext } from './proxy-exchange.js';
 import type { Scheme } from './request-head.js';
 import { sendError } from './responses.js';
 import { ownResponseFields } from './hsts.js';
+import { cookieValue } from './sticky.js';
 
 /**
  * WebSocket pass-through: the upgrade is accepted from the client only once the worker accepted
@@ -61,7 +62,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
     idleTimeout: Math.max(8, Math.round(options.idleMs / 1000)),
     maxBackpressure: 16 * HIGH_WATER,
     upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
-      const { routes, policy, random, pools, stats } = ctx;
+      const { stats } = ctx;
       const startedAt = stats.now();
       const query = req.getQuery();
       const target = query ? `${req.getUrl()}?${query}` : req.getUrl();
@@ -102,12 +103,14 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
         settled = true;
         logEnd(0, 'client-ended', 0, 0);
       });
-      const pool = routes.pick(policy, random) ? pools.get(routes.slot, routes.incarnation) : undefined;
-      if (pool === undefined) {
+      // A WebSocket goes to the worker its sticky cookie names, as the client's requests do
+      // (socket.io and the like need that); a 101 sets no cookie, as browsers may ignore it there.
+      const picked = pickWorker(ctx, ctx.sticky === null ? '' : cookieValue(headers['cookie'] ?? '', ctx.sticky.settings.cookie));
+      if (picked === undefined) {
         release();
         return refuse(503, 'no worker is available', 'rejected');
       }
-      const slot = routes.slot;
+      const { pool, slot } = picked;
       worker = pool.workerId;
       let upstream: UpstreamSocket;
       try {

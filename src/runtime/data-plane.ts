@@ -120,6 +120,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
         timeouts: config.timeouts,
         accessLog: config.accessLog ?? null,
         tls: config.tls ?? null,
+        sticky: config.stickySessions ?? null,
       },
       config.threads,
       log,

@@ -166,4 +166,16 @@ export class RouteTableReader extends RouteTableView {
       return true;
     }
   }
+
+  /** The workers of the current generation, copied out whole (a publish meanwhile starts the copy again). */
+  entries(): { generation: number; slots: Int32Array; incarnations: Int32Array } {
+    for (;;) {
+      const g = Atomics.load(this.ctrl, CTRL_GENERATION);
+      const buf = this.buffers[g & 1]!;
+      const n = Math.max(0, Math.min(buf.count[0]!, this.capacity));
+      const slots = buf.slot.slice(0, n);
+      const incarnations = buf.incarnation.slice(0, n);
+      if (Atomics.load(this.ctrl, CTRL_GENERATION) === g) return { generation: g, slots, incarnations };
+    }
+  }
 }

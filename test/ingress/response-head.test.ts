@@ -60,3 +60,24 @@ test('bytes above 0x7f, in a value or the reason, pass as received; a longer hea
   assert.equal(forwardRaw(`HTTP/1.1 200 OK\r\nA: ${long}\r\nDate: d\r\nB: ${long}\r\n\r\n`), `200 OK\r\nA: ${long}\r\nB: ${long}`);
   assert.equal(forwardRaw('HTTP/1.1 200 OK\r\nX-A: plain\r\n\r\n'), '200 OK\r\nX-A: plain');
 });
+
+test("the ingress's lines go last: Strict-Transport-Security in place of the worker's, a sticky Set-Cookie beside the worker's cookies", () => {
+  const hsts = Buffer.from('\r\nstrict-transport-security: max-age=60');
+  const cookie = Buffer.from('\r\nset-cookie: wb_worker=t; Path=/');
+  const head = (hstsLine: Buffer | null, cookieLine: Buffer | null, fields: [string, string][]): string[] => {
+    let out = '';
+    const parser = new ResponseParser({ onHead: (_s, lines) => (out = forwardedHead(lines, false, hstsLine, cookieLine).toString('latin1')), onBody() {}, onComplete() {} });
+    parser.expect(true);
+    parser.execute(Buffer.from(`HTTP/1.1 200 OK\r\n${fields.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`, 'latin1'));
+    return out.split('\r\n');
+  };
+  const fields: [string, string][] = [['Strict-Transport-Security', 'max-age=5'], ['Set-Cookie', 'app=1'], ['X-A', 'b']];
+  assert.deepEqual(head(hsts, cookie, fields), ['200 OK', 'Set-Cookie: app=1', 'X-A: b', 'strict-transport-security: max-age=60', 'set-cookie: wb_worker=t; Path=/']);
+  assert.deepEqual(head(null, cookie, fields), ['200 OK', 'Strict-Transport-Security: max-age=5', 'Set-Cookie: app=1', 'X-A: b', 'set-cookie: wb_worker=t; Path=/']);
+  assert.deepEqual(head(hsts, null, fields), ['200 OK', 'Set-Cookie: app=1', 'X-A: b', 'strict-transport-security: max-age=60']);
+  // A head larger than the reused buffer: it grows to hold the head and both lines.
+  const big: [string, string][] = Array.from({ length: 100 }, (_, i) => [`X-Big-${i}`, 'v'.repeat(90)]);
+  const lines = head(hsts, cookie, big);
+  assert.equal(lines.length, 103);
+  assert.deepEqual(lines.slice(-2), ['strict-transport-security: max-age=60', 'set-cookie: wb_worker=t; Path=/']);
+});

@@ -30,6 +30,7 @@ async function startHost() {
     timeouts: { connectMs: 1000, responseHeadersMs: 60_000, idleMs: 60_000, keepAliveMs: 1000 },
     accessLog: null,
     tls: null,
+    sticky: null,
   };
   const host = await IngressHost.start(options, 2, () => {});
   return { host, stats, registry };

@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { resolveConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
+import { stickyToken } from '../../src/ingress/sticky.js';
 import { checkKeyPair, checkTlsFiles } from '../../src/ingress/tls-files.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
@@ -43,9 +44,9 @@ interface TlsReply {
 }
 
 /** One HTTPS request that verifies the server against `ca` (the self-signed certificate is its own CA). */
-function fetchTls(url: string, ca: string, options: { method?: string; body?: Buffer; agent?: Agent | false; servername?: string } = {}): Promise<TlsReply> {
+function fetchTls(url: string, ca: string, options: { method?: string; body?: Buffer; agent?: Agent | false; servername?: string; headers?: Record<string, string> } = {}): Promise<TlsReply> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', ca: readFileSync(ca), servername: options.servername ?? 'localhost', agent: options.agent ?? false }, (res) => {
+    const req = request(url, { method: options.method ?? 'GET', headers: options.headers, ca: readFileSync(ca), servername: options.servername ?? 'localhost', agent: options.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
       const presented = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint256;
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -311,6 +312,34 @@ test('HSTS: every HTTPS response carries the configured Strict-Transport-Securit
   // preload is what the browsers' list accepts only with includeSubDomains and a year or more.
   assert.throws(() => resolveConfig({ tls: { certFile: certA.cert, keyFile: certA.key, hsts: { preload: true } } }), (err: unknown) => err instanceof ConfigError && /tls\.hsts/.test(err.message));
   assert.equal(resolveConfig({ tls: { certFile: certA.cert, keyFile: certA.key, hsts: {} } }).tls?.hsts?.maxAgeS, 31_536_000);
+});
+
+test('sticky sessions over HTTPS: the cookie is Secure there, not on the plain listener, and HTTPS requests follow it', async () => {
+  const proxy = await startProxy({ driver: staticDriver(), stickySessions: {}, tls: { port: 0, certFile: certA.cert, keyFile: certA.key } });
+  const cookieOf = (rawHeaders: string[]): string | undefined => {
+    for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'set-cookie' && rawHeaders[i + 1]!.startsWith('wb_worker=')) return rawHeaders[i + 1];
+    return undefined;
+  };
+  try {
+    const https = `https://127.0.0.1:${proxy.dataPlane!.ingressTlsPort!}`;
+    // Both schemes in turn, so a line cached for one is never served for the other.
+    for (let i = 0; i < 4; i++) {
+      const plain = await fetchRaw(`${proxy.url}/`, { agent: false });
+      const token = stickyToken(plain.body.toString().trim());
+      assert.equal(plain.headers['set-cookie']?.find((c) => c.startsWith('wb_worker=')), `wb_worker=${token}; Path=/; HttpOnly; SameSite=Lax`);
+      const secure = await fetchTls(`${https}/`, certA.cert);
+      assert.equal(cookieOf(secure.rawHeaders), `wb_worker=${stickyToken(secure.body.toString().trim())}; Path=/; HttpOnly; SameSite=Lax; Secure`);
+    }
+    for (const id of ['w1', 'w2']) {
+      for (let i = 0; i < 5; i++) {
+        const reply = await fetchTls(`${https}/`, certA.cert, { headers: { cookie: `wb_worker=${stickyToken(id)}` } });
+        assert.equal(reply.body.toString(), `${id}\n`);
+        assert.equal(cookieOf(reply.rawHeaders), undefined);
+      }
+    }
+  } finally {
+    await proxy.stop();
+  }
 });
 
 test('SNI: a client asking for a configured name gets its certificate (wildcards too) and is proxied; others get the default; a reload adds a name', async () => {

@@ -70,7 +70,7 @@ test('publishing more workers than the capacity is a CapacityError', () => {
 });
 
 for (const policyName of ['weighted-random', 'round-robin'] as const) {
-  test(`readers never see a torn or superseded table while the writer republishes (${policyName})`, async () => {
+  test(`readers never see a torn or superseded table, in a pick or a copy, while the writer republishes (${policyName})`, async () => {
     const capacity = 64;
     const writer = RouteTableWriter.create(capacity);
     writer.publish(membership(1, capacity));
@@ -78,7 +78,7 @@ for (const policyName of ['weighted-random', 'round-robin'] as const) {
     const readers = [0, 1].map(
       () => new Worker(new URL('./fixtures/route-reader.js', import.meta.url), { workerData: { routes: writer.buffer, capacity, control, policyName } }),
     );
-    const results = readers.map((w) => new Promise<{ picks: number; empty: number; violations: number; samples: string[]; generations: number }>((resolve, reject) => {
+    const results = readers.map((w) => new Promise<{ picks: number; copies: number; empty: number; violations: number; samples: string[]; generations: number }>((resolve, reject) => {
       w.once('message', resolve);
       w.once('error', reject);
     }));
@@ -95,9 +95,10 @@ for (const policyName of ['weighted-random', 'round-robin'] as const) {
     const outcomes = await Promise.all(results);
     await Promise.all(readers.map((w) => w.terminate()));
     for (const o of outcomes) {
-      assert.equal(o.violations, 0, `picks outside their generation: ${o.samples.join('; ')}`);
+      assert.equal(o.violations, 0, `picks or copies outside their generation: ${o.samples.join('; ')}`);
       assert.equal(o.empty, 0, 'no generation is empty, so no pick may fail');
       assert.ok(o.picks > 1000, `too few picks to mean anything: ${o.picks}`);
+      assert.ok(o.copies > 10, `too few copies to mean anything: ${o.copies}`);
       assert.ok(o.generations > 10, `readers saw only ${o.generations} generations: no real overlap with the writer`);
     }
     assert.ok(published > 100, `only ${published} generations published`);
