@@ -13,6 +13,8 @@ const port = z.number().int().min(0).max(65535);
 /** A DNS name, or a wildcard for one label (RFC 6125 section 6.4.3's common form). */
 const SERVER_NAME = /^(?:\*\.)?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const positiveMs = z.number().int().min(1);
+/** Fields the ingress reads, rewrites or frames by itself: a request id under one of these names would clobber it. */
+const MANAGED_FIELDS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer', 'expect', 'date', 'cookie', 'set-cookie', 'strict-transport-security', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
 const httpPath = z.string().startsWith('/', 'must start with /').max(2048).default('/');
 
 const upstreamUrl = z.string().refine((s) => {
@@ -227,7 +229,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** An RFC 9110 token, as RFC 6265 asks of a cookie name. */
       cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/, 'must be 1 to 64 token characters (letters, digits, !#$%&\'*+-.^_`|~)').default('wb_worker'),
-      path: z.string().regex(/^\/[^;\x00-\x1f\x7f]{0,1023}$/, 'must start with / and hold no ";" or control characters').default('/'),
+      /** RFC 6265's path-value: ASCII without controls or ";". */
+      path: z.string().regex(/^\/[\x20-\x3a\x3c-\x7e]{0,1023}$/, 'must start with / and hold only ASCII, no ";" or control characters').default('/'),
       /** 0: a session cookie. */
       maxAgeS: z.number().int().min(0).max(2 ** 31 - 1).default(0),
       httpOnly: z.boolean().default(true),
@@ -237,6 +240,24 @@ export const configSchema = z.strictObject({
     })
     // Browsers reject SameSite=None without Secure.
     .refine((s) => s.sameSite !== 'none' || s.secure === true, { message: 'sameSite none needs secure: true (browsers reject it otherwise)', path: ['secure'] })
+    .optional(),
+  /**
+   * A request id on every request (Envoy's x-request-id, HAProxy's unique-id-header): the worker
+   * gets it, the access log and, with inResponse, the client too.
+   */
+  requestId: z
+    .strictObject({
+      /** Compared as uWS hands names over, in lower case. */
+      header: z
+        .string()
+        .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/, 'must be a field name: 1 to 64 token characters')
+        .transform((name) => name.toLowerCase())
+        .refine((name) => !MANAGED_FIELDS.has(name), 'must not be a field the ingress reads or writes itself (Host, framing, hop-by-hop, cookies, X-Forwarded-*)')
+        .default('x-request-id'),
+      /** Keep an id the client sent (1 to 200 of A-Z a-z 0-9 . _ : + / = -); otherwise every request gets a new one. */
+      keepIncoming: z.boolean().default(true),
+      inResponse: z.boolean().default(true),
+    })
     .optional(),
   /** A file every ingress thread appends a JSON line to per request; reopened on SIGUSR2. */
   accessLog: z.string().min(1).optional(),

@@ -9,8 +9,8 @@ import type { UpstreamPool } from '../upstream/pool.js';
 import type { BodyKind, FieldLines } from '../upstream/response-parser.js';
 import { FailureKind, type UpstreamFailure } from '../upstream/upstream-failure.js';
 import type { AccessLog, AccessOutcome } from './access-log.js';
-import { ownResponseFields, type Hsts } from './hsts.js';
-import type { ClientRequestHead } from './request-head.js';
+import type { ClientRequestHead, HeadOptions } from './request-head.js';
+import type { ResponseFields } from './response-fields.js';
 import { forwardedHead } from './response-head.js';
 import { sendError } from './responses.js';
 import type { StickySessions } from './sticky.js';
@@ -28,10 +28,12 @@ export interface ExchangeContext {
   /** Read when used, likewise; idleMs also bounds how long a client may take nothing. */
   readonly timeouts: { readonly idleMs: number };
   readonly accessLog: AccessLog | null;
-  /** Strict-Transport-Security for HTTPS responses; null for none. */
-  readonly hsts: Hsts | null;
+  /** The fields the ingress adds to responses. */
+  readonly responseFields: ResponseFields;
   /** Sticky sessions by cookie; null when off. */
   readonly sticky: StickySessions | null;
+  /** What request heads are read for (the sticky cookie, the request id). */
+  readonly head: HeadOptions;
 }
 
 /**
@@ -201,11 +203,8 @@ export class ProxyExchange implements UpstreamExchange {
     this.sentStatus = status;
     this.bodyKind = bodyKind;
     this.contentLength = contentLength;
-    const { scheme, stickyToken, method } = this.request;
-    const { hsts, sticky } = this.ctx;
-    // A client whose cookie did not name this worker (none, a stale one, or a retry moved it) is pinned to it now.
-    const cookie = sticky !== null && this.workerToken !== stickyToken ? sticky.cookieLine(this.workerToken, scheme) : null;
-    this.res.writeStatus(forwardedHead(fields, method === 'HEAD', hsts !== null && scheme === 'https' ? hsts.line : null, cookie));
+    const own = this.ctx.responseFields;
+    this.res.writeStatus(forwardedHead(fields, this.request.method === 'HEAD', own.replaced(this.request.scheme), own.proxied(this.request, this.workerToken)));
   }
 
   onUpstreamBody(chunk: Buffer): void {
@@ -406,7 +405,8 @@ export class ProxyExchange implements UpstreamExchange {
   /** Answers the client with an error of the ingress's own; the worker's part, if any, ends as `outcome`. */
   private fail(status: number, message: string, closeClient: boolean, outcome: OutcomeValue = Outcome.workerFailed): void {
     if (!this.aborted && !this.responding) {
-      sendError(this.res, status, message, closeClient, ownResponseFields(this.ctx.hsts, this.request.scheme, status === 503 ? { 'retry-after': '1' } : undefined));
+      const { scheme, requestId } = this.request;
+      sendError(this.res, status, message, closeClient, this.ctx.responseFields.own(scheme, requestId, status === 503 ? { 'retry-after': '1' } : undefined));
       this.sentStatus = status;
     }
     this.finish(outcome);
@@ -420,9 +420,9 @@ export class ProxyExchange implements UpstreamExchange {
     this.ctx.stats.release();
     const log = this.ctx.accessLog;
     if (log !== null) {
-      const { client, method, scheme, target } = this.request;
+      const { client, method, scheme, target, requestId } = this.request;
       const durationMs = this.ctx.stats.now() - this.startedAt;
-      log.write({ client, method, scheme, target, status: this.sentStatus, worker: this.workerId, durationMs, bytesIn: this.bytesIn, bytesOut: this.bytesOut, outcome: this.slot < 0 ? 'rejected' : ACCESS_OUTCOME[outcome] });
+      log.write({ client, method, scheme, target, status: this.sentStatus, worker: this.workerId, durationMs, bytesIn: this.bytesIn, bytesOut: this.bytesOut, outcome: this.slot < 0 ? 'rejected' : ACCESS_OUTCOME[outcome], requestId });
     }
   }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { connectionTokens, isHopByHop } from '../http/hop-by-hop.js';
 import { addressText } from './client-address.js';
@@ -24,6 +25,31 @@ export interface ClientRequestHead {
   chunked: boolean;
   /** The sticky-session cookie's value ('' when absent, or sticky sessions are off). */
   stickyToken: string;
+  /** The request's id as the worker gets it ('' when request ids are off). */
+  requestId: string;
+}
+
+/** What one thread's requests are read for, beyond what every request gets; one object per thread. */
+export interface HeadOptions {
+  /** The sticky-session cookie's name; null when sticky sessions are off. */
+  readonly stickyCookie: string | null;
+  /** The request id field's name, lowercase; null when request ids are off. */
+  readonly requestIdHeader: string | null;
+  /** Keep a valid id the client sent; otherwise every request gets a new one. */
+  readonly keepIncomingRequestId: boolean;
+}
+
+export const PLAIN_HEAD: HeadOptions = { stickyCookie: null, requestIdHeader: null, keepIncomingRequestId: false };
+
+/**
+ * An id kept as the client sent it (Heroku's router keeps a similar alphabet): UUIDs, ULIDs and
+ * trace ids fit, and nothing that could break a header line or a JSON string does.
+ */
+const KEEPABLE_ID = /^[A-Za-z0-9._:+/=-]{1,200}$/;
+
+/** The id a request goes on with: the client's (`incoming`, '' for none) if kept, else a new UUID (v4, as Envoy's). */
+export function requestIdFor(incoming: string, options: HeadOptions): string {
+  return options.keepIncomingRequestId && KEEPABLE_ID.test(incoming) ? incoming : randomUUID();
 }
 
 const NOT_ASCII_DIGITS = /[^0-9]/;
@@ -38,25 +64,31 @@ function parseContentLength(value: string): number {
  * (RFC 9110 section 7.6.1 removes hop-by-hop ones and those Connection names), and
  * X-Forwarded-For (appended to), -Proto and -Host. Expect is dropped because the ingress answers
  * 100-continue itself; a chunked body is re-framed as chunked, a sized one keeps its length.
+ * With request ids on, the id field is the client's (if kept) or a new one (requestIdFor).
  */
-export function readRequestHead(req: HttpRequest, res: HttpResponse, scheme: Scheme, stickyCookie: string | null = null): ClientRequestHead {
+export function readRequestHead(req: HttpRequest, res: HttpResponse, scheme: Scheme, options: HeadOptions = PLAIN_HEAD): ClientRequestHead {
   const method = req.getCaseSensitiveMethod();
   const query = req.getQuery();
   const url = req.getUrl();
   const target = query ? `${url}?${query}` : url;
   // Connection is read with the other fields, not by getHeader() first (a call into uWS per
   // request): the rare value that names more fields than itself takes a second pass.
-  readFields(req, undefined, stickyCookie);
+  readFields(req, undefined, options);
   const named = connectionTokens(f.connection);
-  if (named !== undefined) readFields(req, named, stickyCookie);
+  if (named !== undefined) readFields(req, named, options);
 
   const client = addressText(res.getRemoteAddress());
   let head = `${method} ${target} HTTP/1.1\r\n${f.fields}x-forwarded-for: ${f.forwardedFor ? `${f.forwardedFor}, ${client}` : client}\r\nx-forwarded-proto: ${scheme}\r\n`;
   if (f.host) head += `x-forwarded-host: ${f.host}\r\n`;
+  let requestId = '';
+  if (options.requestIdHeader !== null) {
+    requestId = requestIdFor(f.requestId, options);
+    head += `${options.requestIdHeader}: ${requestId}\r\n`;
+  }
   if (f.chunked) head += 'transfer-encoding: chunked\r\n';
   else if (f.contentLength >= 0) head += `content-length: ${f.contentLength}\r\n`;
   head += '\r\n';
-  return { method, target, client, scheme, upstreamHead: head, headerBytes: method.length + target.length + 11 + f.bytes, contentLength: f.contentLength, chunked: f.chunked, stickyToken: f.stickyToken };
+  return { method, target, client, scheme, upstreamHead: head, headerBytes: method.length + target.length + 11 + f.bytes, contentLength: f.contentLength, chunked: f.chunked, stickyToken: f.stickyToken, requestId };
 }
 
 interface RequestFields {
@@ -71,16 +103,19 @@ interface RequestFields {
   connection: string;
   /** Fields the client's Connection field named, dropped on the second pass. */
   named: Set<string> | undefined;
-  /** The sticky-session cookie's name, null for none; and its value once found. */
-  stickyCookie: string | null;
+  /** The thread's, for this request. */
+  options: HeadOptions;
+  /** The sticky-session cookie's value once found. */
   stickyToken: string;
+  /** The request id the client sent, if any. */
+  requestId: string;
 }
 
 // forEach is synchronous, so one scratch record and one callback serve every request: no
 // closure or object is allocated per request for them.
-const f: RequestFields = { fields: '', bytes: 0, contentLength: -1, chunked: false, forwardedFor: '', host: '', connection: '', named: undefined, stickyCookie: null, stickyToken: '' };
+const f: RequestFields = { fields: '', bytes: 0, contentLength: -1, chunked: false, forwardedFor: '', host: '', connection: '', named: undefined, options: PLAIN_HEAD, stickyToken: '', requestId: '' };
 
-function readFields(req: HttpRequest, named: Set<string> | undefined, stickyCookie: string | null): void {
+function readFields(req: HttpRequest, named: Set<string> | undefined, options: HeadOptions): void {
   f.fields = '';
   f.bytes = 0;
   f.contentLength = -1;
@@ -89,13 +124,19 @@ function readFields(req: HttpRequest, named: Set<string> | undefined, stickyCook
   f.host = '';
   f.connection = '';
   f.named = named;
-  f.stickyCookie = stickyCookie;
+  f.options = options;
   f.stickyToken = '';
+  f.requestId = '';
   req.forEach(readField);
 }
 
 function readField(name: string, value: string): void {
   f.bytes += name.length + value.length + 4;
+  if (name === f.options.requestIdHeader) {
+    // Replaced by the id the worker gets (the client's first, if kept).
+    if (f.requestId === '') f.requestId = value;
+    return;
+  }
   switch (name) {
     case 'content-length':
       f.contentLength = f.contentLength === -1 || f.contentLength === parseContentLength(value) ? parseContentLength(value) : -2;
@@ -118,7 +159,7 @@ function readField(name: string, value: string): void {
       break;
     case 'cookie':
       // Forwarded as sent: the worker may read it too (and other cookies share the field).
-      if (f.stickyCookie !== null && f.stickyToken === '') f.stickyToken = cookieValue(value, f.stickyCookie);
+      if (f.options.stickyCookie !== null && f.stickyToken === '') f.stickyToken = cookieValue(value, f.options.stickyCookie);
       break;
   }
   if (isHopByHop(name) || f.named?.has(name)) return;

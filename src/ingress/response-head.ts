@@ -1,4 +1,4 @@
-import { CONNECTION, CONTENT_LENGTH, DATE, KEEP_ALIVE, PROXY_CONNECTION, STRICT_TRANSPORT_SECURITY, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, eqLowerBytes } from '../http/ascii.js';
+import { CONNECTION, CONTENT_LENGTH, DATE, KEEP_ALIVE, PROXY_CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, eqLowerBytes } from '../http/ascii.js';
 import { connectionTokens } from '../http/hop-by-hop.js';
 import type { FieldLines } from '../upstream/response-parser.js';
 
@@ -17,18 +17,17 @@ const VERSION_PREFIX = 9;
  *
  * Dropped: hop-by-hop fields and those a Connection field names (RFC 9110 section 7.6.1), and
  * Date and Content-Length, which uWS writes itself (framing is redone hop by hop), except that a
- * HEAD response keeps its Content-Length, which describes the GET body. With `hstsLine` (the
- * ingress's Strict-Transport-Security, see hsts.ts), the worker's own field of that name is
- * dropped and the line is appended; `cookieLine` (a sticky-session Set-Cookie, see sticky.ts) is
- * appended beside the worker's own cookies.
+ * HEAD response keeps its Content-Length, which describes the GET body. The ingress's own fields
+ * (see response-fields.ts) go last: `appended` holds their lines, each after a CRLF, and the
+ * worker's fields named in `replaced` (lowercase) are dropped.
  *
  * The result is a view of a buffer the next call reuses: uWS copies it at once.
  */
-export function forwardedHead(lines: FieldLines, keepContentLength: boolean, hstsLine: Buffer | null = null, cookieLine: Buffer | null = null): Buffer {
+export function forwardedHead(lines: FieldLines, keepContentLength: boolean, replaced: readonly Uint8Array[] = [], appended = ''): Buffer {
   const { buf, count, pos } = lines;
   const named = lines.namesFields ? namedByConnection(lines) : undefined;
   // What is kept is never longer than the head it comes from, plus the appended lines.
-  const bound = (count === 0 ? lines.statusEnd : pos[5 * count - 1]!) - lines.start + (hstsLine?.length ?? 0) + (cookieLine?.length ?? 0);
+  const bound = (count === 0 ? lines.statusEnd : pos[5 * count - 1]!) - lines.start + appended.length;
   if (scratch.length < bound) {
     scratch = Buffer.allocUnsafe(Math.max(bound, 2 * scratch.length));
     view = scratch.subarray(0, 0);
@@ -41,7 +40,7 @@ export function forwardedHead(lines: FieldLines, keepContentLength: boolean, hst
     const at = 5 * i;
     const nameLength = pos[at + 1]! - pos[at]!;
     if (isDropped(buf, pos[at]!, nameLength, keepContentLength) || (named !== undefined && named.has(lines.name(i).toLowerCase()))) continue;
-    if (hstsLine !== null && nameLength === 25 && eqLowerBytes(buf, pos[at]!, STRICT_TRANSPORT_SECURITY)) continue;
+    if (replaced.length > 0 && isReplaced(buf, pos[at]!, nameLength, replaced)) continue;
     if (last !== i - 1) {
       out = copy(buf, runStart, runEnd, out);
       runStart = pos[at]! - 2; // from the CRLF before the line
@@ -50,8 +49,8 @@ export function forwardedHead(lines: FieldLines, keepContentLength: boolean, hst
     last = i;
   }
   out = copy(buf, runStart, runEnd, out);
-  if (hstsLine !== null) out += hstsLine.copy(scratch, out);
-  if (cookieLine !== null) out += cookieLine.copy(scratch, out);
+  // latin1: the lines are ASCII (their values are checked or made so), one byte per character as the bound counts.
+  if (appended !== '') out += scratch.write(appended, out, 'latin1');
   // A worker's heads are mostly the same length: the last view is reused rather than made anew.
   if (view.length !== out) view = scratch.subarray(0, out);
   return view;
@@ -69,6 +68,11 @@ function copy(buf: Buffer, from: number, to: number, at: number): number {
   const out = scratch;
   for (let i = from; i < to; i++) out[at++] = buf[i]!;
   return at;
+}
+
+function isReplaced(buf: Buffer, start: number, length: number, replaced: readonly Uint8Array[]): boolean {
+  for (const name of replaced) if (name.length === length && eqLowerBytes(buf, start, name)) return true;
+  return false;
 }
 
 /** Lowercased names listed by every Connection field. */

@@ -83,7 +83,7 @@ export class StickySessions {
   private generation = -1;
   private readonly byToken = new Map<string, { slot: number; incarnation: number }>();
   private readonly tokens = new Map<string, string>();
-  private readonly lines = new Map<string, Buffer>();
+  private readonly lines = new Map<string, string>();
 
   constructor(
     readonly settings: StickySettings,
@@ -111,13 +111,13 @@ export class StickySessions {
     return token;
   }
 
-  /** The Set-Cookie field line as forwardedHead appends it (a CRLF, then the line). */
-  cookieLine(token: string, scheme: Scheme): Buffer {
+  /** The Set-Cookie field line as it is appended to a response head (a CRLF, then the line). */
+  cookieLine(token: string, scheme: Scheme): string {
     const key = scheme === 'https' ? `s${token}` : token;
     let line = this.lines.get(key);
     if (line === undefined) {
       if (this.lines.size >= CACHE_MAX) this.lines.clear();
-      line = Buffer.from(`\r\nset-cookie: ${setCookieValue(this.settings, token, scheme)}`, 'latin1');
+      line = `\r\nset-cookie: ${setCookieValue(this.settings, token, scheme)}`;
       this.lines.set(key, line);
     }
     return line;

@@ -20,6 +20,8 @@ export interface IngressThreadData {
   tls: IngressTls | null;
   /** Sticky sessions by cookie; null when off. */
   sticky: StickySettings | null;
+  /** Request ids; null when off. */
+  requestId: { header: string; keepIncoming: boolean; inResponse: boolean } | null;
 }
 
 /** What may change while a thread runs (SIGHUP or the admin API): applied to new requests. */

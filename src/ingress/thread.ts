@@ -8,9 +8,10 @@ import { StatsTable } from '../shared/stats-table.js';
 import { WorkerDirectory } from '../shared/worker-directory.js';
 import { AccessLog } from './access-log.js';
 import { ProxyExchange, type ExchangeContext } from './proxy-exchange.js';
-import { hsts, ownResponseFields } from './hsts.js';
+import { hsts } from './hsts.js';
 import { httpsLocation } from './https-redirect.js';
-import { readRequestHead, type ClientRequestHead, type Scheme } from './request-head.js';
+import { readRequestHead, type ClientRequestHead, type HeadOptions, type Scheme } from './request-head.js';
+import { ResponseFields } from './response-fields.js';
 import { sendError } from './responses.js';
 import { StickySessions } from './sticky.js';
 import type { IngressThreadApi, IngressThreadData } from './thread-api.js';
@@ -25,6 +26,8 @@ const directory = new WorkerDirectory(data.directory, data.capacity);
 const stats = new StatsTable(data.stats, data.capacity, data.threadIndex);
 const routes = new RouteTableReader(data.routes, data.capacity, stats);
 const pools = new UpstreamPools(directory, data.timeouts, data.limits.maxHeaderBytes * 4);
+const sticky = data.sticky === null ? null : new StickySessions(data.sticky, routes, pools);
+const requestId = data.requestId;
 const ctx: ExchangeContext = {
   routes,
   policy: createPolicy(data.policy),
@@ -34,10 +37,10 @@ const ctx: ExchangeContext = {
   limits: data.limits,
   timeouts: data.timeouts,
   accessLog: data.accessLog === null ? null : new AccessLog(data.accessLog, (line) => console.error(`ingress thread ${data.threadIndex}: ${line}`)),
-  hsts: data.tls?.hsts === undefined ? null : hsts(data.tls.hsts),
-  sticky: data.sticky === null ? null : new StickySessions(data.sticky, routes, pools),
+  responseFields: new ResponseFields(data.tls?.hsts === undefined ? null : hsts(data.tls.hsts), requestId?.inResponse ? requestId.header : null, sticky),
+  sticky,
+  head: { stickyCookie: data.sticky?.cookie ?? null, requestIdHeader: requestId?.header ?? null, keepIncomingRequestId: requestId?.keepIncoming ?? false },
 };
-const stickyCookie = data.sticky?.cookie ?? null;
 // Reloads replace the fields of these objects in place; connections read timeouts at use time.
 const { limits, timeouts } = data;
 let requests = 0;
@@ -47,13 +50,13 @@ const webSocketOptions = { connectMs: data.timeouts.connectMs, idleMs: data.time
 /** With tls.redirectHttp, the plain App's only route: every request to the same URL over HTTPS. */
 function redirectToHttps(res: uWS.HttpResponse, req: uWS.HttpRequest): void {
   requests++;
-  const head = readRequestHead(req, res, 'http');
+  const head = readRequestHead(req, res, 'http', ctx.head);
   const location = httpsLocation(req.getHeader('host'), head.target, data.tls!.port);
   // The body, if any, is not read: the connection closes after the answer.
   const close = head.chunked || head.contentLength !== -1;
   if (location === null) return refuse(res, head, 400, 'a valid Host field is needed for the redirect to HTTPS', close);
-  sendError(res, 308, `see ${location}`, close, { location });
-  ctx.accessLog?.write({ client: head.client, method: head.method, scheme: 'http', target: head.target, status: 308, worker: null, durationMs: 0, bytesIn: 0, bytesOut: 0, outcome: 'redirected' });
+  sendError(res, 308, `see ${location}`, close, ctx.responseFields.own('http', head.requestId, { location }));
+  ctx.accessLog?.write({ client: head.client, method: head.method, scheme: 'http', target: head.target, status: 308, worker: null, durationMs: 0, bytesIn: 0, bytesOut: 0, outcome: 'redirected', requestId: head.requestId });
 }
 
 /** Gives an App (plain or TLS) the proxy's routes; the scheme is what X-Forwarded-Proto says. */
@@ -66,7 +69,7 @@ function serve(app: uWS.TemplatedApp, scheme: Scheme): uWS.TemplatedApp {
 function proxy(res: uWS.HttpResponse, req: uWS.HttpRequest, scheme: Scheme): void {
   requests++;
   const { maxConcurrentRequests, maxHeaderBytes, maxBodyBytes } = limits;
-  const head = readRequestHead(req, res, scheme, stickyCookie);
+  const head = readRequestHead(req, res, scheme, ctx.head);
   const hasBody = head.chunked || head.contentLength > 0;
   if (head.headerBytes > maxHeaderBytes) return refuse(res, head, 431, `request head exceeds ${maxHeaderBytes} bytes`, true);
   if (head.contentLength === -2) return refuse(res, head, 400, 'invalid Content-Length', true);
@@ -130,8 +133,8 @@ let draining = false;
 
 /** Answers a request the ingress turns away before any worker sees it. */
 function refuse(res: uWS.HttpResponse, head: ClientRequestHead, status: number, message: string, close: boolean, extraHeaders?: Record<string, string>): void {
-  sendError(res, status, message, close, ownResponseFields(ctx.hsts, head.scheme, extraHeaders));
-  ctx.accessLog?.write({ client: head.client, method: head.method, scheme: head.scheme, target: head.target, status, worker: null, durationMs: 0, bytesIn: 0, bytesOut: 0, outcome: 'rejected' });
+  sendError(res, status, message, close, ctx.responseFields.own(head.scheme, head.requestId, extraHeaders));
+  ctx.accessLog?.write({ client: head.client, method: head.method, scheme: head.scheme, target: head.target, status, worker: null, durationMs: 0, bytesIn: 0, bytesOut: 0, outcome: 'rejected', requestId: head.requestId });
 }
 
 const api: IngressThreadApi = {

@@ -5,9 +5,8 @@ import { Outcome, type StatsTable } from '../shared/stats-table.js';
 import { addressText } from './client-address.js';
 import type { AccessOutcome } from './access-log.js';
 import { pickWorker, type ExchangeContext } from './proxy-exchange.js';
-import type { Scheme } from './request-head.js';
+import { requestIdFor, type Scheme } from './request-head.js';
 import { sendError } from './responses.js';
-import { ownResponseFields } from './hsts.js';
 import { cookieValue } from './sticky.js';
 
 /**
@@ -67,14 +66,16 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       const query = req.getQuery();
       const target = query ? `${req.getUrl()}?${query}` : req.getUrl();
       const client = addressText(res.getRemoteAddress());
+      const idHeader = ctx.head.requestIdHeader;
+      const requestId = idHeader === null ? '' : requestIdFor(req.getHeader(idHeader), ctx.head);
       let worker: string | null = null;
       /** Answers the upgrade with an error of the ingress's own, and logs it. */
       const refuse = (status: number, message: string, outcome: AccessOutcome): void => {
-        sendError(res, status, message, true, ownResponseFields(ctx.hsts, scheme, status === 503 ? { 'retry-after': '1' } : undefined));
+        sendError(res, status, message, true, ctx.responseFields.own(scheme, requestId, status === 503 ? { 'retry-after': '1' } : undefined));
         logEnd(status, outcome, 0, 0);
       };
       const logEnd = (status: number, outcome: AccessOutcome, bytesIn: number, bytesOut: number): void =>
-        ctx.accessLog?.write({ client, method: 'GET', scheme, target, status, worker, durationMs: stats.now() - startedAt, bytesIn, bytesOut, outcome });
+        ctx.accessLog?.write({ client, method: 'GET', scheme, target, status, worker, durationMs: stats.now() - startedAt, bytesIn, bytesOut, outcome, requestId });
       const limit = ctx.limits.maxConcurrentRequests;
       if (!stats.tryAdmit(limit)) return refuse(503, `more than ${limit} requests in flight`, 'rejected');
       const key = req.getHeader('sec-websocket-key');
@@ -83,8 +84,10 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       let forwardedFor = '';
       req.forEach((name, value) => {
         if (name === 'x-forwarded-for') forwardedFor = value;
-        else if (!SKIPPED_UPGRADE_FIELDS.has(name) && !isHopByHop(name)) headers[name] = value;
+        else if (name !== idHeader && !SKIPPED_UPGRADE_FIELDS.has(name) && !isHopByHop(name)) headers[name] = value;
       });
+      // The 101 is uWS's to write, so the client does not get the id back; the worker and the log do.
+      if (idHeader !== null) headers[idHeader] = requestId;
       const host = req.getHeader('host');
       headers['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${client}` : client;
       headers['x-forwarded-proto'] = scheme;

@@ -121,6 +121,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
         accessLog: config.accessLog ?? null,
         tls: config.tls ?? null,
         sticky: config.stickySessions ?? null,
+        requestId: config.requestId ?? null,
       },
       config.threads,
       log,

@@ -41,9 +41,12 @@ test('a formatted line is what JSON.stringify writes, on random records with eve
     const record = {
       client: text(), method: text(), scheme: random() < 0.5 ? ('http' as const) : ('https' as const), target: text(), status: int(600), worker: random() < 0.2 ? null : text(),
       durationMs: random() < 0.1 ? int(100) : random() * 10 ** int(7), bytesIn: int(2 ** 40), bytesOut: int(2 ** 52), outcome: outcomes[int(4)]!,
+      requestId: random() < 0.5 ? '' : text(),
     };
     const time = new Date(int(2 ** 42)).toISOString();
-    const expected = `${JSON.stringify({ time, ...record, durationMs: Math.round(record.durationMs * 1000) / 1000 })}\n`;
+    // An empty requestId (request ids off) is left out of the line.
+    const { requestId, ...rest } = record;
+    const expected = `${JSON.stringify({ time, ...rest, durationMs: Math.round(record.durationMs * 1000) / 1000, ...(requestId === '' ? {} : { requestId }) })}\n`;
     assert.equal(formatAccessLine(time, record), expected);
   }
 });

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { hsts } from '../../src/ingress/hsts.js';
+import type { ClientRequestHead } from '../../src/ingress/request-head.js';
+import { ResponseFields } from '../../src/ingress/response-fields.js';
 import { forwardedHead } from '../../src/ingress/response-head.js';
 import { ResponseParser } from '../../src/upstream/response-parser.js';
 
@@ -61,23 +64,35 @@ test('bytes above 0x7f, in a value or the reason, pass as received; a longer hea
   assert.equal(forwardRaw('HTTP/1.1 200 OK\r\nX-A: plain\r\n\r\n'), '200 OK\r\nX-A: plain');
 });
 
-test("the ingress's lines go last: Strict-Transport-Security in place of the worker's, a sticky Set-Cookie beside the worker's cookies", () => {
-  const hsts = Buffer.from('\r\nstrict-transport-security: max-age=60');
-  const cookie = Buffer.from('\r\nset-cookie: wb_worker=t; Path=/');
-  const head = (hstsLine: Buffer | null, cookieLine: Buffer | null, fields: [string, string][]): string[] => {
+test("the ingress's lines go last, and the worker's fields they replace are dropped, whatever their case", () => {
+  const head = (replaced: Uint8Array[], appended: string, fields: [string, string][]): string[] => {
     let out = '';
-    const parser = new ResponseParser({ onHead: (_s, lines) => (out = forwardedHead(lines, false, hstsLine, cookieLine).toString('latin1')), onBody() {}, onComplete() {} });
+    const parser = new ResponseParser({ onHead: (_s, lines) => (out = forwardedHead(lines, false, replaced, appended).toString('latin1')), onBody() {}, onComplete() {} });
     parser.expect(true);
     parser.execute(Buffer.from(`HTTP/1.1 200 OK\r\n${fields.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`, 'latin1'));
     return out.split('\r\n');
   };
-  const fields: [string, string][] = [['Strict-Transport-Security', 'max-age=5'], ['Set-Cookie', 'app=1'], ['X-A', 'b']];
-  assert.deepEqual(head(hsts, cookie, fields), ['200 OK', 'Set-Cookie: app=1', 'X-A: b', 'strict-transport-security: max-age=60', 'set-cookie: wb_worker=t; Path=/']);
-  assert.deepEqual(head(null, cookie, fields), ['200 OK', 'Strict-Transport-Security: max-age=5', 'Set-Cookie: app=1', 'X-A: b', 'set-cookie: wb_worker=t; Path=/']);
-  assert.deepEqual(head(hsts, null, fields), ['200 OK', 'Set-Cookie: app=1', 'X-A: b', 'strict-transport-security: max-age=60']);
-  // A head larger than the reused buffer: it grows to hold the head and both lines.
+  const fields: [string, string][] = [['Strict-Transport-Security', 'max-age=5'], ['Set-Cookie', 'app=1'], ['X-Request-ID', 'w'], ['X-A', 'b']];
+  const https = new ResponseFields(hsts({ maxAgeS: 60, includeSubDomains: false, preload: false }), 'x-request-id', null);
+  const request = { scheme: 'https', requestId: 'r1', stickyToken: '' } as ClientRequestHead;
+  assert.deepEqual(head([...https.replaced('https')], https.proxied(request, ''), fields), ['200 OK', 'Set-Cookie: app=1', 'X-A: b', 'strict-transport-security: max-age=60', 'x-request-id: r1']);
+  // Over plain HTTP no Strict-Transport-Security is added, and the worker's passes.
+  const plain = { ...request, scheme: 'http' } as ClientRequestHead;
+  assert.deepEqual(head([...https.replaced('http')], https.proxied(plain, ''), fields), ['200 OK', 'Strict-Transport-Security: max-age=5', 'Set-Cookie: app=1', 'X-A: b', 'x-request-id: r1']);
+  // Nothing configured: the head as the worker sent it (without hop-by-hop fields).
+  const none = new ResponseFields(null, null, null);
+  assert.deepEqual(head([...none.replaced('https')], none.proxied(request, ''), fields), ['200 OK', ...fields.map(([n, v]) => `${n}: ${v}`)]);
+  // A head larger than the reused buffer: it grows to hold the head and the lines.
   const big: [string, string][] = Array.from({ length: 100 }, (_, i) => [`X-Big-${i}`, 'v'.repeat(90)]);
-  const lines = head(hsts, cookie, big);
+  const lines = head([...https.replaced('https')], https.proxied(request, ''), big);
   assert.equal(lines.length, 103);
-  assert.deepEqual(lines.slice(-2), ['strict-transport-security: max-age=60', 'set-cookie: wb_worker=t; Path=/']);
+  assert.deepEqual(lines.slice(-2), ['strict-transport-security: max-age=60', 'x-request-id: r1']);
+});
+
+test("the ingress's own responses: Strict-Transport-Security over HTTPS only, the request id when there is one", () => {
+  const fields = new ResponseFields(hsts({ maxAgeS: 60, includeSubDomains: true, preload: false }), 'x-request-id', null);
+  assert.deepEqual(fields.own('https', 'r1', { 'retry-after': '1' }), { 'retry-after': '1', 'strict-transport-security': 'max-age=60; includeSubDomains', 'x-request-id': 'r1' });
+  assert.deepEqual(fields.own('http', 'r1'), { 'x-request-id': 'r1' });
+  assert.equal(fields.own('http', ''), undefined);
+  assert.deepEqual(new ResponseFields(null, null, null).own('https', '', { location: '/x' }), { location: '/x' });
 });

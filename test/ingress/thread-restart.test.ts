@@ -31,6 +31,7 @@ async function startHost() {
     accessLog: null,
     tls: null,
     sticky: null,
+    requestId: null,
   };
   const host = await IngressHost.start(options, 2, () => {});
   return { host, stats, registry };
