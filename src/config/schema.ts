@@ -173,8 +173,12 @@ export const configSchema = z.strictObject({
       maxHeaderBytes: z.number().int().min(256).max(1 << 20).default(16_384),
       /** Table capacity: the most workers a pool may hold. */
       maxWorkers: z.number().int().min(1).max(1 << 20).default(4096),
+      /** Requests a second from one client address to this host, over its threads; beyond it, 429 with Retry-After. 0 = no limit. */
+      clientRequestsPerSecond: z.number().min(0).max(1_000_000).default(0),
+      /** Requests a client may send at once before the rate applies; 0 = a second's worth. */
+      clientBurst: z.number().int().min(0).max(1_000_000).default(0),
     })
-    .default({ maxConcurrentRequests: 10_000, maxBodyBytes: 0, maxHeaderBytes: 16_384, maxWorkers: 4096 }),
+    .default({ maxConcurrentRequests: 10_000, maxBodyBytes: 0, maxHeaderBytes: 16_384, maxWorkers: 4096, clientRequestsPerSecond: 0, clientBurst: 0 }),
   /**
    * An HTTPS listener beside the plain one, served by every ingress thread (uWS's SSLApp): TLS ends
    * at the ingress and workers get plain HTTP with X-Forwarded-Proto: https. SIGHUP reads the

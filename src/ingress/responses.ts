@@ -5,6 +5,7 @@ export const STATUS_TEXT: Record<number, string> = {
   308: '308 Permanent Redirect',
   400: '400 Bad Request',
   413: '413 Content Too Large',
+  429: '429 Too Many Requests',
   431: '431 Request Header Fields Too Large',
   502: '502 Bad Gateway',
   503: '503 Service Unavailable',

@@ -12,7 +12,9 @@ export interface IngressThreadData {
   routes: SharedArrayBuffer;
   stats: SharedArrayBuffer;
   directory: SharedArrayBuffer;
-  limits: { maxConcurrentRequests: number; maxBodyBytes: number; maxHeaderBytes: number };
+  limits: { maxConcurrentRequests: number; maxBodyBytes: number; maxHeaderBytes: number; clientRequestsPerSecond: number; clientBurst: number };
+  /** The host's per-client rate table (see RateTable). */
+  rates: SharedArrayBuffer;
   timeouts: { connectMs: number; responseHeadersMs: number; idleMs: number; keepAliveMs: number };
   /** The access log's path; null for none. */
   accessLog: string | null;

@@ -4,12 +4,14 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import uWS from 'uWebSockets.js';
 import { createPolicy } from '../balancing/policies/index.js';
 import { RouteTableReader } from '../shared/route-table.js';
+import { RateTable } from '../shared/rate-table.js';
 import { StatsTable } from '../shared/stats-table.js';
 import { WorkerDirectory } from '../shared/worker-directory.js';
 import { AccessLog } from './access-log.js';
 import { ProxyExchange, type ExchangeContext } from './proxy-exchange.js';
 import { hsts } from './hsts.js';
 import { httpsLocation } from './https-redirect.js';
+import { ClientRateLimiter, rateLimitedMessage } from './rate-limiter.js';
 import { readRequestHead, type ClientRequestHead, type HeadOptions, type Scheme } from './request-head.js';
 import { ResponseFields } from './response-fields.js';
 import { sendError } from './responses.js';
@@ -35,6 +37,7 @@ const ctx: ExchangeContext = {
   stats,
   pools,
   limits: data.limits,
+  rates: new ClientRateLimiter(new RateTable(data.rates)),
   timeouts: data.timeouts,
   accessLog: data.accessLog === null ? null : new AccessLog(data.accessLog, (line) => console.error(`ingress thread ${data.threadIndex}: ${line}`)),
   responseFields: new ResponseFields(data.tls?.hsts === undefined ? null : hsts(data.tls.hsts), requestId?.inResponse ? requestId.header : null, sticky),
@@ -74,6 +77,8 @@ function proxy(res: uWS.HttpResponse, req: uWS.HttpRequest, scheme: Scheme): voi
   if (head.headerBytes > maxHeaderBytes) return refuse(res, head, 431, `request head exceeds ${maxHeaderBytes} bytes`, true);
   if (head.contentLength === -2) return refuse(res, head, 400, 'invalid Content-Length', true);
   if (maxBodyBytes > 0 && head.contentLength > maxBodyBytes) return refuse(res, head, 413, `request body exceeds ${maxBodyBytes} bytes`, true);
+  const wait = ctx.rates.waitSeconds(head.client, limits);
+  if (wait > 0) return refuse(res, head, 429, rateLimitedMessage(head.client, limits.clientRequestsPerSecond), hasBody, { 'retry-after': String(wait) });
   if (!ctx.stats.tryAdmit(maxConcurrentRequests)) {
     return refuse(res, head, 503, `more than ${maxConcurrentRequests} requests in flight`, hasBody, { 'retry-after': '1' });
   }

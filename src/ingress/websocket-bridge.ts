@@ -7,6 +7,7 @@ import type { AccessOutcome } from './access-log.js';
 import { pickWorker, type ExchangeContext } from './proxy-exchange.js';
 import { requestIdFor, type Scheme } from './request-head.js';
 import { sendError } from './responses.js';
+import { rateLimitedMessage } from './rate-limiter.js';
 import { cookieValue } from './sticky.js';
 
 /**
@@ -70,12 +71,14 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       const requestId = idHeader === null ? '' : requestIdFor(req.getHeader(idHeader), ctx.head);
       let worker: string | null = null;
       /** Answers the upgrade with an error of the ingress's own, and logs it. */
-      const refuse = (status: number, message: string, outcome: AccessOutcome): void => {
-        sendError(res, status, message, true, ctx.responseFields.own(scheme, requestId, status === 503 ? { 'retry-after': '1' } : undefined));
+      const refuse = (status: number, message: string, outcome: AccessOutcome, retryAfterS = 1): void => {
+        sendError(res, status, message, true, ctx.responseFields.own(scheme, requestId, status === 503 || status === 429 ? { 'retry-after': String(retryAfterS) } : undefined));
         logEnd(status, outcome, 0, 0);
       };
       const logEnd = (status: number, outcome: AccessOutcome, bytesIn: number, bytesOut: number): void =>
         ctx.accessLog?.write({ client, method: 'GET', scheme, target, status, worker, durationMs: stats.now() - startedAt, bytesIn, bytesOut, outcome, requestId });
+      const wait = ctx.rates.waitSeconds(client, ctx.limits);
+      if (wait > 0) return refuse(429, rateLimitedMessage(client, ctx.limits.clientRequestsPerSecond), 'rejected', wait);
       const limit = ctx.limits.maxConcurrentRequests;
       if (!stats.tryAdmit(limit)) return refuse(503, `more than ${limit} requests in flight`, 'rejected');
       const key = req.getHeader('sec-websocket-key');

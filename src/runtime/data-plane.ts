@@ -11,10 +11,17 @@ import { checkTlsFiles, tlsDigest } from '../ingress/tls-files.js';
 import { HealthChecker } from '../routing/health-checker.js';
 import { OutlierDetector } from '../routing/outlier-detector.js';
 import { WorkerRegistry, type WorkerView } from '../routing/worker-registry.js';
+import { RateTable } from '../shared/rate-table.js';
 import { RouteTableWriter } from '../shared/route-table.js';
 import { StatsSampler, type WorkerStatsReport } from '../shared/stats-sampler.js';
 import { StatsTable } from '../shared/stats-table.js';
 import { WorkerDirectory, WorkerState } from '../shared/worker-directory.js';
+
+/**
+ * Clients the per-client rate limit tracks at once per host (16 bytes each): more inside their
+ * burst at the same moment than this, and the rest pass unchecked (see RateTable).
+ */
+const RATE_LIMITED_CLIENTS = 65_536;
 
 export interface DataPlaneStatus {
   ingress: { host: string; port: number; tlsPort: number | null; threads: number };
@@ -22,7 +29,8 @@ export interface DataPlaneStatus {
   driver: string;
   routeGeneration: number;
   workers: { total: number; ready: number };
-  requests: { inflight: number; rejectedOverLimit: number; limit: number };
+  /** rateLimited: answered 429 over limits.clientRequestsPerSecond; rateTableFull: admitted unchecked, the rate table having no room for their client. */
+  requests: { inflight: number; rejectedOverLimit: number; limit: number; rateLimited: number; rateTableFull: number };
 }
 
 /** The ingress role's data plane: shared tables, workers and ingress threads. */
@@ -76,6 +84,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
   const routes = RouteTableWriter.create(capacity);
   // A lane per ingress thread, so a thread that dies does not leave its requests in flight.
   const stats = StatsTable.create(capacity, config.threads);
+  const rates = RateTable.create(RATE_LIMITED_CLIENTS);
   const directory = WorkerDirectory.create(capacity);
   const sampler = new StatsSampler(stats);
   const registry = new WorkerRegistry(routes, directory, stats, sampler, { slowStartMs: config.slowStartMs });
@@ -117,6 +126,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
         stats: stats.buffer,
         directory: directory.buffer,
         limits: config.limits,
+        rates: rates.buffer,
         timeouts: config.timeouts,
         accessLog: config.accessLog ?? null,
         tls: config.tls ?? null,
@@ -155,7 +165,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
       driver: driver.kind,
       routeGeneration: routes.generation,
       workers: { total: registry.list().length, ready: registry.list().filter((w) => w.state === WorkerState.ready).length },
-      requests: { inflight: stats.inflightTotal, rejectedOverLimit: stats.rejectedTotal, limit: config.limits.maxConcurrentRequests },
+      requests: { inflight: stats.inflightTotal, rejectedOverLimit: stats.rejectedTotal, limit: config.limits.maxConcurrentRequests, rateLimited: rates.limitedTotal, rateTableFull: rates.tableFullTotal },
     }),
     workers: () => registry.list().map((w) => ({ ...registry.view(w), ...sampler.report(w.slot) })),
     threads: () => ingressHost.snapshot(),

@@ -17,6 +17,8 @@ export interface HostFigures {
     threads: number;
     inflight: number;
     rejected: number;
+    rateLimited: number;
+    rateTableFull: number;
     workers: readonly (WorkerView & WorkerStatsReport & { latency: LatencyHistogram })[];
   } | null;
   /** Scorer hosts only, once they have scored. */
@@ -52,6 +54,8 @@ function ingressFamilies(ingress: NonNullable<HostFigures['ingress']>): MetricFa
     family('weighbridge_ingress_threads', 'gauge', 'Ingress threads serving the port.', one(ingress.threads)),
     family('weighbridge_requests_in_flight', 'gauge', 'Requests and WebSockets admitted and not yet ended, over every ingress thread.', one(ingress.inflight)),
     family('weighbridge_requests_rejected_total', 'counter', 'Requests answered 503 over limits.maxConcurrentRequests.', one(ingress.rejected)),
+    family('weighbridge_requests_rate_limited_total', 'counter', 'Requests answered 429 over limits.clientRequestsPerSecond.', one(ingress.rateLimited)),
+    family('weighbridge_rate_table_full_total', 'counter', 'Requests let through unchecked because the rate table had no room for their client.', one(ingress.rateTableFull)),
     family('weighbridge_worker_state', 'gauge', 'Each worker, with its state as a label (value 1).', ingress.workers.map((w) => ({ labels: { worker: w.id, address: w.address, state: w.state }, value: 1 }))),
     family('weighbridge_worker_weight', 'gauge', 'The weight the ingress picks the worker by.', each((w) => w.weight)),
     family('weighbridge_worker_requests_in_flight', 'gauge', 'Requests and WebSockets on the worker, over every ingress thread.', each((w) => w.inflight)),

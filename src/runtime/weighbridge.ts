@@ -122,6 +122,8 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
             threads: status.ingress.threads,
             inflight: status.requests.inflight,
             rejected: status.requests.rejectedOverLimit,
+            rateLimited: status.requests.rateLimited,
+            rateTableFull: status.requests.rateTableFull,
             workers: plane.workers().map((w) => ({ ...w, latency: plane.sampler.latencyHistogram(w.slot) })),
           },
           scores: scores?.workers ?? null,

@@ -5,6 +5,7 @@ import { IngressHost } from '../../src/ingress/ingress-host.js';
 import { WorkerRegistry } from '../../src/routing/worker-registry.js';
 import { RouteTableWriter } from '../../src/shared/route-table.js';
 import { StatsSampler } from '../../src/shared/stats-sampler.js';
+import { RateTable } from '../../src/shared/rate-table.js';
 import { StatsTable } from '../../src/shared/stats-table.js';
 import { WorkerDirectory } from '../../src/shared/worker-directory.js';
 import { eventually } from '../helpers/eventually.js';
@@ -26,12 +27,13 @@ async function startHost() {
     routes: routes.buffer,
     stats: stats.buffer,
     directory: directory.buffer,
-    limits: { maxConcurrentRequests: 0, maxBodyBytes: 0, maxHeaderBytes: 16 * 1024 },
+    limits: { maxConcurrentRequests: 0, maxBodyBytes: 0, maxHeaderBytes: 16 * 1024, clientRequestsPerSecond: 0, clientBurst: 0 },
     timeouts: { connectMs: 1000, responseHeadersMs: 60_000, idleMs: 60_000, keepAliveMs: 1000 },
     accessLog: null,
     tls: null,
     sticky: null,
     requestId: null,
+    rates: RateTable.create(16).buffer,
   };
   const host = await IngressHost.start(options, 2, () => {});
   return { host, stats, registry };
