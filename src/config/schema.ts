@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { z } from 'zod';
 import { POLICY_NAMES } from '../balancing/policies/index.js';
+import { parseNetwork } from '../ingress/trusted-proxies.js';
 import { ROLE_NAMES } from '../runtime/roles.js';
 import { WEIGHT_BASES, type WeightBasis } from '../scoring/score-book.js';
 
@@ -245,6 +246,12 @@ export const configSchema = z.strictObject({
     // Browsers reject SameSite=None without Secure.
     .refine((s) => s.sameSite !== 'none' || s.secure === true, { message: 'sameSite none needs secure: true (browsers reject it otherwise)', path: ['secure'] })
     .optional(),
+  /**
+   * Peers whose X-Forwarded-For, -Proto and -Host the ingress believes (a CDN or load balancer in
+   * front), as addresses or networks: behind them, the client is the nearest untrusted address in
+   * X-Forwarded-For, for the rate limit and the access log.
+   */
+  trustedProxies: z.array(z.string().refine((text) => parseNetwork(text) !== null, 'must be an IP address or a network such as 10.0.0.0/8 or fd00::/8')).default([]),
   /**
    * A request id on every request (Envoy's x-request-id, HAProxy's unique-id-header): the worker
    * gets it, the access log and, with inResponse, the client too.

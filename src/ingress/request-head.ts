@@ -3,6 +3,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { connectionTokens, isHopByHop } from '../http/hop-by-hop.js';
 import { addressText } from './client-address.js';
 import { cookieValue } from './sticky.js';
+import { forwarding, type TrustedProxies } from './trusted-proxies.js';
 
 /** The scheme a client reached the ingress by: the listener, not anything the client sent. */
 export type Scheme = 'http' | 'https';
@@ -13,7 +14,7 @@ export interface ClientRequestHead {
   method: string;
   /** Path and query as sent. */
   target: string;
-  /** The client's address, as X-Forwarded-For gets it. */
+  /** The client's address: the socket's, or behind trusted proxies the one they forwarded. */
   client: string;
   scheme: Scheme;
   /** The upstream request head, ready to write (request line, end-to-end fields, X-Forwarded-*). */
@@ -37,9 +38,11 @@ export interface HeadOptions {
   readonly requestIdHeader: string | null;
   /** Keep a valid id the client sent; otherwise every request gets a new one. */
   readonly keepIncomingRequestId: boolean;
+  /** Peers whose X-Forwarded-* stand; null for none. */
+  readonly trustedProxies: TrustedProxies | null;
 }
 
-export const PLAIN_HEAD: HeadOptions = { stickyCookie: null, requestIdHeader: null, keepIncomingRequestId: false };
+export const PLAIN_HEAD: HeadOptions = { stickyCookie: null, requestIdHeader: null, keepIncomingRequestId: false, trustedProxies: null };
 
 /**
  * An id kept as the client sent it (Heroku's router keeps a similar alphabet): UUIDs, ULIDs and
@@ -62,7 +65,7 @@ function parseContentLength(value: string): number {
 /**
  * Builds the request head the worker will see: method, path and query, every end-to-end field
  * (RFC 9110 section 7.6.1 removes hop-by-hop ones and those Connection names), and
- * X-Forwarded-For (appended to), -Proto and -Host. Expect is dropped because the ingress answers
+ * X-Forwarded-For (appended to), -Proto and -Host (see forwarding()). Expect is dropped because the ingress answers
  * 100-continue itself; a chunked body is re-framed as chunked, a sized one keeps its length.
  * With request ids on, the id field is the client's (if kept) or a new one (requestIdFor).
  */
@@ -77,9 +80,9 @@ export function readRequestHead(req: HttpRequest, res: HttpResponse, scheme: Sch
   const named = connectionTokens(f.connection);
   if (named !== undefined) readFields(req, named, options);
 
-  const client = addressText(res.getRemoteAddress());
-  let head = `${method} ${target} HTTP/1.1\r\n${f.fields}x-forwarded-for: ${f.forwardedFor ? `${f.forwardedFor}, ${client}` : client}\r\nx-forwarded-proto: ${scheme}\r\n`;
-  if (f.host) head += `x-forwarded-host: ${f.host}\r\n`;
+  const fwd = forwarding(options.trustedProxies, addressText(res.getRemoteAddress()), scheme, f.forwardedFor, f.forwardedProto, f.forwardedHost, f.host);
+  let head = `${method} ${target} HTTP/1.1\r\n${f.fields}x-forwarded-for: ${fwd.forwardedFor}\r\nx-forwarded-proto: ${fwd.proto}\r\n`;
+  if (fwd.host) head += `x-forwarded-host: ${fwd.host}\r\n`;
   let requestId = '';
   if (options.requestIdHeader !== null) {
     requestId = requestIdFor(f.requestId, options);
@@ -88,7 +91,7 @@ export function readRequestHead(req: HttpRequest, res: HttpResponse, scheme: Sch
   if (f.chunked) head += 'transfer-encoding: chunked\r\n';
   else if (f.contentLength >= 0) head += `content-length: ${f.contentLength}\r\n`;
   head += '\r\n';
-  return { method, target, client, scheme, upstreamHead: head, headerBytes: method.length + target.length + 11 + f.bytes, contentLength: f.contentLength, chunked: f.chunked, stickyToken: f.stickyToken, requestId };
+  return { method, target, client: fwd.client, scheme, upstreamHead: head, headerBytes: method.length + target.length + 11 + f.bytes, contentLength: f.contentLength, chunked: f.chunked, stickyToken: f.stickyToken, requestId };
 }
 
 interface RequestFields {
@@ -99,6 +102,9 @@ interface RequestFields {
   contentLength: number;
   chunked: boolean;
   forwardedFor: string;
+  /** X-Forwarded-Proto and -Host as received: they stand only if the peer is a trusted proxy. */
+  forwardedProto: string;
+  forwardedHost: string;
   host: string;
   connection: string;
   /** Fields the client's Connection field named, dropped on the second pass. */
@@ -113,7 +119,7 @@ interface RequestFields {
 
 // forEach is synchronous, so one scratch record and one callback serve every request: no
 // closure or object is allocated per request for them.
-const f: RequestFields = { fields: '', bytes: 0, contentLength: -1, chunked: false, forwardedFor: '', host: '', connection: '', named: undefined, options: PLAIN_HEAD, stickyToken: '', requestId: '' };
+const f: RequestFields = { fields: '', bytes: 0, contentLength: -1, chunked: false, forwardedFor: '', forwardedProto: '', forwardedHost: '', host: '', connection: '', named: undefined, options: PLAIN_HEAD, stickyToken: '', requestId: '' };
 
 function readFields(req: HttpRequest, named: Set<string> | undefined, options: HeadOptions): void {
   f.fields = '';
@@ -121,6 +127,8 @@ function readFields(req: HttpRequest, named: Set<string> | undefined, options: H
   f.contentLength = -1;
   f.chunked = false;
   f.forwardedFor = '';
+  f.forwardedProto = '';
+  f.forwardedHost = '';
   f.host = '';
   f.connection = '';
   f.named = named;
@@ -148,7 +156,11 @@ function readField(name: string, value: string): void {
       f.forwardedFor = f.forwardedFor ? `${f.forwardedFor}, ${value}` : value;
       return;
     case 'x-forwarded-proto':
+      f.forwardedProto = value;
+      return;
     case 'x-forwarded-host':
+      f.forwardedHost = value;
+      return;
     case 'expect':
       return;
     case 'connection':

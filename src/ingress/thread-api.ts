@@ -22,6 +22,8 @@ export interface IngressThreadData {
   tls: IngressTls | null;
   /** Sticky sessions by cookie; null when off. */
   sticky: StickySettings | null;
+  /** Addresses and networks whose X-Forwarded-* the ingress believes. */
+  trustedProxies: string[];
   /** Request ids; null when off. */
   requestId: { header: string; keepIncoming: boolean; inResponse: boolean } | null;
 }

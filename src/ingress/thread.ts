@@ -16,6 +16,7 @@ import { readRequestHead, type ClientRequestHead, type HeadOptions, type Scheme 
 import { ResponseFields } from './response-fields.js';
 import { sendError } from './responses.js';
 import { StickySessions } from './sticky.js';
+import { TrustedProxies } from './trusted-proxies.js';
 import type { IngressThreadApi, IngressThreadData } from './thread-api.js';
 import type { KeyPair, TlsFiles } from './tls-files.js';
 import { UpstreamPools } from './upstream-pools.js';
@@ -42,7 +43,12 @@ const ctx: ExchangeContext = {
   accessLog: data.accessLog === null ? null : new AccessLog(data.accessLog, (line) => console.error(`ingress thread ${data.threadIndex}: ${line}`)),
   responseFields: new ResponseFields(data.tls?.hsts === undefined ? null : hsts(data.tls.hsts), requestId?.inResponse ? requestId.header : null, sticky),
   sticky,
-  head: { stickyCookie: data.sticky?.cookie ?? null, requestIdHeader: requestId?.header ?? null, keepIncomingRequestId: requestId?.keepIncoming ?? false },
+  head: {
+    stickyCookie: data.sticky?.cookie ?? null,
+    requestIdHeader: requestId?.header ?? null,
+    keepIncomingRequestId: requestId?.keepIncoming ?? false,
+    trustedProxies: data.trustedProxies.length === 0 ? null : new TrustedProxies(data.trustedProxies),
+  },
 };
 // Reloads replace the fields of these objects in place; connections read timeouts at use time.
 const { limits, timeouts } = data;

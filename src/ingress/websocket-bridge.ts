@@ -9,6 +9,7 @@ import { requestIdFor, type Scheme } from './request-head.js';
 import { sendError } from './responses.js';
 import { rateLimitedMessage } from './rate-limiter.js';
 import { cookieValue } from './sticky.js';
+import { forwarding } from './trusted-proxies.js';
 
 /**
  * WebSocket pass-through: the upgrade is accepted from the client only once the worker accepted
@@ -41,7 +42,7 @@ interface UserData {
   bridge: Bridge;
 }
 
-const SKIPPED_UPGRADE_FIELDS = new Set(['host', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol']);
+const SKIPPED_UPGRADE_FIELDS = new Set(['host', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
 /** Above this many buffered bytes on one side, reading from the other side pauses. */
 const HIGH_WATER = 1 << 20;
 
@@ -66,7 +67,8 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       const startedAt = stats.now();
       const query = req.getQuery();
       const target = query ? `${req.getUrl()}?${query}` : req.getUrl();
-      const client = addressText(res.getRemoteAddress());
+      const fwd = forwarding(ctx.head.trustedProxies, addressText(res.getRemoteAddress()), scheme, req.getHeader('x-forwarded-for'), req.getHeader('x-forwarded-proto'), req.getHeader('x-forwarded-host'), req.getHeader('host'));
+      const client = fwd.client;
       const idHeader = ctx.head.requestIdHeader;
       const requestId = idHeader === null ? '' : requestIdFor(req.getHeader(idHeader), ctx.head);
       let worker: string | null = null;
@@ -84,17 +86,14 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       const key = req.getHeader('sec-websocket-key');
       const protocols = req.getHeader('sec-websocket-protocol');
       const headers: Record<string, string> = {};
-      let forwardedFor = '';
       req.forEach((name, value) => {
-        if (name === 'x-forwarded-for') forwardedFor = value;
-        else if (name !== idHeader && !SKIPPED_UPGRADE_FIELDS.has(name) && !isHopByHop(name)) headers[name] = value;
+        if (name !== idHeader && !SKIPPED_UPGRADE_FIELDS.has(name) && !isHopByHop(name)) headers[name] = value;
       });
       // The 101 is uWS's to write, so the client does not get the id back; the worker and the log do.
       if (idHeader !== null) headers[idHeader] = requestId;
-      const host = req.getHeader('host');
-      headers['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${client}` : client;
-      headers['x-forwarded-proto'] = scheme;
-      if (host) headers['x-forwarded-host'] = host;
+      headers['x-forwarded-for'] = fwd.forwardedFor;
+      headers['x-forwarded-proto'] = fwd.proto;
+      if (fwd.host) headers['x-forwarded-host'] = fwd.host;
 
       let admitted = true;
       const release = (): void => {

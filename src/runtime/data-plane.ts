@@ -132,6 +132,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
         tls: config.tls ?? null,
         sticky: config.stickySessions ?? null,
         requestId: config.requestId ?? null,
+        trustedProxies: config.trustedProxies,
       },
       config.threads,
       log,

@@ -33,6 +33,7 @@ async function startHost() {
     tls: null,
     sticky: null,
     requestId: null,
+    trustedProxies: [],
     rates: RateTable.create(16).buffer,
   };
   const host = await IngressHost.start(options, 2, () => {});
