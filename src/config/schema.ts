@@ -16,6 +16,43 @@ const SERVER_NAME = /^(?:\*\.)?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\
 const positiveMs = z.number().int().min(1);
 /** Fields the ingress reads, rewrites or frames by itself: a request id under one of these names would clobber it. */
 const MANAGED_FIELDS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer', 'expect', 'date', 'cookie', 'set-cookie', 'strict-transport-security', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;
+/** Visible ASCII with inner spaces or tabs: nothing that could end a header line early. */
+const FIELD_VALUE = /^(?:[\x21-\x7e](?:[\x20-\x7e\t]{0,4094}[\x21-\x7e])?)?$/;
+/** What the proxy frames or forwards by itself, on each side: rules may not touch them. */
+const HOP_AND_FRAMING = ['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer', 'transfer-encoding', 'content-length'];
+const REQUEST_MANAGED = new Set([...HOP_AND_FRAMING, 'host', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+const RESPONSE_MANAGED = new Set([...HOP_AND_FRAMING, 'date']);
+/** Why `name` cannot be a rule's field name, or null if it can. */
+function fieldNameProblem(name: string, managed: ReadonlySet<string>): string | null {
+  if (!FIELD_NAME.test(name)) return 'must be a field name: 1 to 64 token characters';
+  return managed.has(name.toLowerCase()) ? 'is framed or forwarded by the proxy itself and cannot be set or removed' : null;
+}
+const fieldName = (managed: ReadonlySet<string>) =>
+  z
+    .string()
+    .superRefine((name, ctx) => {
+      const problem = fieldNameProblem(name, managed);
+      if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .transform((name) => name.toLowerCase());
+function headerRules(managed: ReadonlySet<string>) {
+  return z
+    .strictObject({
+      set: z
+        .record(z.string(), z.string().regex(FIELD_VALUE, 'must be visible ASCII, with spaces or tabs only inside, at most 4096 characters'))
+        .superRefine((fields, ctx) => {
+          for (const name of Object.keys(fields)) {
+            const problem = fieldNameProblem(name, managed);
+            if (problem !== null) ctx.addIssue({ code: 'custom', message: problem, path: [name] });
+          }
+        })
+        .transform((fields) => Object.fromEntries(Object.entries(fields).map(([name, value]) => [name.toLowerCase(), value])))
+        .default({}),
+      remove: z.array(fieldName(managed)).default([]),
+    })
+    .prefault({});
+}
 const httpPath = z.string().startsWith('/', 'must start with /').max(2048).default('/');
 
 const upstreamUrl = z.string().refine((s) => {
@@ -252,6 +289,16 @@ export const configSchema = z.strictObject({
    * X-Forwarded-For, for the rate limit and the access log.
    */
   trustedProxies: z.array(z.string().refine((text) => parseNetwork(text) !== null, 'must be an IP address or a network such as 10.0.0.0/8 or fd00::/8')).default([]),
+  /**
+   * Fields set (replacing any of the same name) and removed on the way to the worker, and on its
+   * responses on the way back (HAProxy's http-request/http-response set-header and del-header).
+   */
+  headers: z
+    .strictObject({
+      request: headerRules(REQUEST_MANAGED),
+      response: headerRules(RESPONSE_MANAGED),
+    })
+    .prefault({}),
   /**
    * A request id on every request (Envoy's x-request-id, HAProxy's unique-id-header): the worker
    * gets it, the access log and, with inResponse, the client too.

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { connectionTokens, isHopByHop } from '../http/hop-by-hop.js';
 import { addressText } from './client-address.js';
+import { NO_RULES, type HeaderRules } from './header-rules.js';
 import { cookieValue } from './sticky.js';
 import { forwarding, type TrustedProxies } from './trusted-proxies.js';
 
@@ -40,9 +41,12 @@ export interface HeadOptions {
   readonly keepIncomingRequestId: boolean;
   /** Peers whose X-Forwarded-* stand; null for none. */
   readonly trustedProxies: TrustedProxies | null;
+  /** headers.request, and its set fields as lines (each ending in CRLF). */
+  readonly rules: HeaderRules;
+  readonly setLines: string;
 }
 
-export const PLAIN_HEAD: HeadOptions = { stickyCookie: null, requestIdHeader: null, keepIncomingRequestId: false, trustedProxies: null };
+export const PLAIN_HEAD: HeadOptions = { stickyCookie: null, requestIdHeader: null, keepIncomingRequestId: false, trustedProxies: null, rules: NO_RULES, setLines: '' };
 
 /**
  * An id kept as the client sent it (Heroku's router keeps a similar alphabet): UUIDs, ULIDs and
@@ -67,7 +71,8 @@ function parseContentLength(value: string): number {
  * (RFC 9110 section 7.6.1 removes hop-by-hop ones and those Connection names), and
  * X-Forwarded-For (appended to), -Proto and -Host (see forwarding()). Expect is dropped because the ingress answers
  * 100-continue itself; a chunked body is re-framed as chunked, a sized one keeps its length.
- * With request ids on, the id field is the client's (if kept) or a new one (requestIdFor).
+ * With request ids on, the id field is the client's (if kept) or a new one (requestIdFor); the
+ * headers.request rules drop and set fields.
  */
 export function readRequestHead(req: HttpRequest, res: HttpResponse, scheme: Scheme, options: HeadOptions = PLAIN_HEAD): ClientRequestHead {
   const method = req.getCaseSensitiveMethod();
@@ -81,7 +86,7 @@ export function readRequestHead(req: HttpRequest, res: HttpResponse, scheme: Sch
   if (named !== undefined) readFields(req, named, options);
 
   const fwd = forwarding(options.trustedProxies, addressText(res.getRemoteAddress()), scheme, f.forwardedFor, f.forwardedProto, f.forwardedHost, f.host);
-  let head = `${method} ${target} HTTP/1.1\r\n${f.fields}x-forwarded-for: ${fwd.forwardedFor}\r\nx-forwarded-proto: ${fwd.proto}\r\n`;
+  let head = `${method} ${target} HTTP/1.1\r\n${f.fields}${options.setLines}x-forwarded-for: ${fwd.forwardedFor}\r\nx-forwarded-proto: ${fwd.proto}\r\n`;
   if (fwd.host) head += `x-forwarded-host: ${fwd.host}\r\n`;
   let requestId = '';
   if (options.requestIdHeader !== null) {
@@ -174,6 +179,6 @@ function readField(name: string, value: string): void {
       if (f.options.stickyCookie !== null && f.stickyToken === '') f.stickyToken = cookieValue(value, f.options.stickyCookie);
       break;
   }
-  if (isHopByHop(name) || f.named?.has(name)) return;
+  if (isHopByHop(name) || f.named?.has(name) || (f.options.rules.dropped.size > 0 && f.options.rules.dropped.has(name))) return;
   f.fields += `${name}: ${value}\r\n`;
 }

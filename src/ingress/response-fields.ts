@@ -1,28 +1,38 @@
-import { STRICT_TRANSPORT_SECURITY, asciiBytes } from '../http/ascii.js';
+import { asciiBytes } from '../http/ascii.js';
+import { NO_RULES, responseLines, type HeaderRules } from './header-rules.js';
 import type { Hsts } from './hsts.js';
 import type { ClientRequestHead, Scheme } from './request-head.js';
 import type { StickySessions } from './sticky.js';
 
 /**
  * The fields the ingress itself puts in responses, one object per thread: Strict-Transport-
- * Security (over HTTPS only, RFC 6797 section 7.2), the request id (requestId.inResponse), and
- * the sticky-session cookie. The first two replace a worker's fields of those names, as Envoy and
- * HAProxy's `set-header` do; the cookie goes beside the worker's own cookies.
+ * Security (over HTTPS only, RFC 6797 section 7.2), the request id (requestId.inResponse), the
+ * sticky-session cookie, and the configured `headers.response` rules (on proxied responses). All
+ * but the cookie replace a worker's fields of the same names, as HAProxy's `set-header` and
+ * Envoy's response_headers_to_add do; the cookie goes beside the worker's own cookies.
  */
 export class ResponseFields {
   /** Lowercase names of the worker's fields that ours replace, for each scheme. */
   private readonly replacedHttp: readonly Uint8Array[];
   private readonly replacedHttps: readonly Uint8Array[];
+  /** The rules' set fields as lines; over HTTPS without a Strict-Transport-Security they set, tls.hsts's being the one. */
+  private readonly ruleLinesHttp: string;
+  private readonly ruleLinesHttps: string;
 
   constructor(
     private readonly hsts: Hsts | null,
     /** The request id field's name (lowercase) when it goes back to the client; null for not. */
     private readonly requestIdHeader: string | null,
     private readonly sticky: StickySessions | null,
+    rules: HeaderRules = NO_RULES,
   ) {
-    const requestId = requestIdHeader === null ? [] : [asciiBytes(requestIdHeader)];
-    this.replacedHttp = requestId;
-    this.replacedHttps = hsts === null ? requestId : [STRICT_TRANSPORT_SECURITY, ...requestId];
+    const names = new Set(rules.dropped);
+    if (requestIdHeader !== null) names.add(requestIdHeader);
+    this.replacedHttp = [...names].map(asciiBytes);
+    if (hsts !== null) names.add('strict-transport-security');
+    this.replacedHttps = [...names].map(asciiBytes);
+    this.ruleLinesHttp = responseLines(rules);
+    this.ruleLinesHttps = hsts === null ? this.ruleLinesHttp : responseLines({ ...rules, set: rules.set.filter(([name]) => name !== 'strict-transport-security') });
   }
 
   /** The worker's fields a proxied response drops (see forwardedHead). */
@@ -35,8 +45,9 @@ export class ResponseFields {
    * the sticky token of the worker that answered.
    */
   proxied(request: ClientRequestHead, workerToken: string): string {
-    let lines = '';
-    if (this.hsts !== null && request.scheme === 'https') lines += this.hsts.line;
+    const https = request.scheme === 'https';
+    let lines = https ? this.ruleLinesHttps : this.ruleLinesHttp;
+    if (this.hsts !== null && https) lines += this.hsts.line;
     if (this.requestIdHeader !== null) lines += `\r\n${this.requestIdHeader}: ${request.requestId}`;
     // A client whose cookie did not name this worker (none, a stale one, or a retry moved it) is pinned to it now.
     if (this.sticky !== null && workerToken !== request.stickyToken) lines += this.sticky.cookieLine(workerToken, request.scheme);

@@ -1,4 +1,5 @@
 import type { PolicyName } from '../balancing/policies/index.js';
+import type { HeaderRuleSettings } from './header-rules.js';
 import type { StickySettings } from './sticky.js';
 import type { IngressTls, TlsFiles } from './tls-files.js';
 
@@ -24,6 +25,8 @@ export interface IngressThreadData {
   sticky: StickySettings | null;
   /** Addresses and networks whose X-Forwarded-* the ingress believes. */
   trustedProxies: string[];
+  /** Fields set and removed on requests to workers and on their responses. */
+  headers: { request: HeaderRuleSettings; response: HeaderRuleSettings };
   /** Request ids; null when off. */
   requestId: { header: string; keepIncoming: boolean; inResponse: boolean } | null;
 }

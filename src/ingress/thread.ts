@@ -9,6 +9,7 @@ import { StatsTable } from '../shared/stats-table.js';
 import { WorkerDirectory } from '../shared/worker-directory.js';
 import { AccessLog } from './access-log.js';
 import { ProxyExchange, type ExchangeContext } from './proxy-exchange.js';
+import { headerRules, requestLines } from './header-rules.js';
 import { hsts } from './hsts.js';
 import { httpsLocation } from './https-redirect.js';
 import { ClientRateLimiter, rateLimitedMessage } from './rate-limiter.js';
@@ -31,6 +32,7 @@ const routes = new RouteTableReader(data.routes, data.capacity, stats);
 const pools = new UpstreamPools(directory, data.timeouts, data.limits.maxHeaderBytes * 4);
 const sticky = data.sticky === null ? null : new StickySessions(data.sticky, routes, pools);
 const requestId = data.requestId;
+const requestRules = headerRules(data.headers.request);
 const ctx: ExchangeContext = {
   routes,
   policy: createPolicy(data.policy),
@@ -41,13 +43,15 @@ const ctx: ExchangeContext = {
   rates: new ClientRateLimiter(new RateTable(data.rates)),
   timeouts: data.timeouts,
   accessLog: data.accessLog === null ? null : new AccessLog(data.accessLog, (line) => console.error(`ingress thread ${data.threadIndex}: ${line}`)),
-  responseFields: new ResponseFields(data.tls?.hsts === undefined ? null : hsts(data.tls.hsts), requestId?.inResponse ? requestId.header : null, sticky),
+  responseFields: new ResponseFields(data.tls?.hsts === undefined ? null : hsts(data.tls.hsts), requestId?.inResponse ? requestId.header : null, sticky, headerRules(data.headers.response)),
   sticky,
   head: {
     stickyCookie: data.sticky?.cookie ?? null,
     requestIdHeader: requestId?.header ?? null,
     keepIncomingRequestId: requestId?.keepIncoming ?? false,
     trustedProxies: data.trustedProxies.length === 0 ? null : new TrustedProxies(data.trustedProxies),
+    rules: requestRules,
+    setLines: requestLines(requestRules),
   },
 };
 // Reloads replace the fields of these objects in place; connections read timeouts at use time.

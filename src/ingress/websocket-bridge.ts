@@ -86,9 +86,11 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       const key = req.getHeader('sec-websocket-key');
       const protocols = req.getHeader('sec-websocket-protocol');
       const headers: Record<string, string> = {};
+      const rules = ctx.head.rules;
       req.forEach((name, value) => {
-        if (name !== idHeader && !SKIPPED_UPGRADE_FIELDS.has(name) && !isHopByHop(name)) headers[name] = value;
+        if (name !== idHeader && !SKIPPED_UPGRADE_FIELDS.has(name) && !isHopByHop(name) && !rules.dropped.has(name)) headers[name] = value;
       });
+      for (const [name, value] of rules.set) headers[name] = value;
       // The 101 is uWS's to write, so the client does not get the id back; the worker and the log do.
       if (idHeader !== null) headers[idHeader] = requestId;
       headers['x-forwarded-for'] = fwd.forwardedFor;

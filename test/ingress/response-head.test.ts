@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { headerRules } from '../../src/ingress/header-rules.js';
 import { hsts } from '../../src/ingress/hsts.js';
 import type { ClientRequestHead } from '../../src/ingress/request-head.js';
 import { ResponseFields } from '../../src/ingress/response-fields.js';
@@ -87,6 +88,22 @@ test("the ingress's lines go last, and the worker's fields they replace are drop
   const lines = head([...https.replaced('https')], https.proxied(request, ''), big);
   assert.equal(lines.length, 103);
   assert.deepEqual(lines.slice(-2), ['strict-transport-security: max-age=60', 'x-request-id: r1']);
+});
+
+test("headers.response rules replace and remove the worker's fields; over HTTPS tls.hsts's Strict-Transport-Security is the one sent", () => {
+  const rules = headerRules({ set: { 'strict-transport-security': 'max-age=1', 'x-frame-options': 'DENY' }, remove: ['server'] });
+  const fields = new ResponseFields(hsts({ maxAgeS: 60, includeSubDomains: false, preload: false }), null, null, rules);
+  const worker: [string, string][] = [['Server', 'w'], ['X-Frame-Options', 'SAMEORIGIN'], ['Strict-Transport-Security', 'max-age=5'], ['X-A', 'b']];
+  const request = { scheme: 'https', requestId: '', stickyToken: '' } as ClientRequestHead;
+  const forward = (scheme: 'http' | 'https'): string[] => {
+    let out = '';
+    const parser = new ResponseParser({ onHead: (_s, lines) => (out = forwardedHead(lines, false, fields.replaced(scheme), fields.proxied({ ...request, scheme }, '')).toString('latin1')), onBody() {}, onComplete() {} });
+    parser.expect(true);
+    parser.execute(Buffer.from(`HTTP/1.1 200 OK\r\n${worker.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`, 'latin1'));
+    return out.split('\r\n');
+  };
+  assert.deepEqual(forward('https'), ['200 OK', 'X-A: b', 'x-frame-options: DENY', 'strict-transport-security: max-age=60']);
+  assert.deepEqual(forward('http'), ['200 OK', 'X-A: b', 'strict-transport-security: max-age=1', 'x-frame-options: DENY']);
 });
 
 test("the ingress's own responses: Strict-Transport-Security over HTTPS only, the request id when there is one", () => {

@@ -34,6 +34,7 @@ async function startHost() {
     sticky: null,
     requestId: null,
     trustedProxies: [],
+    headers: { request: { set: {}, remove: [] }, response: { set: {}, remove: [] } },
     rates: RateTable.create(16).buffer,
   };
   const host = await IngressHost.start(options, 2, () => {});
