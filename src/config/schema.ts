@@ -212,7 +212,11 @@ export const configSchema = z.strictObject({
       /** Table capacity: the most workers a pool may hold. */
       maxWorkers: z.number().int().min(1).max(1 << 20).default(4096),
       /** Requests a second from one client address to this host, over its threads; beyond it, 429 with Retry-After. 0 = no limit. */
-      clientRequestsPerSecond: z.number().min(0).max(1_000_000).default(0),
+      clientRequestsPerSecond: z
+        .number()
+        .max(1_000_000)
+        .refine((rate) => rate === 0 || rate >= 0.001, 'must be 0 (no limit) or at least 0.001 (one request in 1000 s)')
+        .default(0),
       /** Requests a client may send at once before the rate applies; 0 = a second's worth. */
       clientBurst: z.number().int().min(0).max(1_000_000).default(0),
     })
@@ -447,7 +451,16 @@ export const configSchema = z.strictObject({
     .default({ connectMs: 2_000, responseHeadersMs: 30_000, idleMs: 60_000, keepAliveMs: 30_000, shutdownMs: 10_000 }),
 })
   .refine((c) => minWorkers(c) <= c.autoscaler.maxWorkers, { message: 'the minimum (autoscaler.minWorkers, or driver.count) exceeds autoscaler.maxWorkers', path: ['autoscaler', 'maxWorkers'] })
-  .refine((c) => c.tls === undefined || c.tls.port === 0 || c.tls.port !== c.port, { message: 'must differ from port, the plain HTTP listener', path: ['tls', 'port'] });
+  .refine((c) => c.tls === undefined || c.tls.port === 0 || c.tls.port !== c.port, { message: 'must differ from port, the plain HTTP listener', path: ['tls', 'port'] })
+  // The id field is the ingress's to write: a rule for it too would send two.
+  .refine((c) => c.requestId === undefined || !(c.requestId.header in c.headers.request.set || c.headers.request.remove.includes(c.requestId.header)), {
+    message: "names requestId.header, which the request id sets: leave it to requestId",
+    path: ['headers', 'request'],
+  })
+  .refine((c) => c.requestId === undefined || !c.requestId.inResponse || !(c.requestId.header in c.headers.response.set || c.headers.response.remove.includes(c.requestId.header)), {
+    message: "names requestId.header, which the request id sets with inResponse: leave it to requestId",
+    path: ['headers', 'response'],
+  });
 
 /** The configured floor of C_default: autoscaler.minWorkers, else the driver's count (0 for static upstreams). */
 export function minWorkers(c: { autoscaler: { minWorkers?: number | undefined }; driver: { kind: string; count?: number } }): number {

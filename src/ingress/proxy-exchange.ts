@@ -38,23 +38,33 @@ export interface ExchangeContext {
   readonly head: HeadOptions;
 }
 
+/** pickWorker()'s result, one per thread: the request path allocates nothing for it. */
+const picked: { pool: UpstreamPool; slot: number } = { pool: undefined as unknown as UpstreamPool, slot: -1 };
+
 /**
  * The worker for a request: the one a sticky-session token names, if it is in the route table,
  * else the policy's draw (a different worker than `avoidSlot` when the table has one). A slot
  * reassigned since the table named it is drawn for again; undefined when no worker can be had.
+ * The result is overwritten by the next call.
  */
-export function pickWorker(ctx: ExchangeContext, stickyToken: string, avoidSlot = -1): { pool: UpstreamPool; slot: number } | undefined {
+export function pickWorker(ctx: ExchangeContext, stickyToken: string, avoidSlot = -1): Readonly<typeof picked> | undefined {
   const { routes, policy, random, pools, sticky } = ctx;
   if (stickyToken !== '' && sticky !== null && sticky.find(stickyToken)) {
     const pool = pools.get(sticky.slot, sticky.incarnation);
-    if (pool !== undefined) return { pool, slot: sticky.slot };
+    if (pool !== undefined) return pick(pool, sticky.slot);
   }
   for (let tries = 0; tries < 3; tries++) {
     if (!routes.pick(policy, random, avoidSlot)) return undefined;
     const pool = pools.get(routes.slot, routes.incarnation);
-    if (pool !== undefined) return { pool, slot: routes.slot };
+    if (pool !== undefined) return pick(pool, routes.slot);
   }
   return undefined;
+}
+
+function pick(pool: UpstreamPool, slot: number): Readonly<typeof picked> {
+  picked.pool = pool;
+  picked.slot = slot;
+  return picked;
 }
 
 const ACCESS_OUTCOME: Record<OutcomeValue, AccessOutcome> = { [Outcome.ok]: 'ok', [Outcome.workerFailed]: 'worker-failed', [Outcome.clientEnded]: 'client-ended' };

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { clientKey, rateLimit, type RateLimit, type RateTable } from '../shared/rate-table.js';
 
 /** Bounds the cache of client keys, which a scan of many addresses would otherwise grow. */
@@ -30,13 +31,41 @@ export class ClientRateLimiter {
     let key = this.keys.get(client);
     if (key === undefined) {
       if (this.keys.size >= KEYS_MAX) this.keys.clear();
-      key = clientKey(client);
+      key = clientKey(rateSubject(client), this.table.seed);
       this.keys.set(client, key);
     }
     // hrtime is CLOCK_MONOTONIC, the same for every thread of the process.
     const waitUs = this.table.admit(key, process.hrtime.bigint() / 1000n, this.limit);
     return waitUs === 0 ? 0 : Math.ceil(waitUs / 1e6);
   }
+}
+
+/**
+ * What a client is limited as: an IPv4 address, or an IPv6 address's /64 (one site's network,
+ * any of whose 2^64 addresses a host in it can take, so per-address buckets would be no limit).
+ * An IPv4-mapped IPv6 address counts as its IPv4 address.
+ */
+export function rateSubject(address: string): string {
+  if (isIP(address) !== 6) return address;
+  const groups = ipv6Groups(address);
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) return `${groups[6]! >> 8}.${groups[6]! & 255}.${groups[7]! >> 8}.${groups[7]! & 255}`;
+  return `${groups.slice(0, 4).map((g) => g.toString(16).padStart(4, '0')).join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address in any of its text forms (zone dropped). */
+function ipv6Groups(address: string): number[] {
+  let text = address.split('%')[0]!;
+  const lastColon = text.lastIndexOf(':');
+  if (text.indexOf('.', lastColon) >= 0) {
+    // A dotted IPv4 tail is two groups.
+    const [a, b, c, d] = text.slice(lastColon + 1).split('.').map(Number) as [number, number, number, number];
+    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const before = head === '' ? [] : head.split(':');
+  const after = tail === undefined || tail === '' ? [] : tail.split(':');
+  const zeros = tail === undefined ? [] : Array<string>(8 - before.length - after.length).fill('0');
+  return [...before, ...zeros, ...after].map((g) => parseInt(g, 16));
 }
 
 /** What a client over its rate is told. */

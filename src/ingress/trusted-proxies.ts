@@ -12,6 +12,19 @@ export function parseNetwork(text: string): { address: string; prefix: number; f
   return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
+const BRACKETED = /^\[([^\]]+)\](?::\d{1,5})?$/;
+const IPV4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/;
+
+/**
+ * The address in an X-Forwarded-For hop: as it is, or without the port or brackets some proxies
+ * add ("203.0.113.7:5678", "[2001:db8::1]:443"); '' when it is none ("unknown", an obfuscated id).
+ */
+export function hopAddress(hop: string): string {
+  if (isIP(hop) !== 0) return hop;
+  const inner = BRACKETED.exec(hop)?.[1] ?? IPV4_WITH_PORT.exec(hop)?.[1] ?? '';
+  return isIP(inner) !== 0 ? inner : '';
+}
+
 /** Bounds the cache of verdicts, which a scan of many addresses would otherwise grow. */
 const CACHE_MAX = 4096;
 
@@ -46,16 +59,17 @@ export class TrustedProxies {
 
   /**
    * The client behind a trusted peer: the nearest address in X-Forwarded-For (read from the
-   * right, each hop having appended the one it saw) that is not itself trusted. A hop that is
-   * not an address ends the walk at the last trusted one, as nothing before it can be believed.
+   * right, each hop having appended the one it saw) that is not itself trusted (see hopAddress for
+   * the forms taken). A hop that is not an address ends the walk at the last trusted one, as
+   * nothing before it can be believed.
    */
   clientBehind(peer: string, forwardedFor: string): string {
     let client = peer;
     let end = forwardedFor.length;
     while (end > 0) {
       const comma = forwardedFor.lastIndexOf(',', end - 1);
-      const hop = forwardedFor.slice(comma + 1, end).trim();
-      if (isIP(hop) === 0) return client;
+      const hop = hopAddress(forwardedFor.slice(comma + 1, end).trim());
+      if (hop === '') return client;
       client = hop;
       if (!this.has(hop)) return hop;
       end = comma < 0 ? 0 : comma;
@@ -74,19 +88,25 @@ export interface Forwarding {
   host: string;
 }
 
+/** forwarding()'s result, one per thread: the request path allocates nothing for it. */
+const result: Forwarding = { client: '', forwardedFor: '', proto: '', host: '' };
+
 /**
  * The forwarding fields for a request from `peer` on a listener of `scheme`, given the ones it
  * came with: the peer appended to X-Forwarded-For, and Proto and Host (the Host field) from this
  * hop; unless the peer is a trusted proxy, whose Proto (http or https) and Host stand, and behind
- * which the client is found.
+ * which the client is found. The result is overwritten by the next call.
  */
-export function forwarding(trusted: TrustedProxies | null, peer: string, scheme: string, forwardedFor: string, forwardedProto: string, forwardedHost: string, host: string): Forwarding {
-  const chain = forwardedFor ? `${forwardedFor}, ${peer}` : peer;
-  if (trusted === null || !trusted.has(peer)) return { client: peer, forwardedFor: chain, proto: scheme, host };
-  return {
-    client: trusted.clientBehind(peer, forwardedFor),
-    forwardedFor: chain,
-    proto: forwardedProto === 'http' || forwardedProto === 'https' ? forwardedProto : scheme,
-    host: forwardedHost || host,
-  };
+export function forwarding(trusted: TrustedProxies | null, peer: string, scheme: string, forwardedFor: string, forwardedProto: string, forwardedHost: string, host: string): Readonly<Forwarding> {
+  result.forwardedFor = forwardedFor ? `${forwardedFor}, ${peer}` : peer;
+  if (trusted === null || !trusted.has(peer)) {
+    result.client = peer;
+    result.proto = scheme;
+    result.host = host;
+  } else {
+    result.client = trusted.clientBehind(peer, forwardedFor);
+    result.proto = forwardedProto === 'http' || forwardedProto === 'https' ? forwardedProto : scheme;
+    result.host = forwardedHost || host;
+  }
+  return result;
 }

@@ -67,10 +67,34 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       const startedAt = stats.now();
       const query = req.getQuery();
       const target = query ? `${req.getUrl()}?${query}` : req.getUrl();
-      const fwd = forwarding(ctx.head.trustedProxies, addressText(res.getRemoteAddress()), scheme, req.getHeader('x-forwarded-for'), req.getHeader('x-forwarded-proto'), req.getHeader('x-forwarded-host'), req.getHeader('host'));
+      const key = req.getHeader('sec-websocket-key');
+      const protocols = req.getHeader('sec-websocket-protocol');
+      // One pass over the fields, as the HTTP path reads them: X-Forwarded-For lines joined, the
+      // last -Proto and -Host, the client's first id and sticky cookie (before any rule).
+      const { rules, requestIdHeader: idHeader, stickyCookie } = ctx.head;
+      const headers: Record<string, string> = {};
+      let forwardedFor = '';
+      let forwardedProto = '';
+      let forwardedHost = '';
+      let incomingId = '';
+      let stickyToken = '';
+      req.forEach((name, value) => {
+        if (name === 'x-forwarded-for') forwardedFor = forwardedFor ? `${forwardedFor}, ${value}` : value;
+        else if (name === 'x-forwarded-proto') forwardedProto = value;
+        else if (name === 'x-forwarded-host') forwardedHost = value;
+        else if (name === idHeader) incomingId ||= value;
+        else if (name === 'cookie' && stickyCookie !== null && stickyToken === '') stickyToken = cookieValue(value, stickyCookie);
+        if (name !== idHeader && !SKIPPED_UPGRADE_FIELDS.has(name) && !isHopByHop(name) && !rules.dropped.has(name)) headers[name] = value;
+      });
+      for (const [name, value] of rules.set) headers[name] = value;
+      const fwd = forwarding(ctx.head.trustedProxies, addressText(res.getRemoteAddress()), scheme, forwardedFor, forwardedProto, forwardedHost, req.getHeader('host'));
       const client = fwd.client;
-      const idHeader = ctx.head.requestIdHeader;
-      const requestId = idHeader === null ? '' : requestIdFor(req.getHeader(idHeader), ctx.head);
+      headers['x-forwarded-for'] = fwd.forwardedFor;
+      headers['x-forwarded-proto'] = fwd.proto;
+      if (fwd.host) headers['x-forwarded-host'] = fwd.host;
+      const requestId = idHeader === null ? '' : requestIdFor(incomingId, ctx.head);
+      // The 101 is uWS's to write, so the client does not get the id back; the worker and the log do.
+      if (idHeader !== null) headers[idHeader] = requestId;
       let worker: string | null = null;
       /** Answers the upgrade with an error of the ingress's own, and logs it. */
       const refuse = (status: number, message: string, outcome: AccessOutcome, retryAfterS = 1): void => {
@@ -83,19 +107,6 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       if (wait > 0) return refuse(429, rateLimitedMessage(client, ctx.limits.clientRequestsPerSecond), 'rejected', wait);
       const limit = ctx.limits.maxConcurrentRequests;
       if (!stats.tryAdmit(limit)) return refuse(503, `more than ${limit} requests in flight`, 'rejected');
-      const key = req.getHeader('sec-websocket-key');
-      const protocols = req.getHeader('sec-websocket-protocol');
-      const headers: Record<string, string> = {};
-      const rules = ctx.head.rules;
-      req.forEach((name, value) => {
-        if (name !== idHeader && !SKIPPED_UPGRADE_FIELDS.has(name) && !isHopByHop(name) && !rules.dropped.has(name)) headers[name] = value;
-      });
-      for (const [name, value] of rules.set) headers[name] = value;
-      // The 101 is uWS's to write, so the client does not get the id back; the worker and the log do.
-      if (idHeader !== null) headers[idHeader] = requestId;
-      headers['x-forwarded-for'] = fwd.forwardedFor;
-      headers['x-forwarded-proto'] = fwd.proto;
-      if (fwd.host) headers['x-forwarded-host'] = fwd.host;
 
       let admitted = true;
       const release = (): void => {
@@ -112,7 +123,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       });
       // A WebSocket goes to the worker its sticky cookie names, as the client's requests do
       // (socket.io and the like need that); a 101 sets no cookie, as browsers may ignore it there.
-      const picked = pickWorker(ctx, ctx.sticky === null ? '' : cookieValue(headers['cookie'] ?? '', ctx.sticky.settings.cookie));
+      const picked = pickWorker(ctx, stickyToken);
       if (picked === undefined) {
         release();
         return refuse(503, 'no worker is available', 'rejected');

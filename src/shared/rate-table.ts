@@ -1,3 +1,5 @@
+import { randomInt } from 'node:crypto';
+
 /**
  * Per-client request rate limits in shared memory, one table per host that every ingress thread
  * updates with Atomics, so a client's limit holds however its connections spread over threads.
@@ -8,17 +10,21 @@
  * one emission interval (1 / rate). One number means one compare-and-swap per request, and no
  * lock: two threads racing on one client retry, and each admission consumes exactly one interval.
  *
- * Clients are found by a 64-bit key (see clientKey) in an open-addressed table probed linearly for
- * a few entries. An entry whose TAT has passed holds nothing a fresh one would not, so a new
- * client may take it over: the table never needs sweeping, and a full table (more clients inside
- * their burst at once than it holds) admits the request it has no room for rather than refuse it
- * for someone else's traffic (counted: tableFullTotal).
+ * Clients are found by a 64-bit key (see clientKey, seeded per table so that nobody can choose
+ * addresses that crowd one part of it) in an open-addressed table probed linearly for 16 entries.
+ * An entry whose TAT has passed holds nothing a fresh one would not, so a new client may take it
+ * over: the table never needs sweeping. When all 16 entries a client may use hold clients inside
+ * their burst, its request is admitted unchecked rather than refused for someone else's traffic
+ * (counted: tableFullTotal). Taking an entry over is two steps (the key, then the TAT), so two
+ * threads taking the same expired entry at the same instant can charge one request to the other
+ * client: an error of one request, never more.
  */
 
 const PROBES = 16;
 const G_LIMITED = 0;
 const G_TABLE_FULL = 1;
-const G_INTS = 2;
+const G_SEED = 2;
+const G_INTS = 3;
 
 export interface RateLimit {
   /** Microseconds between requests at the sustained rate: 1e6 / requests per second. */
@@ -44,7 +50,9 @@ export class RateTable {
   }
 
   static create(capacity: number): RateTable {
-    return new RateTable(new SharedArrayBuffer(RateTable.byteLength(capacity)));
+    const table = new RateTable(new SharedArrayBuffer(RateTable.byteLength(capacity)));
+    table.global[G_SEED] = randomInt(2 ** 31);
+    return table;
   }
 
   private static slots(capacity: number): number {
@@ -84,9 +92,21 @@ export class RateTable {
     return 0;
   }
 
+  /** The seed clientKey() hashes addresses with for this table. */
+  get seed(): number {
+    return this.global[G_SEED]!;
+  }
+
   private take(i: number, nowUs: bigint, limit: RateLimit): number {
+    const furthest = nowUs + limit.toleranceUs + limit.intervalUs;
     for (;;) {
       const tat = Atomics.load(this.tats, i);
+      if (tat > furthest) {
+        // Further ahead than this limit ever puts it: made under a slower one (a reload raised
+        // the rate). From here the client is one interval of the new limit away from its next request.
+        Atomics.compareExchange(this.tats, i, tat, furthest);
+        continue;
+      }
       const from = tat > nowUs ? tat : nowUs;
       const ahead = from - nowUs;
       if (ahead > limit.toleranceUs) {
@@ -110,11 +130,11 @@ export class RateTable {
 
 /**
  * A client's key: its address text hashed to 64 bits (two 32-bit hashes of different kinds, FNV-1a
- * and Java's string hash, so that both collide only by chance), never 0.
+ * and Java's string hash, both started from the table's seed), never 0.
  */
-export function clientKey(address: string): bigint {
-  let fnv = 0x811c9dc5;
-  let java = 0;
+export function clientKey(address: string, seed: number): bigint {
+  let fnv = 0x811c9dc5 ^ seed;
+  let java = seed;
   for (let i = 0; i < address.length; i++) {
     const c = address.charCodeAt(i);
     fnv = Math.imul(fnv ^ c, 0x01000193);

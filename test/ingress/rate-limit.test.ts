@@ -3,6 +3,8 @@ import { request } from 'node:http';
 import { test } from 'node:test';
 import { WebSocket } from 'ws';
 import { resolveConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
+import { rateSubject } from '../../src/ingress/rate-limiter.js';
 import { fetchRaw, startExampleWorkers, startProxy, stopProcesses } from '../helpers/servers.js';
 
 /** A GET on a new connection from `localAddress` (any 127/8 address reaches the loopback listener). */
@@ -57,4 +59,17 @@ test('limits.clientRequestsPerSecond: a client gets its burst over both threads,
     await proxy.stop();
     await stopProcesses(workers);
   }
+});
+
+test('a client is limited as its IPv4 address or its IPv6 /64, whatever the text form; a rate below 0.001 is refused', () => {
+  assert.equal(rateSubject('10.1.2.3'), '10.1.2.3');
+  for (const form of ['2001:db8::1', '2001:0db8:0000:0000:0000:0000:0000:0002', '2001:db8:0:0:ffff::7', '2001:db8::1.2.3.4']) assert.equal(rateSubject(form), '2001:0db8:0000:0000::/64', form);
+  assert.equal(rateSubject('2001:db8:0:1::1'), '2001:0db8:0000:0001::/64');
+  assert.equal(rateSubject('fe80::1%eth0'), 'fe80:0000:0000:0000::/64');
+  assert.equal(rateSubject('::'), '0000:0000:0000:0000::/64');
+  // IPv4-mapped, as uWS writes it and as text.
+  assert.equal(rateSubject('0000:0000:0000:0000:0000:ffff:0a01:0203'), '10.1.2.3');
+  assert.equal(rateSubject('::ffff:10.1.2.3'), '10.1.2.3');
+  assert.throws(() => resolveConfig({ limits: { clientRequestsPerSecond: 1e-9 } }), (err: unknown) => err instanceof ConfigError && err.message.includes('limits.clientRequestsPerSecond'));
+  assert.equal(resolveConfig({ limits: { clientRequestsPerSecond: 0.001 } }).limits.clientRequestsPerSecond, 0.001);
 });

@@ -106,6 +106,10 @@ test('request ids under another name, never kept and not sent back: the worker s
   }
   assert.equal(resolveConfig({ requestId: {} }).requestId?.header, 'x-request-id');
   assert.equal(resolveConfig({}).requestId, undefined);
+  // A header rule for the id field would send it twice.
+  assert.throws(() => resolveConfig({ requestId: {}, headers: { request: { set: { 'X-Request-Id': 'x' } } } }), (err: unknown) => err instanceof ConfigError && err.message.includes('headers.request'));
+  assert.throws(() => resolveConfig({ requestId: {}, headers: { response: { remove: ['x-request-id'] } } }), (err: unknown) => err instanceof ConfigError && err.message.includes('headers.response'));
+  assert.equal(resolveConfig({ requestId: { inResponse: false }, headers: { response: { remove: ['x-request-id'] } } }).headers.response.remove[0], 'x-request-id');
   for (const header of ['x request id', 'Host', 'X-Forwarded-For', 'cookie']) {
     assert.throws(() => resolveConfig({ requestId: { header } }), (err: unknown) => err instanceof ConfigError && err.message.includes('requestId.header'), header);
   }

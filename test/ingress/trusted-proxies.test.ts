@@ -3,9 +3,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { WebSocket, WebSocketServer } from 'ws';
 import { resolveConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
-import { forwarding, parseNetwork, TrustedProxies } from '../../src/ingress/trusted-proxies.js';
+import { forwarding, hopAddress, parseNetwork, TrustedProxies } from '../../src/ingress/trusted-proxies.js';
 import { eventually } from '../helpers/eventually.js';
 import { startHttpServer, startProxy } from '../helpers/servers.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -26,6 +27,12 @@ test('the client behind trusted proxies is the nearest untrusted hop of X-Forwar
   assert.equal(trusted.clientBehind('127.0.0.2', '10.0.0.1,10.0.0.2'), '10.0.0.1');
   assert.equal(trusted.clientBehind('127.0.0.2', 'unknown, 10.0.0.5'), '10.0.0.5');
   assert.equal(trusted.clientBehind('127.0.0.2', ' 2001:db8::1 , fd00::5'), '2001:db8::1');
+  // Ports and brackets some proxies add are not part of the address.
+  assert.equal(trusted.clientBehind('127.0.0.2', '203.0.113.7:5678'), '203.0.113.7');
+  assert.equal(trusted.clientBehind('127.0.0.2', '[2001:db8::1]:443, [fd00::5]'), '2001:db8::1');
+  assert.equal(hopAddress('unknown'), '');
+  assert.equal(hopAddress('1.2.3.4:99999999'), '');
+  assert.equal(hopAddress('[not-an-address]'), '');
   // uWS writes IPv6 peers as eight groups of four digits; IPv4-mapped ones match IPv4 networks.
   assert.equal(trusted.has('fd00:0000:0000:0000:0000:0000:0000:0001'), true);
   assert.equal(trusted.has('0000:0000:0000:0000:0000:ffff:0a00:0001'), true);
@@ -53,6 +60,11 @@ function getFrom(url: string, localAddress: string, headers: Record<string, stri
 
 test('trustedProxies: a trusted peer\'s X-Forwarded-* stand and name the client for the rate limit and the log; an untrusted peer\'s do not', async () => {
   const worker = await startHttpServer((req, res) => res.end(JSON.stringify(req.headers)));
+  const handshakes: Record<string, string | string[] | undefined>[] = [];
+  new WebSocketServer({ server: worker.server }).on('connection', (socket, req) => {
+    handshakes.push(req.headers);
+    socket.send('hi');
+  });
   const path = join(tempDir('trusted'), 'access.log');
   const proxy = await startProxy({
     trustedProxies: ['127.0.0.2'],
@@ -79,12 +91,21 @@ test('trustedProxies: a trusted peer\'s X-Forwarded-* stand and name the client 
     assert.match(direct.seen['x-forwarded-host']!, /^127\.0\.0\.1:\d+$/);
     assert.equal((await getFrom(`${proxy.url}/five`, '127.0.0.1', { 'x-forwarded-for': '203.0.113.10' })).status, 429);
 
-    const clients = await eventually('five access log lines', async () => {
+    // A WebSocket upgrade reads the fields as a request does: X-Forwarded-For lines joined, the last -Proto.
+    const ws = new WebSocket(`ws://127.0.0.1:${proxy.ingressPort}/six`, { localAddress: '127.0.0.2', headers: { 'x-forwarded-for': ['6.6.6.6', '203.0.113.20'], 'x-forwarded-proto': ['http', 'https'] } });
+    await new Promise((resolve, reject) => (ws.once('message', resolve), ws.once('error', reject)));
+    const closed = new Promise((resolve) => ws.once('close', resolve));
+    ws.close(1000);
+    await closed;
+    assert.equal(handshakes[0]?.['x-forwarded-for'], '6.6.6.6, 203.0.113.20, 127.0.0.2');
+    assert.equal(handshakes[0]?.['x-forwarded-proto'], 'https');
+
+    const clients = await eventually('six access log lines', async () => {
       if (!existsSync(path)) return undefined;
       const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { target: string; client: string });
-      return lines.length >= 5 ? new Map(lines.map((l) => [l.target, l.client])) : undefined;
+      return lines.length >= 6 ? new Map(lines.map((l) => [l.target, l.client])) : undefined;
     });
-    assert.deepEqual(Object.fromEntries(clients), { '/one': '203.0.113.7', '/two': '203.0.113.8', '/three': '203.0.113.8', '/four': '127.0.0.1', '/five': '127.0.0.1' });
+    assert.deepEqual(Object.fromEntries(clients), { '/one': '203.0.113.7', '/two': '203.0.113.8', '/three': '203.0.113.8', '/four': '127.0.0.1', '/five': '127.0.0.1', '/six': '203.0.113.20' });
   } finally {
     await proxy.stop();
     await worker.close();

@@ -41,6 +41,17 @@ test("a client's own entry is found before a refilled one it could take over, so
   assert.equal(table.tableFullTotal, 0);
 });
 
+test('a raised limit (a reload) applies at once: a client held back under the old one waits one new interval at most', () => {
+  const table = RateTable.create(64);
+  const slow = rateLimit(1 / 60, 60); // a TAT up to an hour ahead
+  for (let i = 0; i < 60; i++) assert.equal(table.admit(5n, SECOND, slow), 0);
+  assert.equal(table.admit(5n, SECOND, slow), 60_000_000);
+  const fast = rateLimit(100, 1);
+  assert.equal(table.admit(5n, SECOND, fast), 10_000, 'one interval of the new limit');
+  assert.equal(table.admit(5n, SECOND + 10_000n, fast), 0);
+  assert.equal(table.admit(5n, SECOND + 10_000n, fast), 10_000);
+});
+
 test('a full table lets through the clients it has no room for, and counts them', () => {
   const table = RateTable.create(16);
   const limit = rateLimit(1, 1);
@@ -51,11 +62,12 @@ test('a full table lets through the clients it has no room for, and counts them'
   assert.equal(table.tableFullTotal, 4);
 });
 
-test('clientKey: stable, never 0, and distinct over many addresses', () => {
-  assert.equal(clientKey('127.0.0.1'), clientKey('127.0.0.1'));
+test('clientKey: stable for a seed, another with another seed, never 0, and distinct over many addresses', () => {
+  assert.equal(clientKey('127.0.0.1', 7), clientKey('127.0.0.1', 7));
+  assert.notEqual(clientKey('127.0.0.1', 7), clientKey('127.0.0.1', 8));
   const seen = new Set<bigint>();
-  for (let a = 0; a < 256; a++) for (let b = 0; b < 256; b++) seen.add(clientKey(`10.${a}.${b}.1`));
-  for (let i = 0; i < 10_000; i++) seen.add(clientKey(`2001:0db8:0000:0000:0000:0000:${(i >> 8).toString(16).padStart(4, '0')}:${(i & 255).toString(16).padStart(4, '0')}`));
+  for (let a = 0; a < 256; a++) for (let b = 0; b < 256; b++) seen.add(clientKey(`10.${a}.${b}.1`, 7));
+  for (let i = 0; i < 10_000; i++) seen.add(clientKey(`2001:0db8:0000:0000:0000:0000:${(i >> 8).toString(16).padStart(4, '0')}:${(i & 255).toString(16).padStart(4, '0')}`, 7));
   assert.equal(seen.size, 65_536 + 10_000);
   assert.ok(!seen.has(0n));
 });
