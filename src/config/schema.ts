@@ -1,7 +1,7 @@
 import { cpus } from 'node:os';
 import { z } from 'zod';
 import { POLICY_NAMES } from '../balancing/policies/index.js';
-import { parseNetwork } from '../ingress/trusted-proxies.js';
+import { parseNetwork } from '../ingress/address-set.js';
 import { ROLE_NAMES } from '../runtime/roles.js';
 import { WEIGHT_BASES, type WeightBasis } from '../scoring/score-book.js';
 
@@ -53,6 +53,7 @@ function headerRules(managed: ReadonlySet<string>) {
     })
     .prefault({});
 }
+const networks = z.array(z.string().refine((text) => parseNetwork(text) !== null, 'must be an IP address or a network such as 10.0.0.0/8 or fd00::/8')).default([]);
 const httpPath = z.string().startsWith('/', 'must start with /').max(2048).default('/');
 
 const upstreamUrl = z.string().refine((s) => {
@@ -292,7 +293,9 @@ export const configSchema = z.strictObject({
    * front), as addresses or networks: behind them, the client is the nearest untrusted address in
    * X-Forwarded-For, for the rate limit and the access log.
    */
-  trustedProxies: z.array(z.string().refine((text) => parseNetwork(text) !== null, 'must be an IP address or a network such as 10.0.0.0/8 or fd00::/8')).default([]),
+  trustedProxies: networks,
+  /** Clients by address: those in deny are refused (403), and with an allow list, those not in it. */
+  access: z.strictObject({ allow: networks, deny: networks }).prefault({}),
   /**
    * Fields set (replacing any of the same name) and removed on the way to the worker, and on its
    * responses on the way back (HAProxy's http-request/http-response set-header and del-header).

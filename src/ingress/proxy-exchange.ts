@@ -9,6 +9,7 @@ import type { UpstreamPool } from '../upstream/pool.js';
 import type { BodyKind, FieldLines } from '../upstream/response-parser.js';
 import { FailureKind, type UpstreamFailure } from '../upstream/upstream-failure.js';
 import type { AccessLog, AccessOutcome } from './access-log.js';
+import type { ClientAccess } from './client-access.js';
 import type { ClientRateLimiter } from './rate-limiter.js';
 import type { ClientRequestHead, HeadOptions } from './request-head.js';
 import type { ResponseFields } from './response-fields.js';
@@ -27,6 +28,8 @@ export interface ExchangeContext {
   /** Read per request, so a reload applies to the next one. */
   readonly limits: { readonly maxBodyBytes: number; readonly maxConcurrentRequests: number; readonly clientRequestsPerSecond: number; readonly clientBurst: number };
   readonly rates: ClientRateLimiter;
+  /** Who may use the ingress; null when everyone may. */
+  readonly access: ClientAccess | null;
   /** Read when used, likewise; idleMs also bounds how long a client may take nothing. */
   readonly timeouts: { readonly idleMs: number };
   readonly accessLog: AccessLog | null;

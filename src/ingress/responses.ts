@@ -4,6 +4,7 @@ import type { HttpResponse } from 'uWebSockets.js';
 export const STATUS_TEXT: Record<number, string> = {
   308: '308 Permanent Redirect',
   400: '400 Bad Request',
+  403: '403 Forbidden',
   413: '413 Content Too Large',
   429: '429 Too Many Requests',
   431: '431 Request Header Fields Too Large',

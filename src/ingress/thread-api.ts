@@ -25,6 +25,8 @@ export interface IngressThreadData {
   sticky: StickySettings | null;
   /** Addresses and networks whose X-Forwarded-* the ingress believes. */
   trustedProxies: string[];
+  /** Clients allowed and denied, by address or network. */
+  access: { allow: string[]; deny: string[] };
   /** Fields set and removed on requests to workers and on their responses. */
   headers: { request: HeaderRuleSettings; response: HeaderRuleSettings };
   /** Request ids; null when off. */

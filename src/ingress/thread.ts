@@ -8,6 +8,7 @@ import { RateTable } from '../shared/rate-table.js';
 import { StatsTable } from '../shared/stats-table.js';
 import { WorkerDirectory } from '../shared/worker-directory.js';
 import { AccessLog } from './access-log.js';
+import { ClientAccess, forbiddenMessage } from './client-access.js';
 import { ProxyExchange, type ExchangeContext } from './proxy-exchange.js';
 import { headerRules, requestLines } from './header-rules.js';
 import { hsts } from './hsts.js';
@@ -41,6 +42,7 @@ const ctx: ExchangeContext = {
   pools,
   limits: data.limits,
   rates: new ClientRateLimiter(new RateTable(data.rates)),
+  access: data.access.allow.length === 0 && data.access.deny.length === 0 ? null : new ClientAccess(data.access.allow, data.access.deny),
   timeouts: data.timeouts,
   accessLog: data.accessLog === null ? null : new AccessLog(data.accessLog, (line) => console.error(`ingress thread ${data.threadIndex}: ${line}`)),
   responseFields: new ResponseFields(data.tls?.hsts === undefined ? null : hsts(data.tls.hsts), requestId?.inResponse ? requestId.header : null, sticky, headerRules(data.headers.response)),
@@ -87,6 +89,7 @@ function proxy(res: uWS.HttpResponse, req: uWS.HttpRequest, scheme: Scheme): voi
   if (head.headerBytes > maxHeaderBytes) return refuse(res, head, 431, `request head exceeds ${maxHeaderBytes} bytes`, true);
   if (head.contentLength === -2) return refuse(res, head, 400, 'invalid Content-Length', true);
   if (maxBodyBytes > 0 && head.contentLength > maxBodyBytes) return refuse(res, head, 413, `request body exceeds ${maxBodyBytes} bytes`, true);
+  if (ctx.access !== null && !ctx.access.permits(head.client)) return refuse(res, head, 403, forbiddenMessage(head.client), hasBody);
   const wait = ctx.rates.waitSeconds(head.client, limits);
   if (wait > 0) return refuse(res, head, 429, rateLimitedMessage(head.client, limits.clientRequestsPerSecond), hasBody, { 'retry-after': String(wait) });
   if (!ctx.stats.tryAdmit(maxConcurrentRequests)) {

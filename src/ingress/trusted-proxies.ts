@@ -1,16 +1,5 @@
-import { BlockList, isIP } from 'node:net';
-
-/** "10.0.0.0/8", "fd00::/8" or one address; null when it is neither. */
-export function parseNetwork(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | null {
-  const slash = text.indexOf('/');
-  const address = slash < 0 ? text : text.slice(0, slash);
-  const version = isIP(address);
-  if (version === 0) return null;
-  const bits = version === 4 ? 32 : 128;
-  const prefix = slash < 0 ? bits : /^\d{1,3}$/.test(text.slice(slash + 1)) ? Number(text.slice(slash + 1)) : -1;
-  if (prefix < 0 || prefix > bits) return null;
-  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
-}
+import { isIP } from 'node:net';
+import { AddressSet } from './address-set.js';
 
 const BRACKETED = /^\[([^\]]+)\](?::\d{1,5})?$/;
 const IPV4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/;
@@ -25,38 +14,11 @@ export function hopAddress(hop: string): string {
   return isIP(inner) !== 0 ? inner : '';
 }
 
-/** Bounds the cache of verdicts, which a scan of many addresses would otherwise grow. */
-const CACHE_MAX = 4096;
-
 /**
  * The proxies whose X-Forwarded-* fields the ingress believes (trustedProxies), as NGINX's
- * set_real_ip_from with real_ip_recursive, or Traefik's forwardedHeaders.trustedIPs. node:net's
- * BlockList matches the networks (IPv4-mapped IPv6 addresses too); at about 2 us a check, its
- * verdicts are cached per address.
+ * set_real_ip_from with real_ip_recursive, or Traefik's forwardedHeaders.trustedIPs.
  */
-export class TrustedProxies {
-  private readonly networks = new BlockList();
-  private readonly verdicts = new Map<string, boolean>();
-
-  constructor(networks: readonly string[]) {
-    for (const text of networks) {
-      const network = parseNetwork(text);
-      if (network === null) throw new TypeError(`not an address or network: ${text}`);
-      this.networks.addSubnet(network.address, network.prefix, network.family);
-    }
-  }
-
-  has(address: string): boolean {
-    let verdict = this.verdicts.get(address);
-    if (verdict === undefined) {
-      const version = isIP(address);
-      verdict = version !== 0 && this.networks.check(address, version === 4 ? 'ipv4' : 'ipv6');
-      if (this.verdicts.size >= CACHE_MAX) this.verdicts.clear();
-      this.verdicts.set(address, verdict);
-    }
-    return verdict;
-  }
-
+export class TrustedProxies extends AddressSet {
   /**
    * The client behind a trusted peer: the nearest address in X-Forwarded-For (read from the
    * right, each hop having appended the one it saw) that is not itself trusted (see hopAddress for

@@ -7,6 +7,7 @@ import type { AccessOutcome } from './access-log.js';
 import { pickWorker, type ExchangeContext } from './proxy-exchange.js';
 import { requestIdFor, type Scheme } from './request-head.js';
 import { sendError } from './responses.js';
+import { forbiddenMessage } from './client-access.js';
 import { rateLimitedMessage } from './rate-limiter.js';
 import { cookieValue } from './sticky.js';
 import { forwarding } from './trusted-proxies.js';
@@ -103,6 +104,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       };
       const logEnd = (status: number, outcome: AccessOutcome, bytesIn: number, bytesOut: number): void =>
         ctx.accessLog?.write({ client, method: 'GET', scheme, target, status, worker, durationMs: stats.now() - startedAt, bytesIn, bytesOut, outcome, requestId });
+      if (ctx.access !== null && !ctx.access.permits(client)) return refuse(403, forbiddenMessage(client), 'rejected');
       const wait = ctx.rates.waitSeconds(client, ctx.limits);
       if (wait > 0) return refuse(429, rateLimitedMessage(client, ctx.limits.clientRequestsPerSecond), 'rejected', wait);
       const limit = ctx.limits.maxConcurrentRequests;

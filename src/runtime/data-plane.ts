@@ -133,6 +133,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
         sticky: config.stickySessions ?? null,
         requestId: config.requestId ?? null,
         trustedProxies: config.trustedProxies,
+        access: config.access,
         headers: config.headers,
       },
       config.threads,

@@ -34,6 +34,7 @@ async function startHost() {
     sticky: null,
     requestId: null,
     trustedProxies: [],
+    access: { allow: [], deny: [] },
     headers: { request: { set: {}, remove: [] }, response: { set: {}, remove: [] } },
     rates: RateTable.create(16).buffer,
   };

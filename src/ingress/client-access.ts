@@ -1,0 +1,23 @@
+import { AddressSet } from './address-set.js';
+
+/**
+ * Which clients may use the ingress (the `access` setting), by the client's address (the socket's,
+ * or behind trustedProxies the one they forwarded), as HAProxy's `http-request deny` on `src` or
+ * Traefik's IPAllowList: a client in `deny` is refused; with an `allow` list, so is one not in it.
+ */
+export class ClientAccess {
+  private readonly allow: AddressSet | null;
+  private readonly deny: AddressSet;
+
+  constructor(allow: readonly string[], deny: readonly string[]) {
+    this.allow = allow.length === 0 ? null : new AddressSet(allow);
+    this.deny = new AddressSet(deny);
+  }
+
+  permits(client: string): boolean {
+    return !this.deny.has(client) && (this.allow === null || this.allow.has(client));
+  }
+}
+
+/** What a refused client is told. */
+export const forbiddenMessage = (client: string): string => `${client} may not use this service`;
