@@ -456,11 +456,11 @@ export const configSchema = z.strictObject({
   .refine((c) => minWorkers(c) <= c.autoscaler.maxWorkers, { message: 'the minimum (autoscaler.minWorkers, or driver.count) exceeds autoscaler.maxWorkers', path: ['autoscaler', 'maxWorkers'] })
   .refine((c) => c.tls === undefined || c.tls.port === 0 || c.tls.port !== c.port, { message: 'must differ from port, the plain HTTP listener', path: ['tls', 'port'] })
   // The id field is the ingress's to write: a rule for it too would send two.
-  .refine((c) => c.requestId === undefined || !(c.requestId.header in c.headers.request.set || c.headers.request.remove.includes(c.requestId.header)), {
+  .refine((c) => c.requestId === undefined || !(Object.hasOwn(c.headers.request.set, c.requestId.header) || c.headers.request.remove.includes(c.requestId.header)), {
     message: "names requestId.header, which the request id sets: leave it to requestId",
     path: ['headers', 'request'],
   })
-  .refine((c) => c.requestId === undefined || !c.requestId.inResponse || !(c.requestId.header in c.headers.response.set || c.headers.response.remove.includes(c.requestId.header)), {
+  .refine((c) => c.requestId === undefined || !c.requestId.inResponse || !(Object.hasOwn(c.headers.response.set, c.requestId.header) || c.headers.response.remove.includes(c.requestId.header)), {
     message: "names requestId.header, which the request id sets with inResponse: leave it to requestId",
     path: ['headers', 'response'],
   });

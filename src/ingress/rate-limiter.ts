@@ -43,13 +43,20 @@ export class ClientRateLimiter {
 /**
  * What a client is limited as: an IPv4 address, or an IPv6 address's /64 (one site's network,
  * any of whose 2^64 addresses a host in it can take, so per-address buckets would be no limit).
- * An IPv4-mapped IPv6 address counts as its IPv4 address.
+ * An IPv4 address written as IPv6 counts as that IPv4 address.
  */
 export function rateSubject(address: string): string {
   if (isIP(address) !== 6) return address;
   const groups = ipv6Groups(address);
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) return `${groups[6]! >> 8}.${groups[6]! & 255}.${groups[7]! >> 8}.${groups[7]! & 255}`;
-  return `${groups.slice(0, 4).map((g) => g.toString(16).padStart(4, '0')).join(':')}::/64`;
+  const [a, b, c, d, e, f, g, h] = groups as [number, number, number, number, number, number, number, number];
+  // An IPv4 address in IPv6 clothes is limited as that address: mapped (::ffff:0:0/96), SIIT's
+  // translated (::ffff:0:0:0/96), NAT64's well-known prefix (64:ff9b::/96), or the old compatible
+  // form (::a.b.c.d, though not :: or ::1).
+  const ipv4 =
+    (a === 0 && b === 0 && c === 0 && d === 0 && ((e === 0 && f === 0xffff) || (e === 0xffff && f === 0) || (e === 0 && f === 0 && g !== 0))) ||
+    (a === 0x64 && b === 0xff9b && c === 0 && d === 0 && e === 0 && f === 0);
+  if (ipv4) return `${g >> 8}.${g & 255}.${h >> 8}.${h & 255}`;
+  return `${groups.slice(0, 4).map((x) => x.toString(16).padStart(4, '0')).join(':')}::/64`;
 }
 
 /** The eight 16-bit groups of a valid IPv6 address in any of its text forms (zone dropped). */

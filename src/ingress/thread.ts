@@ -66,9 +66,10 @@ const webSocketOptions = { connectMs: data.timeouts.connectMs, idleMs: data.time
 function redirectToHttps(res: uWS.HttpResponse, req: uWS.HttpRequest): void {
   requests++;
   const head = readRequestHead(req, res, 'http', ctx.head);
-  const location = httpsLocation(req.getHeader('host'), head.target, data.tls!.port);
   // The body, if any, is not read: the connection closes after the answer.
   const close = head.chunked || head.contentLength !== -1;
+  if (ctx.access !== null && !ctx.access.permits(head.client)) return refuse(res, head, 403, forbiddenMessage(head.client), close);
+  const location = httpsLocation(req.getHeader('host'), head.target, data.tls!.port);
   if (location === null) return refuse(res, head, 400, 'a valid Host field is needed for the redirect to HTTPS', close);
   sendError(res, 308, `see ${location}`, close, ctx.responseFields.own('http', head.requestId, { location }));
   ctx.accessLog?.write({ client: head.client, method: head.method, scheme: 'http', target: head.target, status: 308, worker: null, durationMs: 0, bytesIn: 0, bytesOut: 0, outcome: 'redirected', requestId: head.requestId });

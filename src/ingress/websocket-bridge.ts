@@ -85,7 +85,9 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
         else if (name === 'x-forwarded-host') forwardedHost = value;
         else if (name === idHeader) incomingId ||= value;
         else if (name === 'cookie' && stickyCookie !== null && stickyToken === '') stickyToken = cookieValue(value, stickyCookie);
-        if (name !== idHeader && !SKIPPED_UPGRADE_FIELDS.has(name) && !isHopByHop(name) && !rules.dropped.has(name)) headers[name] = value;
+        if (name === idHeader || SKIPPED_UPGRADE_FIELDS.has(name) || isHopByHop(name) || rules.dropped.has(name)) return;
+        // Repeated lines are joined as the HTTP path's worker would read them (cookies with "; ").
+        headers[name] = Object.hasOwn(headers, name) ? `${headers[name]}${name === 'cookie' ? '; ' : ', '}${value}` : value;
       });
       for (const [name, value] of rules.set) headers[name] = value;
       const fwd = forwarding(ctx.head.trustedProxies, addressText(res.getRemoteAddress()), scheme, forwardedFor, forwardedProto, forwardedHost, req.getHeader('host'));

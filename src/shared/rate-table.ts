@@ -73,7 +73,7 @@ export class RateTable {
    */
   admit(key: bigint, nowUs: bigint, limit: RateLimit): number {
     const mask = this.capacity - 1;
-    const start = Number(BigInt.asUintN(32, key ^ (key >> 32n))) & mask;
+    const start = probeStart(key) & mask;
     // The client's own entry first: taking a refilled one before reaching it would hand the
     // client a fresh bucket. Entries are never emptied, so the first empty one ends the search.
     for (let probe = 0; probe < PROBES; probe++) {
@@ -126,6 +126,17 @@ export class RateTable {
   get tableFullTotal(): number {
     return Atomics.load(this.global, G_TABLE_FULL) >>> 0;
   }
+}
+
+/**
+ * Where a key's probe starts: its two halves mixed (MurmurHash3's finalizer), so that every bit of
+ * the key, and of the seed inside it, moves the entry a client lands in.
+ */
+export function probeStart(key: bigint): number {
+  let h = Number(BigInt.asUintN(32, key)) ^ Number(BigInt.asUintN(32, key >> 32n));
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 /**

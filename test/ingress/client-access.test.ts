@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { test } from 'node:test';
-import { WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { resolveConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { ClientAccess } from '../../src/ingress/client-access.js';
-import { startExampleWorkers, startProxy, stopProcesses } from '../helpers/servers.js';
+import { fetchRaw, startExampleWorkers, startHttpServer, startProxy, stopProcesses } from '../helpers/servers.js';
 
 test('ClientAccess: deny wins, and with an allow list only its clients pass', () => {
   const both = new ClientAccess(['127.0.0.0/30', 'fd00::/8'], ['127.0.0.2']);
@@ -34,10 +34,17 @@ function getFrom(url: string, localAddress: string, headers: Record<string, stri
 
 test('access: denied clients, and clients outside the allow list, get 403 and reach no worker, behind trusted proxies too; WebSocket upgrades as well', async () => {
   const workers = await startExampleWorkers(1);
+  // Counts what reaches the worker: nothing of a refused client's may.
+  let reached = 0;
+  const counter = await startHttpServer((req, res) => {
+    reached++;
+    fetchRaw(`${workers[0]!.url}${req.url}`).then((r) => res.end(r.body), () => res.end());
+  });
+  new WebSocketServer({ server: counter.server }).on('connection', () => reached++);
   const proxy = await startProxy({
     access: { allow: ['127.0.0.0/30'], deny: ['127.0.0.2'] },
     trustedProxies: ['127.0.0.3'],
-    driver: { kind: 'static', upstreams: [{ url: workers[0]!.url, id: 'w' }] },
+    driver: { kind: 'static', upstreams: [{ url: counter.url, id: 'w' }] },
   });
   try {
     assert.deepEqual(await getFrom(proxy.url, '127.0.0.1'), { status: 200, body: 'w1\n' });
@@ -56,8 +63,11 @@ test('access: denied clients, and clients outside the allow list, get 403 and re
       });
     assert.equal(await upgrade('127.0.0.2'), 403);
     assert.equal(await upgrade('127.0.0.1'), 101);
+    // Two requests and one WebSocket were let through.
+    assert.equal(reached, 3);
   } finally {
     await proxy.stop();
+    await counter.close();
     await stopProcesses(workers);
   }
 });

@@ -70,6 +70,13 @@ test('a client is limited as its IPv4 address or its IPv6 /64, whatever the text
   // IPv4-mapped, as uWS writes it and as text.
   assert.equal(rateSubject('0000:0000:0000:0000:0000:ffff:0a01:0203'), '10.1.2.3');
   assert.equal(rateSubject('::ffff:10.1.2.3'), '10.1.2.3');
+  // NAT64's well-known prefix, SIIT's translated form and the old compatible form are IPv4 too.
+  assert.equal(rateSubject('64:ff9b::10.1.2.3'), '10.1.2.3');
+  assert.equal(rateSubject('64:ff9b::a01:204'), '10.1.2.4');
+  assert.equal(rateSubject('::ffff:0:10.1.2.5'), '10.1.2.5');
+  assert.equal(rateSubject('::10.1.2.6'), '10.1.2.6');
+  assert.equal(rateSubject('::1'), '0000:0000:0000:0000::/64');
+  assert.equal(rateSubject('2001:DB8::1'), '2001:0db8:0000:0000::/64');
   assert.throws(() => resolveConfig({ limits: { clientRequestsPerSecond: 1e-9 } }), (err: unknown) => err instanceof ConfigError && err.message.includes('limits.clientRequestsPerSecond'));
   assert.equal(resolveConfig({ limits: { clientRequestsPerSecond: 0.001 } }).limits.clientRequestsPerSecond, 0.001);
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash, createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { Agent, request } from 'node:https';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -231,9 +232,14 @@ test('a reload reads the certificate again: new connections get the new one, an 
 
 test('with redirectHttp the plain listener sends every request to HTTPS with a 308, and no worker sees it', async () => {
   const accessLog = join(tempDir('tls-access'), 'access.log');
-  const proxy = await startProxy({ driver: staticDriver(), accessLog, tls: { port: 0, certFile: certA.cert, keyFile: certA.key, redirectHttp: true } });
+  const proxy = await startProxy({ driver: staticDriver(), accessLog, access: { deny: ['127.0.0.2'] }, tls: { port: 0, certFile: certA.cert, keyFile: certA.key, redirectHttp: true } });
   try {
     const tlsPort = proxy.dataPlane!.ingressTlsPort!;
+    // A denied client is refused, not redirected.
+    const denied = await new Promise<number>((resolve, reject) =>
+      httpRequest(`${proxy.url}/`, { localAddress: '127.0.0.2', agent: false }, (res) => (res.resume(), resolve(res.statusCode ?? 0))).on('error', reject).end(),
+    );
+    assert.equal(denied, 403);
     const completed = async (): Promise<number> =>
       (JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/workers`)).body.toString()) as { completed: number }[]).reduce((a, w) => a + w.completed, 0);
     const before = await completed();
@@ -263,10 +269,10 @@ test('with redirectHttp the plain listener sends every request to HTTPS with a 3
     const lines = await eventually('the access log lines', async () => {
       const text = existsSync(accessLog) ? readFileSync(accessLog, 'utf8') : '';
       const parsed = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { scheme: string; status: number; outcome: string; target: string });
-      return parsed.length >= 4 ? parsed : undefined;
+      return parsed.length >= 5 ? parsed : undefined;
     });
     // Two threads write their own lines, so the order across them is not kept.
-    assert.deepEqual(lines.map((l) => `${l.scheme} ${l.status} ${l.outcome}`).sort(), ['http 308 redirected', 'http 308 redirected', 'http 400 rejected', 'https 200 ok']);
+    assert.deepEqual(lines.map((l) => `${l.scheme} ${l.status} ${l.outcome}`).sort(), ['http 308 redirected', 'http 308 redirected', 'http 400 rejected', 'http 403 rejected', 'https 200 ok']);
   } finally {
     await proxy.stop();
   }

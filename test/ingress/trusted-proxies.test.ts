@@ -93,13 +93,15 @@ test('trustedProxies: a trusted peer\'s X-Forwarded-* stand and name the client 
     assert.equal((await getFrom(`${proxy.url}/five`, '127.0.0.1', { 'x-forwarded-for': '203.0.113.10' })).status, 429);
 
     // A WebSocket upgrade reads the fields as a request does: X-Forwarded-For lines joined, the last -Proto.
-    const ws = new WebSocket(`ws://127.0.0.1:${proxy.ingressPort}/six`, { localAddress: '127.0.0.2', headers: { 'x-forwarded-for': ['6.6.6.6', '203.0.113.20'], 'x-forwarded-proto': ['http', 'https'] } });
+    const ws = new WebSocket(`ws://127.0.0.1:${proxy.ingressPort}/six`, { localAddress: '127.0.0.2', headers: { 'x-forwarded-for': ['6.6.6.6', '203.0.113.20'], 'x-forwarded-proto': ['http', 'https'], 'x-multi': ['1', '2'] } });
     await new Promise((resolve, reject) => (ws.once('message', resolve), ws.once('error', reject)));
     const closed = new Promise((resolve) => ws.once('close', resolve));
     ws.close(1000);
     await closed;
     assert.equal(handshakes[0]?.['x-forwarded-for'], '6.6.6.6, 203.0.113.20, 127.0.0.2');
     assert.equal(handshakes[0]?.['x-forwarded-proto'], 'https');
+    // Other repeated lines reach the worker joined, not only the last.
+    assert.equal(handshakes[0]?.['x-multi'], '1, 2');
 
     const clients = await eventually('six access log lines', async () => {
       if (!existsSync(path)) return undefined;

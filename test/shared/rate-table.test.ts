@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { clientKey, rateLimit, RateTable } from '../../src/shared/rate-table.js';
+import { clientKey, probeStart, rateLimit, RateTable } from '../../src/shared/rate-table.js';
 
 const SECOND = 1_000_000n;
 
@@ -26,18 +26,21 @@ test('GCRA: a burst passes at once, then one request per interval; the wait says
 
 test("a client's own entry is found before a refilled one it could take over, so it gets no fresh bucket", () => {
   const table = RateTable.create(16);
-  // 1, 17 and 33 start probing at the same entry (the table has 16).
+  // Four keys that start probing at the same entry of the 16.
+  const same: bigint[] = [];
+  for (let k = 1n; same.length < 4; k++) if ((probeStart(k) & 15) === (probeStart(1n) & 15)) same.push(k);
+  const [k1, k2, k3, k4] = same as [bigint, bigint, bigint, bigint];
   const short = rateLimit(1, 1);
   const long = rateLimit(0.1, 1);
-  assert.equal(table.admit(1n, SECOND, short), 0);
-  assert.equal(table.admit(17n, SECOND, short), 0);
-  assert.equal(table.admit(33n, SECOND, long), 0);
-  // Two seconds on, 1's and 17's buckets have refilled; 33's (10 s) has not.
-  assert.ok(table.admit(33n, 3n * SECOND, long) > 0);
-  // A new client takes a refilled entry, and 1 comes back to a fresh one of its own.
-  assert.equal(table.admit(49n, 3n * SECOND, short), 0);
-  assert.equal(table.admit(1n, 3n * SECOND, short), 0);
-  assert.ok(table.admit(1n, 3n * SECOND, short) > 0);
+  assert.equal(table.admit(k1, SECOND, short), 0);
+  assert.equal(table.admit(k2, SECOND, short), 0);
+  assert.equal(table.admit(k3, SECOND, long), 0);
+  // Two seconds on, k1's and k2's buckets have refilled; k3's (10 s) has not, though its entry lies past theirs.
+  assert.ok(table.admit(k3, 3n * SECOND, long) > 0);
+  // A new client takes a refilled entry, and k1 comes back to a fresh one of its own.
+  assert.equal(table.admit(k4, 3n * SECOND, short), 0);
+  assert.equal(table.admit(k1, 3n * SECOND, short), 0);
+  assert.ok(table.admit(k1, 3n * SECOND, short) > 0);
   assert.equal(table.tableFullTotal, 0);
 });
 
