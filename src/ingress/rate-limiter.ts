@@ -11,7 +11,9 @@ const KEYS_MAX = 4096;
 export class ClientRateLimiter {
   private readonly keys = new Map<string, bigint>();
   private limit: RateLimit = rateLimit(1, 1);
-  private limitOf = '';
+  /** The settings `limit` was made from; a reload changes them. */
+  private perSecond = 0;
+  private burst = 0;
 
   constructor(private readonly table: RateTable) {}
 
@@ -23,10 +25,10 @@ export class ClientRateLimiter {
   waitSeconds(client: string, limits: { readonly clientRequestsPerSecond: number; readonly clientBurst: number }): number {
     const { clientRequestsPerSecond: perSecond, clientBurst: burst } = limits;
     if (perSecond <= 0) return 0;
-    const of = `${perSecond}/${burst}`;
-    if (of !== this.limitOf) {
+    if (perSecond !== this.perSecond || burst !== this.burst) {
       this.limit = rateLimit(perSecond, burst > 0 ? burst : Math.max(1, Math.floor(perSecond)));
-      this.limitOf = of;
+      this.perSecond = perSecond;
+      this.burst = burst;
     }
     let key = this.keys.get(client);
     if (key === undefined) {

@@ -69,8 +69,9 @@ function parseContentLength(value: string): number {
 /**
  * Builds the request head the worker will see: method, path and query, every end-to-end field
  * (RFC 9110 section 7.6.1 removes hop-by-hop ones and those Connection names), and
- * X-Forwarded-For (appended to), -Proto and -Host (see forwarding()). Expect is dropped because the ingress answers
- * 100-continue itself; a chunked body is re-framed as chunked, a sized one keeps its length.
+ * X-Forwarded-For (appended to), -Proto and -Host (see forwarding()). Expect is dropped because
+ * the ingress answers 100-continue itself; a chunked body is re-framed as chunked, a sized one
+ * keeps its length.
  * With request ids on, the id field is the client's (if kept) or a new one (requestIdFor); the
  * headers.request rules drop and set fields.
  */

@@ -14,7 +14,7 @@ import { headerRules, requestLines } from './header-rules.js';
 import { hsts } from './hsts.js';
 import { httpsLocation } from './https-redirect.js';
 import { ClientRateLimiter, rateLimitedMessage } from './rate-limiter.js';
-import { readRequestHead, type ClientRequestHead, type HeadOptions, type Scheme } from './request-head.js';
+import { readRequestHead, type ClientRequestHead, type Scheme } from './request-head.js';
 import { ResponseFields } from './response-fields.js';
 import { sendError } from './responses.js';
 import { StickySessions } from './sticky.js';
