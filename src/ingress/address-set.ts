@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { BoundedCache } from '../util/bounded-cache.js';
 
 /** "10.0.0.0/8", "fd00::/8" or one address; null when it is neither. */
 export function parseNetwork(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | null {
@@ -22,7 +23,10 @@ const CACHE_MAX = 4096;
  */
 export class AddressSet {
   private readonly networks = new BlockList();
-  private readonly verdicts = new Map<string, boolean>();
+  private readonly verdicts = new BoundedCache(CACHE_MAX, (address: string) => {
+    const version = isIP(address);
+    return version !== 0 && this.networks.check(address, version === 4 ? 'ipv4' : 'ipv6');
+  });
 
   constructor(networks: readonly string[]) {
     for (const text of networks) {
@@ -33,13 +37,6 @@ export class AddressSet {
   }
 
   has(address: string): boolean {
-    let verdict = this.verdicts.get(address);
-    if (verdict === undefined) {
-      const version = isIP(address);
-      verdict = version !== 0 && this.networks.check(address, version === 4 ? 'ipv4' : 'ipv6');
-      if (this.verdicts.size >= CACHE_MAX) this.verdicts.clear();
-      this.verdicts.set(address, verdict);
-    }
-    return verdict;
+    return this.verdicts.get(address);
   }
 }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { clientKey, rateLimit, type RateLimit, type RateTable } from '../shared/rate-table.js';
+import { BoundedCache } from '../util/bounded-cache.js';
 
 /** Bounds the cache of client keys, which a scan of many addresses would otherwise grow. */
 const KEYS_MAX = 4096;
@@ -9,7 +10,7 @@ const KEYS_MAX = 4096;
  * caches the clients' keys and the limit, and reads the clock every thread shares.
  */
 export class ClientRateLimiter {
-  private readonly keys = new Map<string, bigint>();
+  private readonly keys = new BoundedCache(KEYS_MAX, (client: string) => clientKey(rateSubject(client), this.table.seed));
   private limit: RateLimit = rateLimit(1, 1);
   /** The settings `limit` was made from; a reload changes them. */
   private perSecond = 0;
@@ -30,14 +31,8 @@ export class ClientRateLimiter {
       this.perSecond = perSecond;
       this.burst = burst;
     }
-    let key = this.keys.get(client);
-    if (key === undefined) {
-      if (this.keys.size >= KEYS_MAX) this.keys.clear();
-      key = clientKey(rateSubject(client), this.table.seed);
-      this.keys.set(client, key);
-    }
     // hrtime is CLOCK_MONOTONIC, the same for every thread of the process.
-    const waitUs = this.table.admit(key, process.hrtime.bigint() / 1000n, this.limit);
+    const waitUs = this.table.admit(this.keys.get(client), process.hrtime.bigint() / 1000n, this.limit);
     return waitUs === 0 ? 0 : Math.ceil(waitUs / 1e6);
   }
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RouteTableReader } from '../shared/route-table.js';
+import { BoundedCache } from '../util/bounded-cache.js';
 import type { Scheme } from './request-head.js';
 import type { UpstreamPools } from './upstream-pools.js';
 
@@ -82,8 +83,11 @@ export class StickySessions {
   incarnation = 0;
   private generation = -1;
   private readonly byToken = new Map<string, { slot: number; incarnation: number }>();
-  private readonly tokens = new Map<string, string>();
-  private readonly lines = new Map<string, string>();
+  private readonly tokens = new BoundedCache(CACHE_MAX, stickyToken);
+  private readonly lines: Record<Scheme, BoundedCache<string, string>> = {
+    http: new BoundedCache(CACHE_MAX, (token) => `\r\nset-cookie: ${setCookieValue(this.settings, token, 'http')}`),
+    https: new BoundedCache(CACHE_MAX, (token) => `\r\nset-cookie: ${setCookieValue(this.settings, token, 'https')}`),
+  };
 
   constructor(
     readonly settings: StickySettings,
@@ -102,25 +106,12 @@ export class StickySessions {
   }
 
   tokenOf(workerId: string): string {
-    let token = this.tokens.get(workerId);
-    if (token === undefined) {
-      if (this.tokens.size >= CACHE_MAX) this.tokens.clear();
-      token = stickyToken(workerId);
-      this.tokens.set(workerId, token);
-    }
-    return token;
+    return this.tokens.get(workerId);
   }
 
   /** The Set-Cookie field line as it is appended to a response head (a CRLF, then the line). */
   cookieLine(token: string, scheme: Scheme): string {
-    const key = scheme === 'https' ? `s${token}` : token;
-    let line = this.lines.get(key);
-    if (line === undefined) {
-      if (this.lines.size >= CACHE_MAX) this.lines.clear();
-      line = `\r\nset-cookie: ${setCookieValue(this.settings, token, scheme)}`;
-      this.lines.set(key, line);
-    }
-    return line;
+    return this.lines[scheme].get(token);
   }
 
   private index(): void {
