@@ -206,6 +206,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Requests in flight across all ingress threads; beyond it, 503 with Retry-After. 0 = no limit. */
       maxConcurrentRequests: z.number().int().min(0).default(10_000),
+      /**
+       * Requests (and open WebSockets) one worker may have in flight, over this host's threads;
+       * beyond it a request waits in a queue for up to timeouts.queueMs. 0 = no limit.
+       */
+      maxRequestsPerWorker: z.number().int().min(0).max(1_000_000).default(0),
       /** Request body bytes; beyond it, 413. 0 = no limit. */
       maxBodyBytes: z.number().int().min(0).default(0),
       /** Request line plus header bytes; beyond it, 431. */
@@ -221,7 +226,7 @@ export const configSchema = z.strictObject({
       /** Requests a client may send at once before the rate applies; 0 = a second's worth. */
       clientBurst: z.number().int().min(0).max(1_000_000).default(0),
     })
-    .default({ maxConcurrentRequests: 10_000, maxBodyBytes: 0, maxHeaderBytes: 16_384, maxWorkers: 4096, clientRequestsPerSecond: 0, clientBurst: 0 }),
+    .default({ maxConcurrentRequests: 10_000, maxRequestsPerWorker: 0, maxBodyBytes: 0, maxHeaderBytes: 16_384, maxWorkers: 4096, clientRequestsPerSecond: 0, clientBurst: 0 }),
   /**
    * An HTTPS listener beside the plain one, served by every ingress thread (uWS's SSLApp): TLS ends
    * at the ingress and workers get plain HTTP with X-Forwarded-Proto: https. SIGHUP reads the
@@ -450,8 +455,10 @@ export const configSchema = z.strictObject({
       keepAliveMs: positiveMs.default(30_000),
       /** On SIGINT/SIGTERM, in-flight requests get this long to finish. */
       shutdownMs: positiveMs.default(10_000),
+      /** How long a request may wait for a worker under limits.maxRequestsPerWorker before a 503. */
+      queueMs: positiveMs.default(5_000),
     })
-    .default({ connectMs: 2_000, responseHeadersMs: 30_000, idleMs: 60_000, keepAliveMs: 30_000, shutdownMs: 10_000 }),
+    .default({ connectMs: 2_000, responseHeadersMs: 30_000, idleMs: 60_000, keepAliveMs: 30_000, shutdownMs: 10_000, queueMs: 5_000 }),
 })
   .refine((c) => minWorkers(c) <= c.autoscaler.maxWorkers, { message: 'the minimum (autoscaler.minWorkers, or driver.count) exceeds autoscaler.maxWorkers', path: ['autoscaler', 'maxWorkers'] })
   .refine((c) => c.tls === undefined || c.tls.port === 0 || c.tls.port !== c.port, { message: 'must differ from port, the plain HTTP listener', path: ['tls', 'port'] })

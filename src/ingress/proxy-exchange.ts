@@ -17,6 +17,7 @@ import { forwardedHead } from './response-head.js';
 import { sendError } from './responses.js';
 import type { StickySessions } from './sticky.js';
 import type { UpstreamPools } from './upstream-pools.js';
+import type { QueuedRequest, WorkerQueue } from './worker-queue.js';
 
 /** Everything an ingress thread's exchanges share. */
 export interface ExchangeContext {
@@ -26,12 +27,20 @@ export interface ExchangeContext {
   readonly stats: StatsTable;
   readonly pools: UpstreamPools;
   /** Read per request, so a reload applies to the next one. */
-  readonly limits: { readonly maxBodyBytes: number; readonly maxConcurrentRequests: number; readonly clientRequestsPerSecond: number; readonly clientBurst: number };
+  readonly limits: {
+    readonly maxBodyBytes: number;
+    readonly maxConcurrentRequests: number;
+    readonly maxRequestsPerWorker: number;
+    readonly clientRequestsPerSecond: number;
+    readonly clientBurst: number;
+  };
   readonly rates: ClientRateLimiter;
   /** Who may use the ingress; null when everyone may. */
   readonly access: ClientAccess | null;
   /** Read when used, likewise; idleMs also bounds how long a client may take nothing. */
-  readonly timeouts: { readonly idleMs: number };
+  readonly timeouts: { readonly idleMs: number; readonly queueMs: number };
+  /** Requests waiting for a worker with room under limits.maxRequestsPerWorker. */
+  readonly queue: WorkerQueue;
   readonly accessLog: AccessLog | null;
   /** The fields the ingress adds to responses. */
   readonly responseFields: ResponseFields;
@@ -44,24 +53,39 @@ export interface ExchangeContext {
 /** pickWorker()'s result, one per thread: the request path allocates nothing for it. */
 const picked: { pool: UpstreamPool; slot: number } = { pool: undefined as unknown as UpstreamPool, slot: -1 };
 
+/** pickWorker()'s answer when workers were found but every one is at limits.maxRequestsPerWorker. */
+export const ALL_FULL = 'all-full';
+
 /**
- * The worker for a request: the one a sticky-session token names, if it is in the route table,
- * else the policy's draw (a different worker than `avoidSlot` when the table has one). A slot
- * reassigned since the table named it is drawn for again; undefined when no worker can be had.
- * The result is overwritten by the next call.
+ * The worker for a request, with the request begun on it (its in-flight count taken): the one a
+ * sticky-session token names, if it is in the route table and has room, else the policy's draw
+ * (a different worker than `avoidSlot` when the table has one). A slot reassigned since the table
+ * named it is drawn for again. Undefined when no worker can be had; ALL_FULL when every worker
+ * is at limits.maxRequestsPerWorker. The result is overwritten by the next call.
  */
-export function pickWorker(ctx: ExchangeContext, stickyToken: string, avoidSlot = -1): Readonly<typeof picked> | undefined {
-  const { routes, policy, random, pools, sticky } = ctx;
+export function pickWorker(ctx: ExchangeContext, stickyToken: string, avoidSlot = -1): Readonly<typeof picked> | undefined | typeof ALL_FULL {
+  const { routes, policy, random, pools, sticky, stats } = ctx;
+  const limit = ctx.limits.maxRequestsPerWorker;
   if (stickyToken !== '' && sticky !== null && sticky.find(stickyToken)) {
     const pool = pools.get(sticky.slot, sticky.incarnation);
-    if (pool !== undefined) return pick(pool, sticky.slot);
+    // A worker at its limit lets the cookie go, as the limit is there to protect the worker.
+    if (pool !== undefined && stats.tryBegin(sticky.slot, limit)) return pick(pool, sticky.slot);
   }
+  let full = false;
   for (let tries = 0; tries < 3; tries++) {
     if (!routes.pick(policy, random, avoidSlot)) return undefined;
     const pool = pools.get(routes.slot, routes.incarnation);
-    if (pool !== undefined) return pick(pool, routes.slot);
+    if (pool === undefined) continue;
+    if (stats.tryBegin(routes.slot, limit)) return pick(pool, routes.slot);
+    full = true;
   }
-  return undefined;
+  if (!full) return undefined;
+  // Every draw was full: one pass over the table finds a worker with room however light its weight.
+  if (routes.findRoom(Math.floor(random() * routes.capacity), limit, avoidSlot)) {
+    const pool = pools.get(routes.slot, routes.incarnation);
+    if (pool !== undefined && stats.tryBegin(routes.slot, limit)) return pick(pool, routes.slot);
+  }
+  return ALL_FULL;
 }
 
 function pick(pool: UpstreamPool, slot: number): Readonly<typeof picked> {
@@ -83,7 +107,7 @@ const LAST_CHUNK = Buffer.from('0\r\n\r\n');
  * and the response down with backpressure both ways, and ends exactly once, which is when the
  * admission slot and the worker's in-flight count are released.
  */
-export class ProxyExchange implements UpstreamExchange {
+export class ProxyExchange implements UpstreamExchange, QueuedRequest {
   private connection: UpstreamConnection | null = null;
   private slot = -1;
   private attempts = 0;
@@ -116,6 +140,14 @@ export class ProxyExchange implements UpstreamExchange {
   private fruitlessProbes = 0;
   /** When the client last took what waited for it, while probes run (0: not stalled). */
   private stalledSince = 0;
+  /** In the thread's queue, waiting for a worker with room; its queue timeout (Date.now() clock). */
+  private queued = false;
+  deadline = 0;
+  /** The worker a queued retry must not go back to. */
+  private avoidSlot = -1;
+  /** Request body that arrived while queued, and whether its end did. */
+  private early: Buffer[] = [];
+  private earlyEnd = false;
 
   constructor(
     private readonly ctx: ExchangeContext,
@@ -126,12 +158,51 @@ export class ProxyExchange implements UpstreamExchange {
     this.startedAt = ctx.stats.now();
   }
 
-  /** Picks a worker and sends the request head; false if no worker could be picked (answered 503). */
+  /**
+   * Picks a worker and sends the request head, or queues the request while every worker is at
+   * limits.maxRequestsPerWorker (behind this thread's earlier ones); false if no worker could be
+   * had (answered 503).
+   */
   dispatch(avoidSlot = -1): boolean {
+    const queue = this.ctx.queue;
+    // Behind requests this thread already queued, first in, first out.
+    const behind = queue.length > 0;
+    const sent = behind ? ALL_FULL : this.send(avoidSlot);
+    if (sent !== ALL_FULL) return sent;
+    this.avoidSlot = avoidSlot;
+    if (queue.add(this, Date.now() + this.ctx.timeouts.queueMs, !behind)) this.queued = true;
+    return !this.finished;
+  }
+
+  /** The queue's turn: false while every worker is still full. */
+  retryDispatch(): boolean {
+    const wasQueued = this.queued;
+    // Not queued while it tries: a 503 from send() ends the exchange without touching the queue.
+    this.queued = false;
+    const sent = this.send(this.avoidSlot);
+    if (sent === ALL_FULL) {
+      this.queued = wasQueued;
+      return false;
+    }
+    if (sent) this.sendEarlyBody();
+    return true;
+  }
+
+  /** A queued request's time is up: 503, as HAProxy answers a queue timeout. */
+  onDeadline(): void {
+    if (!this.queued) return;
+    this.queued = false;
+    this.ctx.queue.remove(this);
+    this.ctx.stats.countQueueTimeout();
+    this.fail(503, `no worker had room within ${this.ctx.timeouts.queueMs} ms (limits.maxRequestsPerWorker)`, !this.requestBodyDone && !this.earlyEnd);
+  }
+
+  private send(avoidSlot: number): boolean | typeof ALL_FULL {
     // A retry goes by the policy: the cookie's worker is the one that just failed.
     const picked = pickWorker(this.ctx, avoidSlot < 0 ? this.request.stickyToken : '', avoidSlot);
+    if (picked === ALL_FULL) return ALL_FULL;
     if (picked === undefined) {
-      this.fail(503, 'no worker is available', false);
+      this.fail(503, 'no worker is available', !this.requestBodyDone && !this.earlyEnd);
       return false;
     }
     const { pool, slot } = picked;
@@ -139,10 +210,21 @@ export class ProxyExchange implements UpstreamExchange {
     this.workerId = pool.workerId;
     if (this.ctx.sticky !== null) this.workerToken = this.ctx.sticky.tokenOf(pool.workerId);
     this.attempts++;
-    this.ctx.stats.begin(slot);
     this.connection = pool.acquire();
     this.connection.start(this, this.request.upstreamHead, this.request.method === 'HEAD', this.requestBodyDone);
     return true;
+  }
+
+  /** Forwards what the client sent while the request waited in the queue, and reads on. */
+  private sendEarlyBody(): void {
+    const chunks = this.early;
+    this.early = [];
+    const wasPaused = this.clientPaused;
+    this.clientPaused = false;
+    const last = chunks.length - 1;
+    for (let i = 0; i <= last; i++) this.forwardBody(chunks[i]!, this.earlyEnd && i === last);
+    if (last < 0 && this.earlyEnd) this.forwardBody(null, true);
+    if (wasPaused && !this.clientPaused && !this.finished) this.res.resume();
   }
 
   /** Request body from uWS; the ArrayBuffer is neutered after the call, so it is copied. */
@@ -157,12 +239,24 @@ export class ProxyExchange implements UpstreamExchange {
       this.fail(413, `request body exceeds ${limit} bytes`, true, Outcome.clientEnded);
       return;
     }
+    const copy = size > 0 ? Buffer.from(new Uint8Array(chunk)) : null;
+    if (this.queued) {
+      // Held until a worker has room; the client is paused, so at most its current read waits.
+      if (copy !== null) this.early.push(copy);
+      if (isLast) this.earlyEnd = true;
+      else if (!this.clientPaused) this.pauseClient();
+      return;
+    }
+    this.forwardBody(copy, isLast);
+  }
+
+  private forwardBody(copy: Buffer | null, isLast: boolean): void {
     const connection = this.connection;
     if (connection === null) return;
     let writable = true;
-    if (size > 0) {
+    if (copy !== null) {
+      const size = copy.length;
       this.ctx.stats.countBytesIn(this.slot, size);
-      const copy = Buffer.from(new Uint8Array(chunk));
       if (this.request.chunked) {
         connection.write(`${size.toString(16)}\r\n`);
         connection.write(copy);
@@ -430,6 +524,10 @@ export class ProxyExchange implements UpstreamExchange {
   private finish(outcome: OutcomeValue): void {
     if (this.finished) return;
     this.finished = true;
+    if (this.queued) {
+      this.queued = false;
+      this.ctx.queue.remove(this);
+    }
     if (this.probeTimer !== null) clearTimeout(this.probeTimer);
     if (this.slot >= 0) this.endOnWorker(outcome);
     this.ctx.stats.release();

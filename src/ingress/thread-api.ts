@@ -13,10 +13,10 @@ export interface IngressThreadData {
   routes: SharedArrayBuffer;
   stats: SharedArrayBuffer;
   directory: SharedArrayBuffer;
-  limits: { maxConcurrentRequests: number; maxBodyBytes: number; maxHeaderBytes: number; clientRequestsPerSecond: number; clientBurst: number };
+  limits: { maxConcurrentRequests: number; maxRequestsPerWorker: number; maxBodyBytes: number; maxHeaderBytes: number; clientRequestsPerSecond: number; clientBurst: number };
   /** The host's per-client rate table (see RateTable). */
   rates: SharedArrayBuffer;
-  timeouts: { connectMs: number; responseHeadersMs: number; idleMs: number; keepAliveMs: number };
+  timeouts: { connectMs: number; responseHeadersMs: number; idleMs: number; keepAliveMs: number; queueMs: number };
   /** The access log's path; null for none. */
   accessLog: string | null;
   /** The HTTPS listener (its port resolved); null for none. */

@@ -23,6 +23,7 @@ import type { IngressThreadApi, IngressThreadData } from './thread-api.js';
 import type { KeyPair, TlsFiles } from './tls-files.js';
 import { UpstreamPools } from './upstream-pools.js';
 import { attachWebSocketBridge } from './websocket-bridge.js';
+import { WorkerQueue } from './worker-queue.js';
 
 /** An ingress thread: one uWebSockets.js App on the shared port, proxying to the route table's picks. */
 
@@ -44,6 +45,7 @@ const ctx: ExchangeContext = {
   rates: new ClientRateLimiter(new RateTable(data.rates)),
   access: data.access.allow.length === 0 && data.access.deny.length === 0 ? null : new ClientAccess(data.access.allow, data.access.deny),
   timeouts: data.timeouts,
+  queue: new WorkerQueue(stats),
   accessLog: data.accessLog === null ? null : new AccessLog(data.accessLog, (line) => console.error(`ingress thread ${data.threadIndex}: ${line}`)),
   responseFields: new ResponseFields(data.tls?.hsts === undefined ? null : hsts(data.tls.hsts), requestId?.inResponse ? requestId.header : null, sticky, headerRules(data.headers.response)),
   sticky,
@@ -203,6 +205,8 @@ const api: IngressThreadApi = {
   reload(settings) {
     Object.assign(limits, settings.limits);
     Object.assign(timeouts, settings.timeouts);
+    // A raised or lifted maxRequestsPerWorker makes room no request leaving a worker announces.
+    ctx.queue.drain();
   },
   reopenAccessLog() {
     ctx.accessLog?.reopen();

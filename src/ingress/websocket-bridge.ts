@@ -4,7 +4,7 @@ import { isHopByHop } from '../http/hop-by-hop.js';
 import { Outcome, type StatsTable } from '../shared/stats-table.js';
 import { addressText } from './client-address.js';
 import type { AccessOutcome } from './access-log.js';
-import { pickWorker, type ExchangeContext } from './proxy-exchange.js';
+import { ALL_FULL, pickWorker, type ExchangeContext } from './proxy-exchange.js';
 import { requestIdFor, type Scheme } from './request-head.js';
 import { sendError } from './responses.js';
 import { forbiddenMessage } from './client-access.js';
@@ -128,12 +128,20 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       // A WebSocket goes to the worker its sticky cookie names, as the client's requests do
       // (socket.io and the like need that); a 101 sets no cookie, as browsers may ignore it there.
       const picked = pickWorker(ctx, stickyToken);
-      if (picked === undefined) {
+      if (picked === undefined || picked === ALL_FULL) {
         release();
-        return refuse(503, 'no worker is available', 'rejected');
+        // An upgrade does not wait in the queue: it would hold a worker's place for the socket's life.
+        return refuse(503, picked === undefined ? 'no worker is available' : `every worker has limits.maxRequestsPerWorker (${ctx.limits.maxRequestsPerWorker}) in flight`, 'rejected');
       }
       const { pool, slot } = picked;
       worker = pool.workerId;
+      // The socket holds its place on the worker (taken by the pick) from here until it closes;
+      // an upgrade that fails first gives it back, counted as neither success nor failure.
+      let placed = true;
+      const unplace = (): void => {
+        if (placed) stats.end(slot, 0, Outcome.clientEnded);
+        placed = false;
+      };
       let upstream: UpstreamSocket;
       try {
         upstream = new UpstreamSocket(
@@ -145,6 +153,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
         // ws refuses at once what it could not send on: a malformed or repeated subprotocol, a
         // '#' in the target. The client's doing, so a 400, and the admission goes back.
         release();
+        unplace();
         return refuse(400, `invalid WebSocket upgrade: ${(err as Error).message}`, 'rejected');
       }
       const bridge: Bridge = {
@@ -158,6 +167,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       upstream.on('unexpected-response', (_request, response) => {
         response.resume();
         release();
+        unplace();
         if (!settled) refuse(502, `worker refused the WebSocket upgrade with status ${response.statusCode}`, 'worker-failed');
         settled = true;
         upstream.terminate();
@@ -165,15 +175,18 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       upstream.once('open', () => {
         if (settled) {
           release();
+          unplace();
           return upstream.terminate();
         }
         settled = true;
         upgraded = true;
-        stats.begin(slot);
         res.cork(() => res.upgrade<UserData>({ bridge }, key, upstream.protocol, '', context));
       });
       upstream.on('error', (err) => {
-        if (!upgraded) release();
+        if (!upgraded) {
+          release();
+          unplace();
+        }
         if (!settled) refuse(502, `cannot open a WebSocket to the worker: ${err.message}`, 'worker-failed');
         settled = true;
       });

@@ -124,6 +124,8 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
             rejected: status.requests.rejectedOverLimit,
             rateLimited: status.requests.rateLimited,
             rateTableFull: status.requests.rateTableFull,
+            queued: status.requests.queued,
+            queueTimeouts: status.requests.queueTimeouts,
             workers: plane.workers().map((w) => ({ ...w, latency: plane.sampler.latencyHistogram(w.slot) })),
           },
           scores: scores?.workers ?? null,

@@ -123,7 +123,11 @@ export class RouteTableReader extends RouteTableView {
   generationOfPick = 0;
   private readonly views: [PolicyView & { count: number }, PolicyView & { count: number }];
 
-  constructor(buffer: SharedArrayBuffer, capacity: number, load: LoadSource = NO_LOAD) {
+  constructor(
+    buffer: SharedArrayBuffer,
+    capacity: number,
+    private readonly load: LoadSource = NO_LOAD,
+  ) {
     super(buffer, capacity);
     const view = (b: BufferLayout): PolicyView & { count: number } => ({
       count: 0,
@@ -160,6 +164,33 @@ export class RouteTableReader extends RouteTableView {
       const incarnation = buf.incarnation[i]!;
       if (Atomics.load(this.ctrl, CTRL_GENERATION) !== g) continue;
       if (!(i >= 0 && i < n)) throw new RangeError(`policy returned index ${i} for a table of ${n}`);
+      this.slot = slot;
+      this.incarnation = incarnation;
+      this.generationOfPick = g;
+      return true;
+    }
+  }
+
+  /**
+   * The first worker, from the `from`-th on (wrapping) and other than `avoidSlot`, with fewer than
+   * `limit` requests in flight: O(n), for when the policy's draws found every worker full. Left
+   * in slot and incarnation like a pick; false when none has room (or the table is empty).
+   */
+  findRoom(from: number, limit: number, avoidSlot = -1): boolean {
+    for (;;) {
+      const g = Atomics.load(this.ctrl, CTRL_GENERATION);
+      const buf = this.buffers[g & 1]!;
+      const n = Math.max(0, Math.min(buf.count[0]!, this.capacity));
+      let found = -1;
+      for (let k = 0; k < n && found < 0; k++) {
+        const i = (from + k) % n;
+        const slot = buf.slot[i]!;
+        if (slot !== avoidSlot && this.load.inflight(slot) < limit) found = i;
+      }
+      const slot = found < 0 ? -1 : buf.slot[found]!;
+      const incarnation = found < 0 ? 0 : buf.incarnation[found]!;
+      if (Atomics.load(this.ctrl, CTRL_GENERATION) !== g) continue;
+      if (found < 0) return false;
       this.slot = slot;
       this.incarnation = incarnation;
       this.generationOfPick = g;

@@ -52,7 +52,15 @@ const G_REJECTED = 1;
 const G_EPOCH_HI = 2;
 const G_EPOCH_LO = 3;
 const G_LANES = 4;
-const G_INTS = 5;
+/**
+ * Requests waiting for a worker with room under limits.maxRequestsPerWorker, over every thread;
+ * queue timeouts (a counter); and a sequence bumped whenever a request leaves a worker while any
+ * wait, which waiting threads sleep on (Atomics.waitAsync).
+ */
+const G_QUEUED = 5;
+const G_QUEUE_TIMEOUTS = 6;
+const G_FREED = 7;
+const G_INTS = 8;
 
 /**
  * Lanes: one per ingress thread, holding what that thread has in flight (its admissions, then
@@ -62,7 +70,9 @@ const G_INTS = 5;
  * counts do not stay off for good.
  */
 const L_ADMITTED = 0;
-const L_SLOTS = 1;
+/** Of those, the requests waiting in the thread's queue. */
+const L_QUEUED = 1;
+const L_SLOTS = 2;
 /** Ints per lane for `capacity` slots, a whole number of 64-byte cache lines apart. */
 const laneInts = (capacity: number): number => Math.ceil((L_SLOTS + capacity) / 16) * 16;
 
@@ -183,9 +193,60 @@ export class StatsTable {
   }
 
   begin(slot: number): void {
-    const base = slot * SLOT_INTS;
-    if (Atomics.add(this.slots, base + S_INFLIGHT, 1) === 0) Atomics.store(this.slots, base + S_BUSY_SINCE, StatsTable.micros(this.now()) | 1);
+    this.tryBegin(slot, 0);
+  }
+
+  /**
+   * Begins a request on the slot unless `limit` (above 0) are in flight there already, counted
+   * over every thread: a compare-and-swap, so two threads never both take the last place.
+   */
+  tryBegin(slot: number, limit: number): boolean {
+    const s = this.slots;
+    const at = slot * SLOT_INTS + S_INFLIGHT;
+    let before: number;
+    if (limit <= 0) {
+      before = Atomics.add(s, at, 1);
+    } else {
+      do {
+        before = Atomics.load(s, at);
+        if (before >= limit) return false;
+      } while (Atomics.compareExchange(s, at, before, before + 1) !== before);
+    }
+    if (before === 0) Atomics.store(s, slot * SLOT_INTS + S_BUSY_SINCE, StatsTable.micros(this.now()) | 1);
     this.lane[L_SLOTS + slot]!++;
+    return true;
+  }
+
+  /** A request of this thread starts (+1) or stops (-1) waiting for a worker with room. */
+  queue(delta: 1 | -1): void {
+    Atomics.add(this.global, G_QUEUED, delta);
+    this.lane[L_QUEUED]! += delta;
+  }
+
+  get queuedTotal(): number {
+    return Atomics.load(this.global, G_QUEUED);
+  }
+
+  countQueueTimeout(): void {
+    Atomics.add(this.global, G_QUEUE_TIMEOUTS, 1);
+  }
+
+  get queueTimeoutsTotal(): number {
+    return Atomics.load(this.global, G_QUEUE_TIMEOUTS) >>> 0;
+  }
+
+  /** The sequence a waiting thread reads before it looks for room, then sleeps on (waitForRoom). */
+  get freedSequence(): number {
+    return Atomics.load(this.global, G_FREED);
+  }
+
+  /**
+   * Resolves once a request left a worker after `sequence` was read; null if one already has.
+   * Any thread's leave() wakes it, this thread's own included.
+   */
+  waitForRoom(sequence: number): Promise<unknown> | null {
+    const wait = Atomics.waitAsync(this.global, G_FREED, sequence);
+    return wait.async ? wait.value : null;
   }
 
   /** Body bytes sent to the worker on the slot: a chunk, so less than 2^31. */
@@ -248,6 +309,13 @@ export class StatsTable {
       const since = Atomics.exchange(s, base + S_BUSY_SINCE, 0);
       if (since !== 0) Atomics.add(s, base + S_BUSY_US, (StatsTable.micros(nowMs) - (since >>> 0)) | 0);
     }
+    // The place freed may be what a waiting request needs. A waiter counts itself in G_QUEUED
+    // before its last look for room, and this reads G_QUEUED after freeing the place (both
+    // sequentially consistent), so either it saw the room or it is woken here.
+    if (Atomics.load(this.global, G_QUEUED) > 0) {
+      Atomics.add(this.global, G_FREED, 1);
+      Atomics.notify(this.global, G_FREED);
+    }
   }
 
   private laneView(index: number): Int32Array {
@@ -265,6 +333,8 @@ export class StatsTable {
     const lane = this.laneView(index);
     const admitted = lane[L_ADMITTED]!;
     if (admitted !== 0) Atomics.sub(this.global, G_INFLIGHT, admitted);
+    const queued = lane[L_QUEUED]!;
+    if (queued !== 0) Atomics.sub(this.global, G_QUEUED, queued);
     const now = this.now();
     for (let slot = 0; slot < this.capacity; slot++) {
       const count = lane[L_SLOTS + slot]!;

@@ -210,3 +210,53 @@ test('the sampler keeps a histogram since the worker joined: exact counts at pow
   // A worker that has not ended anything has an empty histogram.
   assert.deepEqual(sampler.latencyHistogram(1).cumulative, new Array(19).fill(0));
 });
+
+test('tryBegin: threads racing for a slot never hold more places than its limit, and every place comes back', async () => {
+  const limit = 2;
+  const attempts = 1_000_000;
+  const table = StatsTable.create(1, 4);
+  const start = new SharedArrayBuffer(4);
+  const holders = new SharedArrayBuffer(4);
+  const racers = [0, 1, 2, 3].map((lane) => new Worker(new URL('./fixtures/limit-hammer.js', import.meta.url), { workerData: { stats: table.buffer, lane, limit, attempts, holders, start } }));
+  const results = racers.map((w) => new Promise<{ most: number; begun: number }>((resolve, reject) => (w.once('message', resolve), w.once('error', reject))));
+  await new Promise((r) => setTimeout(r, 100));
+  Atomics.store(new Int32Array(start), 0, 1);
+  Atomics.notify(new Int32Array(start), 0);
+  const reports = await Promise.all(results);
+  await Promise.all(racers.map((w) => w.terminate()));
+  for (const { most, begun } of reports) {
+    assert.ok(begun > 0, 'every racer got a place at some point');
+    assert.ok(most <= limit, `${most} places held at once under a limit of ${limit}`);
+  }
+  const c = table.read(0);
+  assert.equal(c.inflight, 0);
+  assert.equal(c.completed, reports.reduce((sum, r) => sum + r.begun, 0));
+  // Not every attempt can have found room: the racers did meet at the limit.
+  assert.ok(c.completed < attempts * racers.length, 'no attempt was refused, so the limit was never reached');
+});
+
+test('a request leaving a worker wakes a thread waiting for room, only while requests are queued', async () => {
+  const table = StatsTable.create(1, 1);
+  table.begin(0);
+  const idle = table.waitForRoom(table.freedSequence);
+  assert.ok(idle !== null);
+  let idleWoken = false;
+  void idle.then(() => (idleWoken = true));
+  table.end(0, 10, Outcome.ok);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(idleWoken, false, 'nothing was queued, so nothing was announced');
+
+  table.queue(1);
+  assert.equal(table.queuedTotal, 1);
+  table.begin(0);
+  const sequence = table.freedSequence;
+  const woken = table.waitForRoom(sequence);
+  assert.ok(woken !== null);
+  table.end(0, 10, Outcome.ok);
+  await woken;
+  assert.notEqual(table.freedSequence, sequence);
+  // A waiter that read the sequence before the announcement is not put to sleep at all.
+  assert.equal(table.waitForRoom(sequence), null);
+  table.queue(-1);
+  assert.equal(table.queuedTotal, 0);
+});

@@ -1,0 +1,88 @@
+import type { StatsTable } from '../shared/stats-table.js';
+import { sweeper, type Expirable } from '../upstream/deadline-sweeper.js';
+
+/** A request waiting for a worker with room; its deadline is its queue timeout. */
+export interface QueuedRequest extends Expirable {
+  /** Looks for a worker again: false while every worker is still full (it stays queued). */
+  retryDispatch(): boolean;
+}
+
+/**
+ * An ingress thread's requests waiting for a worker below limits.maxRequestsPerWorker, first in,
+ * first out: HAProxy's queue for servers at their maxconn, and the request queue of seed 000,
+ * section 5. A request leaving a worker on any thread wakes every thread with waiting requests
+ * (StatsTable.waitForRoom), and each hands the places that freed up to its oldest requests.
+ * Between threads the order is first come, first served only roughly: whichever thread wakes
+ * first takes the place.
+ */
+export class WorkerQueue {
+  private readonly waiting: QueuedRequest[] = [];
+  private asleep = false;
+
+  constructor(private readonly stats: StatsTable) {}
+
+  get length(): number {
+    return this.waiting.length;
+  }
+
+  /**
+   * Queues a request whose look found every worker full; false if a last look, made once it is
+   * counted as waiting, found room (it is then dispatched and not queued). That last look closes
+   * the race with a request leaving a worker meanwhile, which only wakes counted waiters. A
+   * request queued behind others needs none: the queue is awake or will be woken for them.
+   */
+  add(request: QueuedRequest, deadline: number, lastLook: boolean): boolean {
+    this.stats.queue(1);
+    const sequence = this.stats.freedSequence;
+    if (lastLook && request.retryDispatch()) {
+      this.stats.queue(-1);
+      return false;
+    }
+    request.deadline = deadline;
+    this.waiting.push(request);
+    sweeper.add(request);
+    this.sleep(sequence);
+    return true;
+  }
+
+  /** Takes a request out (its client left, it timed out, or it ended otherwise); false if it was not queued. */
+  remove(request: QueuedRequest): boolean {
+    const at = this.waiting.indexOf(request);
+    if (at < 0) return false;
+    this.waiting.splice(at, 1);
+    this.leave(request);
+    return true;
+  }
+
+  /** Dispatches the oldest requests while workers have room; called when a place may have freed up. */
+  drain = (): void => {
+    const sequence = this.stats.freedSequence;
+    while (this.waiting.length > 0) {
+      const oldest = this.waiting[0]!;
+      if (!oldest.retryDispatch()) break;
+      this.waiting.shift();
+      this.leave(oldest);
+    }
+    if (this.waiting.length > 0) this.sleep(sequence);
+  };
+
+  private leave(request: QueuedRequest): void {
+    this.stats.queue(-1);
+    sweeper.delete(request);
+  }
+
+  /** Sleeps until a request leaves a worker after `sequence` was read (at once if one did). */
+  private sleep(sequence: number): void {
+    if (this.asleep) return;
+    const woken = this.stats.waitForRoom(sequence);
+    if (woken === null) {
+      setImmediate(this.drain);
+      return;
+    }
+    this.asleep = true;
+    void woken.then(() => {
+      this.asleep = false;
+      this.drain();
+    });
+  }
+}

@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { test } from 'node:test';
+import { WebSocket } from 'ws';
+import { eventually } from '../helpers/eventually.js';
+import { fetchRaw, startExampleWorkers, startHttpServer, startProxy, stopProcesses } from '../helpers/servers.js';
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+/**
+ * A worker that counts the requests it is serving at once: GET /hold?ms= answers after ms,
+ * POST /echo returns the body once it has all of it.
+ */
+async function countingWorker() {
+  const seen = { now: 0, most: 0, requests: 0 };
+  const server = await startHttpServer((req: IncomingMessage, res: ServerResponse) => {
+    seen.requests++;
+    seen.most = Math.max(seen.most, ++seen.now);
+    const done = (body: Buffer | string): void => {
+      seen.now--;
+      res.end(body);
+    };
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/echo') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => done(Buffer.concat(chunks)));
+      return;
+    }
+    setTimeout(() => done('held\n'), Number(url.searchParams.get('ms') ?? 0));
+  });
+  return { ...server, seen };
+}
+
+async function status(adminUrl: string): Promise<{ requests: { queued: number; queueTimeouts: number; inflight: number } }> {
+  return JSON.parse((await fetchRaw(`${adminUrl}/api/status`)).body.toString());
+}
+
+test('no worker gets more than maxRequestsPerWorker at once over both threads; the rest wait their turn and are all served', async () => {
+  const worker = await countingWorker();
+  const proxy = await startProxy({ threads: 2, limits: { maxRequestsPerWorker: 1 }, timeouts: { queueMs: 20_000 }, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+  try {
+    // A connection each, so the kernel spreads them over both threads: a request queued on one
+    // thread must be woken by the other thread's request leaving the worker.
+    const replies = await Promise.all(Array.from({ length: 12 }, () => fetchRaw(`${proxy.url}/hold?ms=40`, { agent: false })));
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      replies.map(() => 200),
+    );
+    assert.equal(worker.seen.most, 1);
+    assert.equal(worker.seen.requests, 12);
+    const threads = JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/threads`)).body.toString()) as { requests: number }[];
+    assert.ok(
+      threads.every((t) => t.requests > 0),
+      `both threads took requests: ${threads.map((t) => t.requests).join(', ')}`,
+    );
+    const { requests } = await status(proxy.adminUrl);
+    assert.equal(requests.queued, 0);
+    assert.equal(requests.queueTimeouts, 0);
+  } finally {
+    await proxy.stop();
+    await worker.close();
+  }
+});
+
+test('a full worker that holds nearly all the weight does not hide the one with room', async () => {
+  const [heavy, light] = await Promise.all([countingWorker(), countingWorker()]);
+  const proxy = await startProxy({
+    threads: 1,
+    policy: 'weighted-random',
+    limits: { maxRequestsPerWorker: 1 },
+    timeouts: { queueMs: 300 },
+    driver: { kind: 'static', upstreams: [{ url: heavy.url, weight: 1000 }, { url: light.url, weight: 1 }] },
+  });
+  try {
+    const holding = fetchRaw(`${proxy.url}/hold?ms=3000`, { agent: false });
+    await eventually('the first request to reach a worker', async () => (heavy.seen.now + light.seen.now === 1 ? true : undefined));
+    // Draws land on the heavy worker a thousand times to one; waiting for it would time out.
+    const second = await fetchRaw(`${proxy.url}/hold?ms=0`, { agent: false });
+    assert.equal(second.status, 200);
+    assert.equal(heavy.seen.requests + light.seen.requests, 2);
+    assert.equal(heavy.seen.most, 1);
+    assert.equal(light.seen.most, 1);
+    assert.equal((await holding).status, 200);
+  } finally {
+    await proxy.stop();
+    await Promise.all([heavy.close(), light.close()]);
+  }
+});
+
+test('with several workers full, a request goes to the one with room; with all full it waits, not fails', async () => {
+  const workers = await Promise.all([countingWorker(), countingWorker(), countingWorker()]);
+  const proxy = await startProxy({ threads: 1, limits: { maxRequestsPerWorker: 2 }, timeouts: { queueMs: 20_000 }, driver: { kind: 'static', upstreams: workers.map((w) => ({ url: w.url })) } });
+  try {
+    const replies = await Promise.all(Array.from({ length: 30 }, () => fetchRaw(`${proxy.url}/hold?ms=30`, { agent: false })));
+    assert.ok(replies.every((r) => r.status === 200));
+    for (const w of workers) assert.ok(w.seen.most <= 2, `a worker served ${w.seen.most} at once`);
+    assert.equal(
+      workers.reduce((sum, w) => sum + w.seen.requests, 0),
+      30,
+    );
+  } finally {
+    await proxy.stop();
+    await Promise.all(workers.map((w) => w.close()));
+  }
+});
+
+test('a request that waits longer than timeouts.queueMs gets 503 with Retry-After, counted in status and metrics', async () => {
+  const worker = await countingWorker();
+  const proxy = await startProxy({ threads: 1, limits: { maxRequestsPerWorker: 1 }, timeouts: { queueMs: 300 }, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+  try {
+    const holding = fetchRaw(`${proxy.url}/hold?ms=2000`, { agent: false });
+    await eventually('the first request to reach the worker', async () => (worker.seen.now === 1 ? true : undefined));
+    const waited = await fetchRaw(`${proxy.url}/hold?ms=0`, { agent: false });
+    assert.equal(waited.status, 503);
+    assert.equal(waited.headers['retry-after'], '1');
+    assert.match(waited.body.toString(), /no worker had room within 300 ms \(limits\.maxRequestsPerWorker\)/);
+    assert.equal((await holding).status, 200);
+    assert.equal(worker.seen.requests, 1);
+    const { requests } = await status(proxy.adminUrl);
+    assert.equal(requests.queueTimeouts, 1);
+    assert.equal(requests.queued, 0);
+    assert.equal(requests.inflight, 0);
+    const metrics = (await fetchRaw(`${proxy.adminUrl}/metrics`)).body.toString();
+    assert.match(metrics, /^weighbridge_requests_queue_timeouts_total 1$/m);
+    assert.match(metrics, /^weighbridge_requests_queued 0$/m);
+  } finally {
+    await proxy.stop();
+    await worker.close();
+  }
+});
+
+for (const framing of ['content-length', 'chunked'] as const) {
+  test(`a queued request's body, sent while it waits, reaches the worker byte-exact (${framing})`, async () => {
+    const worker = await countingWorker();
+    const proxy = await startProxy({ threads: 1, limits: { maxRequestsPerWorker: 1 }, timeouts: { queueMs: 20_000 }, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+    try {
+      const holding = fetchRaw(`${proxy.url}/hold?ms=400`, { agent: false });
+      await eventually('the first request to reach the worker', async () => (worker.seen.now === 1 ? true : undefined));
+      const body = randomBytes(3 * 1024 * 1024 + 11);
+      const echoed = await new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+        const headers = framing === 'chunked' ? { 'transfer-encoding': 'chunked' } : { 'content-length': body.length };
+        const req = request(`${proxy.url}/echo`, { method: 'POST', headers, agent: false }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks) }));
+        });
+        req.on('error', reject);
+        for (let off = 0; off < body.length; off += 256 * 1024) req.write(body.subarray(off, off + 256 * 1024));
+        req.end();
+      });
+      assert.equal((await holding).status, 200);
+      assert.equal(echoed.status, 200);
+      assert.equal(echoed.body.length, body.length);
+      assert.equal(sha256(echoed.body), sha256(body));
+      assert.equal(worker.seen.most, 1);
+    } finally {
+      await proxy.stop();
+      await worker.close();
+    }
+  });
+}
+
+test('a client that leaves while its request waits gives its place in the queue back; the request never reaches a worker', async () => {
+  const worker = await countingWorker();
+  const proxy = await startProxy({ threads: 1, limits: { maxRequestsPerWorker: 1 }, timeouts: { queueMs: 20_000 }, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+  try {
+    const holding = fetchRaw(`${proxy.url}/hold?ms=600`, { agent: false });
+    await eventually('the first request to reach the worker', async () => (worker.seen.now === 1 ? true : undefined));
+    const leaving = request(`${proxy.url}/hold?ms=0`, { agent: false });
+    leaving.on('error', () => {});
+    leaving.end();
+    await eventually('the second request to be queued', async () => ((await status(proxy.adminUrl)).requests.queued === 1 ? true : undefined));
+    leaving.destroy();
+    await eventually('the queue to empty', async () => ((await status(proxy.adminUrl)).requests.queued === 0 ? true : undefined));
+    assert.equal((await holding).status, 200);
+    assert.equal((await fetchRaw(`${proxy.url}/hold?ms=0`, { agent: false })).status, 200);
+    assert.equal(worker.seen.requests, 2);
+    assert.equal((await status(proxy.adminUrl)).requests.inflight, 0);
+  } finally {
+    await proxy.stop();
+    await worker.close();
+  }
+});
+
+test('an open WebSocket holds a place on its worker: an upgrade finding every worker full gets 503, and requests wait until it closes', async () => {
+  const [worker] = await startExampleWorkers(1);
+  const proxy = await startProxy({ threads: 1, limits: { maxRequestsPerWorker: 1 }, timeouts: { queueMs: 300 }, driver: { kind: 'static', upstreams: [{ url: worker!.url }] } });
+  const wsUrl = proxy.url.replace('http', 'ws');
+  try {
+    const holding = fetchRaw(`${proxy.url}/work?latency_ms=800`, { agent: false });
+    await eventually('the request to reach the worker', async () => ((await status(proxy.adminUrl)).requests.inflight === 1 ? true : undefined));
+    const refused = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(`${wsUrl}/`);
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => reject(new Error('the upgrade went through to a full worker')));
+      ws.on('error', () => {});
+    });
+    assert.equal(refused, 503);
+    assert.equal((await holding).status, 200);
+
+    const ws = new WebSocket(`${wsUrl}/`);
+    await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+    const echo = new Promise<string>((resolve) => ws.once('message', (m) => resolve(m.toString())));
+    ws.send('ping');
+    assert.equal(await echo, 'ping');
+    const whileOpen = await fetchRaw(`${proxy.url}/`, { agent: false });
+    assert.equal(whileOpen.status, 503);
+    ws.close();
+    await eventually('the socket to give its place back', async () => ((await status(proxy.adminUrl)).requests.inflight === 0 ? true : undefined));
+    assert.equal((await fetchRaw(`${proxy.url}/`, { agent: false })).status, 200);
+  } finally {
+    await proxy.stop();
+    await stopProcesses([worker!]);
+  }
+});
