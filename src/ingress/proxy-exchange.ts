@@ -117,8 +117,9 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
   private bodyKind: BodyKind = 'none';
   private contentLength = -1;
   private status = 0;
-  /** On the stats table's clock. */
+  /** On the stats table's clock: when the client's request came, and when it went to its worker. */
   private readonly startedAt: number;
+  private sentAt: number;
   private bytesIn = 0;
   /** For the access log: the status the client was sent (0: none), body bytes sent, the worker. */
   private sentStatus = 0;
@@ -155,7 +156,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     private readonly request: ClientRequestHead,
   ) {
     this.requestBodyDone = !(request.chunked || request.contentLength > 0);
-    this.startedAt = ctx.stats.now();
+    this.startedAt = this.sentAt = ctx.stats.now();
   }
 
   /**
@@ -179,6 +180,8 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     const wasQueued = this.queued;
     // Not queued while it tries: a 503 from send() ends the exchange without touching the queue.
     this.queued = false;
+    // The worker's latency leaves out the wait, which says nothing about the worker.
+    this.sentAt = this.ctx.stats.now();
     const sent = this.send(this.avoidSlot);
     if (sent === ALL_FULL) {
       this.queued = wasQueued;
@@ -543,6 +546,6 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
   private endOnWorker(outcome: OutcomeValue): void {
     const stats = this.ctx.stats;
     const now = stats.now();
-    stats.end(this.slot, (now - this.startedAt) * 1000, outcome, now);
+    stats.end(this.slot, (now - this.sentAt) * 1000, outcome, now);
   }
 }

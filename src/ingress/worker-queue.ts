@@ -58,9 +58,12 @@ export class WorkerQueue {
   drain = (): void => {
     const sequence = this.stats.freedSequence;
     while (this.waiting.length > 0) {
-      const oldest = this.waiting[0]!;
-      if (!oldest.retryDispatch()) break;
-      this.waiting.shift();
+      // Out of the queue while it tries, so nothing it sets off meanwhile finds it there.
+      const oldest = this.waiting.shift()!;
+      if (!oldest.retryDispatch()) {
+        this.waiting.unshift(oldest);
+        break;
+      }
       this.leave(oldest);
     }
     if (this.waiting.length > 0) this.sleep(sequence);

@@ -215,3 +215,32 @@ test('an open WebSocket holds a place on its worker: an upgrade finding every wo
     await stopProcesses([worker!]);
   }
 });
+
+test("the time a request waited in the queue is not the worker's latency", async () => {
+  // The worker answers /held only when the test lets it, so the wait is made, not timed.
+  const held: ServerResponse[] = [];
+  const worker = await startHttpServer((req, res) => {
+    if (req.url === '/held') held.push(res);
+    else res.end('quick\n');
+  });
+  const proxy = await startProxy({ threads: 1, limits: { maxRequestsPerWorker: 1 }, timeouts: { queueMs: 20_000 }, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+  try {
+    const first = fetchRaw(`${proxy.url}/held`, { agent: false });
+    await eventually('the first request to reach the worker', async () => (held.length === 1 ? true : undefined));
+    const second = fetchRaw(`${proxy.url}/quick`, { agent: false });
+    await eventually('the second request to be queued', async () => ((await status(proxy.adminUrl)).requests.queued === 1 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 1100));
+    held[0]!.end('held\n');
+    assert.equal((await first).status, 200);
+    assert.equal((await second).status, 200);
+    const metrics = (await fetchRaw(`${proxy.adminUrl}/metrics`)).body.toString();
+    const bucket = (le: string): number => Number(new RegExp(`^weighbridge_worker_latency_seconds_bucket\\{[^}]*le="${le.replace('+', '\\+')}"\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    // The first held the worker over a second; the second, which waited that second in the
+    // queue, took the worker a moment.
+    assert.equal(bucket('+Inf'), 2);
+    assert.equal(bucket('0.524288'), 1);
+  } finally {
+    await proxy.stop();
+    await worker.close();
+  }
+});
