@@ -66,12 +66,15 @@ export const ALL_FULL = 'all-full';
 export function pickWorker(ctx: ExchangeContext, stickyToken: string, avoidSlot = -1): Readonly<typeof picked> | undefined | typeof ALL_FULL {
   const { routes, policy, random, pools, sticky, stats } = ctx;
   const limit = ctx.limits.maxRequestsPerWorker;
+  let full = false;
   if (stickyToken !== '' && sticky !== null && sticky.find(stickyToken)) {
     const pool = pools.get(sticky.slot, sticky.incarnation);
     // A worker at its limit lets the cookie go, as the limit is there to protect the worker.
-    if (pool !== undefined && stats.tryBegin(sticky.slot, limit)) return pick(pool, sticky.slot);
+    if (pool !== undefined) {
+      if (stats.tryBegin(sticky.slot, limit)) return pick(pool, sticky.slot);
+      full = true;
+    }
   }
-  let full = false;
   for (let tries = 0; tries < 3; tries++) {
     if (!routes.pick(policy, random, avoidSlot)) return undefined;
     const pool = pools.get(routes.slot, routes.incarnation);
@@ -143,11 +146,11 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
   private stalledSince = 0;
   /** In the thread's queue, waiting for a worker with room; its queue timeout (Date.now() clock). */
   private queued = false;
+  /** Went the queue's way, so a worker found later starts its clock then. */
+  private waited = false;
   deadline = 0;
-  /** The worker a queued retry must not go back to. */
-  private avoidSlot = -1;
-  /** Request body that arrived while queued, and whether its end did. */
-  private early: Buffer[] = [];
+  /** Request body that arrived while queued (null until some did), and whether its end did. */
+  private early: Buffer[] | null = null;
   private earlyEnd = false;
 
   constructor(
@@ -170,7 +173,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     const behind = queue.length > 0;
     const sent = behind ? ALL_FULL : this.send(avoidSlot);
     if (sent !== ALL_FULL) return sent;
-    this.avoidSlot = avoidSlot;
+    this.waited = true;
     if (queue.add(this, Date.now() + this.ctx.timeouts.queueMs, !behind)) this.queued = true;
     return !this.finished;
   }
@@ -180,9 +183,9 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     const wasQueued = this.queued;
     // Not queued while it tries: a 503 from send() ends the exchange without touching the queue.
     this.queued = false;
-    // The worker's latency leaves out the wait, which says nothing about the worker.
-    this.sentAt = this.ctx.stats.now();
-    const sent = this.send(this.avoidSlot);
+    // A retry that waited takes any worker: waiting for one other than the worker that failed it
+    // would hold up every request queued behind it.
+    const sent = this.send(-1);
     if (sent === ALL_FULL) {
       this.queued = wasQueued;
       return false;
@@ -212,6 +215,8 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     this.slot = slot;
     this.workerId = pool.workerId;
     if (this.ctx.sticky !== null) this.workerToken = this.ctx.sticky.tokenOf(pool.workerId);
+    // The worker's latency leaves out a wait in the queue and an earlier worker's attempt.
+    if (this.waited || this.attempts > 0) this.sentAt = this.ctx.stats.now();
     this.attempts++;
     this.connection = pool.acquire();
     this.connection.start(this, this.request.upstreamHead, this.request.method === 'HEAD', this.requestBodyDone);
@@ -220,8 +225,8 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
 
   /** Forwards what the client sent while the request waited in the queue, and reads on. */
   private sendEarlyBody(): void {
-    const chunks = this.early;
-    this.early = [];
+    const chunks = this.early ?? [];
+    this.early = null;
     const wasPaused = this.clientPaused;
     this.clientPaused = false;
     const last = chunks.length - 1;
@@ -245,7 +250,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     const copy = size > 0 ? Buffer.from(new Uint8Array(chunk)) : null;
     if (this.queued) {
       // Held until a worker has room; the client is paused, so at most its current read waits.
-      if (copy !== null) this.early.push(copy);
+      if (copy !== null) (this.early ??= []).push(copy);
       if (isLast) this.earlyEnd = true;
       else if (!this.clientPaused) this.pauseClient();
       return;
@@ -518,7 +523,8 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
   private fail(status: number, message: string, closeClient: boolean, outcome: OutcomeValue = Outcome.workerFailed): void {
     if (!this.aborted && !this.responding) {
       const { scheme, requestId } = this.request;
-      sendError(this.res, status, message, closeClient, this.ctx.responseFields.own(scheme, requestId, status === 503 ? { 'retry-after': '1' } : undefined));
+      // A client paused for backpressure would never be read again on this connection.
+      sendError(this.res, status, message, closeClient || this.clientPaused, this.ctx.responseFields.own(scheme, requestId, status === 503 ? { 'retry-after': '1' } : undefined));
       this.sentStatus = status;
     }
     this.finish(outcome);

@@ -181,6 +181,8 @@ export class WorkerRegistry {
     }
     this.ramping = ramping;
     this.routes.publish(entries);
+    // A worker that joined (or came back) has room no request leaving a worker announces.
+    this.stats.announceRoom();
   }
 
   private reclaimSlots(): void {

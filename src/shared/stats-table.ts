@@ -312,6 +312,11 @@ export class StatsTable {
     // The place freed may be what a waiting request needs. A waiter counts itself in G_QUEUED
     // before its last look for room, and this reads G_QUEUED after freeing the place (both
     // sequentially consistent), so either it saw the room or it is woken here.
+    this.announceRoom();
+  }
+
+  /** Wakes the threads with requests waiting for room, if any: a place freed up or a worker joined. */
+  announceRoom(): void {
     if (Atomics.load(this.global, G_QUEUED) > 0) {
       Atomics.add(this.global, G_FREED, 1);
       Atomics.notify(this.global, G_FREED);

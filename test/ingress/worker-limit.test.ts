@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import { WebSocket } from 'ws';
 import { eventually } from '../helpers/eventually.js';
@@ -240,6 +241,66 @@ test("the time a request waited in the queue is not the worker's latency", async
     assert.equal(bucket('+Inf'), 2);
     assert.equal(bucket('0.524288'), 1);
   } finally {
+    await proxy.stop();
+    await worker.close();
+  }
+});
+
+/** A worker whose /held requests wait until the test answers them; anything else answers at once. */
+async function heldWorker() {
+  const held: ServerResponse[] = [];
+  const server = await startHttpServer((req, res) => {
+    if (req.url === '/held') held.push(res);
+    else res.end('quick\n');
+  });
+  return { ...server, held };
+}
+
+test('a worker that joins the table wakes the queue: waiting requests go to it at once', async () => {
+  const [a, b] = await Promise.all([heldWorker(), heldWorker()]);
+  const proxy = await startProxy({ threads: 1, limits: { maxRequestsPerWorker: 1 }, timeouts: { queueMs: 20_000 }, driver: { kind: 'static', upstreams: [{ url: a.url, id: 'a' }, { url: b.url, id: 'b' }] } });
+  const admin = (action: string) => fetchRaw(`${proxy.adminUrl}/api/workers/${action}`, { method: 'POST', body: JSON.stringify({ id: 'b' }), headers: { 'content-type': 'application/json' } });
+  try {
+    assert.equal((await admin('drain')).status, 200);
+    const first = fetchRaw(`${proxy.url}/held`, { agent: false });
+    await eventually('the first request to reach worker a', async () => (a.held.length === 1 ? true : undefined));
+    const waiting = fetchRaw(`${proxy.url}/quick`, { agent: false });
+    await eventually('the second request to be queued', async () => ((await status(proxy.adminUrl)).requests.queued === 1 ? true : undefined));
+    // No request leaves a worker while a is held: only b's return can wake the queue.
+    assert.equal((await admin('ready')).status, 200);
+    const served = await waiting;
+    assert.equal(served.status, 200);
+    assert.equal(a.held.length, 1);
+    a.held[0]!.end('held\n');
+    assert.equal((await first).status, 200);
+  } finally {
+    await proxy.stop();
+    await Promise.all([a.close(), b.close()]);
+  }
+});
+
+test("a client paused while its request waited is not left paused by the queue timeout's 503", async () => {
+  const worker = await heldWorker();
+  const proxy = await startProxy({ threads: 1, limits: { maxRequestsPerWorker: 1 }, timeouts: { queueMs: 300 }, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+  const socket = connect({ host: '127.0.0.1', port: proxy.ingressPort });
+  try {
+    const first = fetchRaw(`${proxy.url}/held`, { agent: false });
+    await eventually('the first request to reach the worker', async () => (worker.held.length === 1 ? true : undefined));
+    let received = '';
+    let closed = false;
+    socket.on('data', (c: Buffer) => (received += c.toString('latin1')));
+    socket.on('close', () => (closed = true));
+    socket.on('error', () => {});
+    // A chunked body whose first chunk pauses the client while the request waits.
+    socket.write('POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+    await eventually('the queue timeout', async () => (received.startsWith('HTTP/1.1 503') ? true : undefined));
+    worker.held[0]!.end('held\n');
+    assert.equal((await first).status, 200);
+    // Closed, or still read: either way the connection does not hang.
+    if (!closed) socket.write('GET /quick HTTP/1.1\r\nHost: x\r\n\r\n');
+    await eventually('the connection to close or answer again', async () => (closed || received.split('HTTP/1.1 ').length > 2 ? true : undefined), 5_000);
+  } finally {
+    socket.destroy();
     await proxy.stop();
     await worker.close();
   }

@@ -260,3 +260,16 @@ test('a request leaving a worker wakes a thread waiting for room, only while req
   table.queue(-1);
   assert.equal(table.queuedTotal, 0);
 });
+
+test("another thread's request leaving a worker wakes this thread's wait for room", async () => {
+  const table = StatsTable.create(1, 2);
+  table.queue(1);
+  const woken = table.waitForRoom(table.freedSequence);
+  assert.ok(woken !== null);
+  const start = new SharedArrayBuffer(4);
+  Atomics.store(new Int32Array(start), 0, 1);
+  const writer = new Worker(new URL('./fixtures/stats-writer.js', import.meta.url), { workerData: { stats: table.buffer, capacity: 1, lane: 1, requests: 1, leaveInFlight: 0, start } });
+  await Promise.all([woken, new Promise((resolve, reject) => (writer.once('message', resolve), writer.once('error', reject)))]);
+  await writer.terminate();
+  table.queue(-1);
+});
