@@ -10,8 +10,9 @@ export interface QueuedRequest extends Expirable {
 /**
  * An ingress thread's requests waiting for a worker below limits.maxRequestsPerWorker, first in,
  * first out: HAProxy's queue for servers at their maxconn, and the request queue of seed 000,
- * section 5. A request leaving a worker on any thread wakes every thread with waiting requests
- * (StatsTable.waitForRoom), and each hands the places that freed up to its oldest requests.
+ * section 5. A request leaving a worker wakes its own thread's queue at once (wake) and, through
+ * shared memory, every other thread with waiting requests (StatsTable.waitForRoom), as does a
+ * worker joining the table; each hands the places that freed up to its oldest requests.
  * Between threads the order is first come, first served only roughly: whichever thread wakes
  * first takes the place.
  */
@@ -19,8 +20,11 @@ export class WorkerQueue {
   /** In arrival order (a Set keeps it), so a request that leaves early is taken out in O(1). */
   private readonly waiting = new Set<QueuedRequest>();
   private asleep = false;
+  private drainSoon = false;
 
-  constructor(private readonly stats: StatsTable) {}
+  constructor(private readonly stats: StatsTable) {
+    stats.onLocalRoom = this.wake;
+  }
 
   get length(): number {
     return this.waiting.size;
@@ -62,6 +66,20 @@ export class WorkerQueue {
       this.leave(oldest);
     }
     if (this.waiting.size > 0) this.sleep(sequence);
+  };
+
+  /**
+   * A request of this thread left a worker: the queue drains once the current callback returns
+   * (a microtask, which uWS.js and Node both run after their callbacks), out of any uWS cork and
+   * before this loop iteration's upstream writes go out.
+   */
+  private readonly wake = (): void => {
+    if (this.drainSoon) return;
+    this.drainSoon = true;
+    queueMicrotask(() => {
+      this.drainSoon = false;
+      this.drain();
+    });
   };
 
   private leave(request: QueuedRequest): void {

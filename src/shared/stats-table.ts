@@ -120,6 +120,8 @@ export class StatsTable {
 
   /** performance.now() plus this is now(). */
   private readonly clockOffset: number;
+  /** Called when a request of this thread's leaves a worker while this thread has requests waiting for room. */
+  onLocalRoom: (() => void) | null = null;
 
   constructor(
     readonly buffer: SharedArrayBuffer,
@@ -263,6 +265,7 @@ export class StatsTable {
   end(slot: number, latencyUs: number, outcome: OutcomeValue, nowMs = this.now()): void {
     this.lane[L_SLOTS + slot]!--;
     this.leave(slot, 1, nowMs);
+    this.roomFreed();
     // The client's doing says nothing about the worker: no count, no failure, no latency sample.
     if (outcome === Outcome.clientEnded) return;
     const base = slot * SLOT_INTS;
@@ -309,13 +312,27 @@ export class StatsTable {
       const since = Atomics.exchange(s, base + S_BUSY_SINCE, 0);
       if (since !== 0) Atomics.add(s, base + S_BUSY_US, (StatsTable.micros(nowMs) - (since >>> 0)) | 0);
     }
-    // The place freed may be what a waiting request needs. A waiter counts itself in G_QUEUED
-    // before its last look for room, and this reads G_QUEUED after freeing the place (both
-    // sequentially consistent), so either it saw the room or it is woken here.
-    this.announceRoom();
   }
 
-  /** Wakes the threads with requests waiting for room, if any: a place freed up or a worker joined. */
+  /**
+   * After a place on a worker freed up: wakes the requests waiting for room. A waiter counts
+   * itself in G_QUEUED before its last look for room, and this reads G_QUEUED after freeing the
+   * place (both sequentially consistent), so either it saw the room or it is woken here. This
+   * thread's own waiters are called at once (onLocalRoom); other threads are notified through
+   * shared memory only when they have waiters too, which costs a runtime call and a task hop.
+   */
+  private roomFreed(): void {
+    const queued = Atomics.load(this.global, G_QUEUED);
+    if (queued === 0) return;
+    const mine = this.lane[L_QUEUED]!;
+    if (queued > mine) {
+      Atomics.add(this.global, G_FREED, 1);
+      Atomics.notify(this.global, G_FREED);
+    }
+    if (mine > 0) this.onLocalRoom?.();
+  }
+
+  /** Wakes every thread with requests waiting for room, if any: a worker joined, or a dead thread's places were given back. */
   announceRoom(): void {
     if (Atomics.load(this.global, G_QUEUED) > 0) {
       Atomics.add(this.global, G_FREED, 1);
@@ -346,6 +363,7 @@ export class StatsTable {
       if (count !== 0) this.leave(slot, count, now);
     }
     lane.fill(0);
+    this.announceRoom();
     return admitted;
   }
 

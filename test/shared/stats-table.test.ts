@@ -235,28 +235,28 @@ test('tryBegin: threads racing for a slot never hold more places than its limit,
   assert.ok(c.completed < attempts * racers.length, 'no attempt was refused, so the limit was never reached');
 });
 
-test('a request leaving a worker wakes a thread waiting for room, only while requests are queued', async () => {
+test("a request leaving a worker calls its own thread's waiters at once, and announces nothing while no request waits", async () => {
   const table = StatsTable.create(1, 1);
+  let calls = 0;
+  table.onLocalRoom = () => calls++;
+  const before = table.freedSequence;
   table.begin(0);
-  const idle = table.waitForRoom(table.freedSequence);
-  assert.ok(idle !== null);
-  let idleWoken = false;
-  void idle.then(() => (idleWoken = true));
   table.end(0, 10, Outcome.ok);
-  await new Promise((r) => setTimeout(r, 50));
-  assert.equal(idleWoken, false, 'nothing was queued, so nothing was announced');
-
+  assert.equal(calls, 0, 'nothing waits');
   table.queue(1);
   assert.equal(table.queuedTotal, 1);
   table.begin(0);
-  const sequence = table.freedSequence;
-  const woken = table.waitForRoom(sequence);
-  assert.ok(woken !== null);
   table.end(0, 10, Outcome.ok);
+  assert.equal(calls, 1);
+  // Only this thread waits: no other thread is woken through shared memory.
+  assert.equal(table.freedSequence, before);
+  // A worker joining wakes every waiting thread, this one's sleep included.
+  const woken = table.waitForRoom(before);
+  assert.ok(woken !== null);
+  table.announceRoom();
   await woken;
-  assert.notEqual(table.freedSequence, sequence);
-  // A waiter that read the sequence before the announcement is not put to sleep at all.
-  assert.equal(table.waitForRoom(sequence), null);
+  assert.notEqual(table.freedSequence, before);
+  assert.equal(table.waitForRoom(before), null, 'a waiter that read the sequence before an announcement does not sleep');
   table.queue(-1);
   assert.equal(table.queuedTotal, 0);
 });
