@@ -148,6 +148,8 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
   private queued = false;
   /** Went the queue's way, so a worker found later starts its clock then. */
   private waited = false;
+  /** The worker the last look before queueing avoids (a retry's failed one), else -1. */
+  private avoidSlot = -1;
   deadline = 0;
   /** Request body that arrived while queued (null until some did), and whether its end did. */
   private early: Buffer[] | null = null;
@@ -174,7 +176,12 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     const sent = behind ? ALL_FULL : this.send(avoidSlot);
     if (sent !== ALL_FULL) return sent;
     this.waited = true;
+    // The last look before queueing still avoids a retry's failed worker, whose place that
+    // failure just freed; a retry that waited takes any worker, as waiting for one other than
+    // the failed one would hold up every request queued behind it.
+    this.avoidSlot = avoidSlot;
     if (queue.add(this, Date.now() + this.ctx.timeouts.queueMs, !behind)) this.queued = true;
+    this.avoidSlot = -1;
     return !this.finished;
   }
 
@@ -183,9 +190,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     const wasQueued = this.queued;
     // Not queued while it tries: a 503 from send() ends the exchange without touching the queue.
     this.queued = false;
-    // A retry that waited takes any worker: waiting for one other than the worker that failed it
-    // would hold up every request queued behind it.
-    const sent = this.send(-1);
+    const sent = this.send(this.avoidSlot);
     if (sent === ALL_FULL) {
       this.queued = wasQueued;
       return false;
@@ -205,7 +210,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
 
   private send(avoidSlot: number): boolean | typeof ALL_FULL {
     // A retry goes by the policy: the cookie's worker is the one that just failed.
-    const picked = pickWorker(this.ctx, avoidSlot < 0 ? this.request.stickyToken : '', avoidSlot);
+    const picked = pickWorker(this.ctx, this.attempts === 0 ? this.request.stickyToken : '', avoidSlot);
     if (picked === ALL_FULL) return ALL_FULL;
     if (picked === undefined) {
       this.fail(503, 'no worker is available', !this.requestBodyDone && !this.earlyEnd);

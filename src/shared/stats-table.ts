@@ -54,8 +54,8 @@ const G_EPOCH_LO = 3;
 const G_LANES = 4;
 /**
  * Requests waiting for a worker with room under limits.maxRequestsPerWorker, over every thread;
- * queue timeouts (a counter); and a sequence bumped whenever a request leaves a worker while any
- * wait, which waiting threads sleep on (Atomics.waitAsync).
+ * queue timeouts (a counter); and a sequence bumped when room appears for another thread's
+ * waiting requests (see roomFreed, announceRoom), which waiting threads sleep on (Atomics.waitAsync).
  */
 const G_QUEUED = 5;
 const G_QUEUE_TIMEOUTS = 6;
@@ -120,7 +120,7 @@ export class StatsTable {
 
   /** performance.now() plus this is now(). */
   private readonly clockOffset: number;
-  /** Called when a request of this thread's leaves a worker while this thread has requests waiting for room. */
+  /** Called when a request of this thread's leaves a worker while only this thread has requests waiting for room. */
   onLocalRoom: (() => void) | null = null;
 
   constructor(
@@ -243,8 +243,8 @@ export class StatsTable {
   }
 
   /**
-   * Resolves once a request left a worker after `sequence` was read; null if one already has.
-   * Any thread's leave() wakes it, this thread's own included.
+   * Resolves once room was announced after `sequence` was read; null if it already was. Every
+   * announcement wakes every sleeping thread, this one included.
    */
   waitForRoom(sequence: number): Promise<unknown> | null {
     const wait = Atomics.waitAsync(this.global, G_FREED, sequence);
@@ -317,19 +317,17 @@ export class StatsTable {
   /**
    * After a place on a worker freed up: wakes the requests waiting for room. A waiter counts
    * itself in G_QUEUED before its last look for room, and this reads G_QUEUED after freeing the
-   * place (both sequentially consistent), so either it saw the room or it is woken here. This
-   * thread's own waiters are called at once (onLocalRoom); other threads are notified through
-   * shared memory only when they have waiters too, which costs a runtime call and a task hop.
+   * place (both sequentially consistent), so either it saw the room or it is woken here. When
+   * only this thread has requests waiting, they are called at once (onLocalRoom), sparing the
+   * runtime call and the task hop of a wake through shared memory.
    */
   private roomFreed(): void {
     const queued = Atomics.load(this.global, G_QUEUED);
     if (queued === 0) return;
-    const mine = this.lane[L_QUEUED]!;
-    if (queued > mine) {
-      Atomics.add(this.global, G_FREED, 1);
-      Atomics.notify(this.global, G_FREED);
-    }
-    if (mine > 0) this.onLocalRoom?.();
+    // With other threads waiting too, every thread is woken the same way, so the place does not
+    // always go to this thread's queue, which would be first every time.
+    if (queued > this.lane[L_QUEUED]!) this.announceRoom();
+    else this.onLocalRoom?.();
   }
 
   /** Wakes every thread with requests waiting for room, if any: a worker joined, or a dead thread's places were given back. */

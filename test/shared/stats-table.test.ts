@@ -261,7 +261,7 @@ test("a request leaving a worker calls its own thread's waiters at once, and ann
   assert.equal(table.queuedTotal, 0);
 });
 
-test("another thread's request leaving a worker wakes this thread's wait for room", async () => {
+test("another thread's request leaving a worker wakes this thread's wait for room", { timeout: 30_000 }, async () => {
   const table = StatsTable.create(1, 2);
   table.queue(1);
   const woken = table.waitForRoom(table.freedSequence);
