@@ -9,13 +9,20 @@ export class ClientAccess {
   private readonly allow: AddressSet | null;
   private readonly deny: AddressSet;
 
-  constructor(allow: readonly string[], deny: readonly string[]) {
+  /** `onRefused` counts each refusal (the ingress's 403 counter). */
+  constructor(
+    allow: readonly string[],
+    deny: readonly string[],
+    private readonly onRefused: () => void = () => {},
+  ) {
     this.allow = allow.length === 0 ? null : new AddressSet(allow);
     this.deny = new AddressSet(deny);
   }
 
   permits(client: string): boolean {
-    return !this.deny.has(client) && (this.allow === null || this.allow.has(client));
+    if (!this.deny.has(client) && (this.allow === null || this.allow.has(client))) return true;
+    this.onRefused();
+    return false;
   }
 }
 

@@ -43,7 +43,7 @@ const ctx: ExchangeContext = {
   pools,
   limits: data.limits,
   rates: new ClientRateLimiter(new RateTable(data.rates)),
-  access: data.access.allow.length === 0 && data.access.deny.length === 0 ? null : new ClientAccess(data.access.allow, data.access.deny),
+  access: data.access.allow.length === 0 && data.access.deny.length === 0 ? null : new ClientAccess(data.access.allow, data.access.deny, () => stats.countForbidden()),
   timeouts: data.timeouts,
   queue: new WorkerQueue(stats),
   accessLog: data.accessLog === null ? null : new AccessLog(data.accessLog, (line) => console.error(`ingress thread ${data.threadIndex}: ${line}`)),

@@ -31,9 +31,10 @@ export interface DataPlaneStatus {
   workers: { total: number; ready: number };
   /**
    * rateLimited: answered 429 over limits.clientRequestsPerSecond; rateTableFull: admitted unchecked, the rate table having no room for their client;
-   * queued: waiting now for a worker under limits.maxRequestsPerWorker; queueTimeouts: answered 503 after timeouts.queueMs of that.
+   * queued: waiting now for a worker under limits.maxRequestsPerWorker; queueTimeouts: answered 503 after timeouts.queueMs of that;
+   * forbidden: answered 403 by the access lists.
    */
-  requests: { inflight: number; rejectedOverLimit: number; limit: number; rateLimited: number; rateTableFull: number; queued: number; queueTimeouts: number };
+  requests: { inflight: number; rejectedOverLimit: number; limit: number; rateLimited: number; rateTableFull: number; queued: number; queueTimeouts: number; forbidden: number };
 }
 
 /** The ingress role's data plane: shared tables, workers and ingress threads. */
@@ -171,7 +172,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
       driver: driver.kind,
       routeGeneration: routes.generation,
       workers: { total: registry.list().length, ready: registry.list().filter((w) => w.state === WorkerState.ready).length },
-      requests: { inflight: stats.inflightTotal, rejectedOverLimit: stats.rejectedTotal, limit: config.limits.maxConcurrentRequests, rateLimited: rates.limitedTotal, rateTableFull: rates.tableFullTotal, queued: stats.queuedTotal, queueTimeouts: stats.queueTimeoutsTotal },
+      requests: { inflight: stats.inflightTotal, rejectedOverLimit: stats.rejectedTotal, limit: config.limits.maxConcurrentRequests, rateLimited: rates.limitedTotal, rateTableFull: rates.tableFullTotal, queued: stats.queuedTotal, queueTimeouts: stats.queueTimeoutsTotal, forbidden: stats.forbiddenTotal },
     }),
     workers: () => registry.list().map((w) => ({ ...registry.view(w), ...sampler.report(w.slot) })),
     threads: () => ingressHost.snapshot(),

@@ -21,6 +21,7 @@ export interface HostFigures {
     rateTableFull: number;
     queued: number;
     queueTimeouts: number;
+    forbidden: number;
     workers: readonly (WorkerView & WorkerStatsReport & { latency: LatencyHistogram })[];
   } | null;
   /** Scorer hosts only, once they have scored. */
@@ -58,6 +59,7 @@ function ingressFamilies(ingress: NonNullable<HostFigures['ingress']>): MetricFa
     family('weighbridge_requests_rejected_total', 'counter', 'Requests answered 503 over limits.maxConcurrentRequests.', one(ingress.rejected)),
     family('weighbridge_requests_rate_limited_total', 'counter', 'Requests answered 429 over limits.clientRequestsPerSecond.', one(ingress.rateLimited)),
     family('weighbridge_rate_table_full_total', 'counter', 'Requests let through unchecked because the rate table had no room for their client.', one(ingress.rateTableFull)),
+    family('weighbridge_requests_forbidden_total', 'counter', 'Requests and WebSocket upgrades answered 403 by the access lists (access.allow, access.deny).', one(ingress.forbidden)),
     family('weighbridge_requests_queued', 'gauge', 'Requests waiting for a worker under limits.maxRequestsPerWorker, over every ingress thread.', one(ingress.queued)),
     family('weighbridge_requests_queue_timeouts_total', 'counter', 'Requests answered 503 after waiting timeouts.queueMs for a worker under limits.maxRequestsPerWorker.', one(ingress.queueTimeouts)),
     family('weighbridge_worker_state', 'gauge', 'Each worker, with its state as a label (value 1).', ingress.workers.map((w) => ({ labels: { worker: w.id, address: w.address, state: w.state }, value: 1 }))),

@@ -126,6 +126,7 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
             rateTableFull: status.requests.rateTableFull,
             queued: status.requests.queued,
             queueTimeouts: status.requests.queueTimeouts,
+            forbidden: status.requests.forbidden,
             workers: plane.workers().map((w) => ({ ...w, latency: plane.sampler.latencyHistogram(w.slot) })),
           },
           scores: scores?.workers ?? null,

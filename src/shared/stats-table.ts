@@ -60,7 +60,9 @@ const G_LANES = 4;
 const G_QUEUED = 5;
 const G_QUEUE_TIMEOUTS = 6;
 const G_FREED = 7;
-const G_INTS = 8;
+/** Requests and WebSocket upgrades the access lists refused (403). */
+const G_FORBIDDEN = 8;
+const G_INTS = 9;
 
 /**
  * Lanes: one per ingress thread, holding what that thread has in flight (its admissions, then
@@ -231,6 +233,14 @@ export class StatsTable {
 
   countQueueTimeout(): void {
     Atomics.add(this.global, G_QUEUE_TIMEOUTS, 1);
+  }
+
+  countForbidden(): void {
+    Atomics.add(this.global, G_FORBIDDEN, 1);
+  }
+
+  get forbiddenTotal(): number {
+    return Atomics.load(this.global, G_FORBIDDEN) >>> 0;
   }
 
   get queueTimeoutsTotal(): number {

@@ -63,8 +63,11 @@ test('access: denied clients, and clients outside the allow list, get 403 and re
       });
     assert.equal(await upgrade('127.0.0.2'), 403);
     assert.equal(await upgrade('127.0.0.1'), 101);
-    // Two requests and one WebSocket were let through.
+    // Two requests and one WebSocket were let through; three requests and one upgrade were refused.
     assert.equal(reached, 3);
+    const status = JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/status`)).body.toString()) as { requests: { forbidden: number } };
+    assert.equal(status.requests.forbidden, 4);
+    assert.match((await fetchRaw(`${proxy.adminUrl}/metrics`)).body.toString(), /^weighbridge_requests_forbidden_total 4$/m);
   } finally {
     await proxy.stop();
     await counter.close();
