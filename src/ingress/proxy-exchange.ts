@@ -185,6 +185,11 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     return !this.finished;
   }
 
+  /** A request body is declared and its end has not come: answering must close the connection. */
+  private get bodyUnread(): boolean {
+    return !this.requestBodyDone && !this.earlyEnd;
+  }
+
   /** The queue's turn: false while every worker is still full. */
   retryDispatch(): boolean {
     const wasQueued = this.queued;
@@ -205,7 +210,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     this.queued = false;
     this.ctx.queue.remove(this);
     this.ctx.stats.countQueueTimeout();
-    this.fail(503, `no worker had room within ${this.ctx.timeouts.queueMs} ms (limits.maxRequestsPerWorker)`, !this.requestBodyDone && !this.earlyEnd);
+    this.fail(503, `no worker had room within ${this.ctx.timeouts.queueMs} ms (limits.maxRequestsPerWorker)`, this.bodyUnread);
   }
 
   private send(avoidSlot: number): boolean | typeof ALL_FULL {
@@ -213,7 +218,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     const picked = pickWorker(this.ctx, this.attempts === 0 ? this.request.stickyToken : '', avoidSlot);
     if (picked === ALL_FULL) return ALL_FULL;
     if (picked === undefined) {
-      this.fail(503, 'no worker is available', !this.requestBodyDone && !this.earlyEnd);
+      this.fail(503, 'no worker is available', this.bodyUnread);
       return false;
     }
     const { pool, slot } = picked;

@@ -196,10 +196,6 @@ export class StatsTable {
     return Atomics.load(this.global, G_REJECTED) >>> 0;
   }
 
-  begin(slot: number): void {
-    this.tryBegin(slot, 0);
-  }
-
   /**
    * Begins a request on the slot unless `limit` (above 0) are in flight there already, counted
    * over every thread: a compare-and-swap, so two threads never both take the last place.
@@ -235,16 +231,16 @@ export class StatsTable {
     Atomics.add(this.global, G_QUEUE_TIMEOUTS, 1);
   }
 
+  get queueTimeoutsTotal(): number {
+    return Atomics.load(this.global, G_QUEUE_TIMEOUTS) >>> 0;
+  }
+
   countForbidden(): void {
     Atomics.add(this.global, G_FORBIDDEN, 1);
   }
 
   get forbiddenTotal(): number {
     return Atomics.load(this.global, G_FORBIDDEN) >>> 0;
-  }
-
-  get queueTimeoutsTotal(): number {
-    return Atomics.load(this.global, G_QUEUE_TIMEOUTS) >>> 0;
   }
 
   /** The sequence a waiting thread reads before it looks for room, then sleeps on (waitForRoom). */

@@ -126,7 +126,7 @@ test('the sampler reports totals and windowed quantiles', () => {
   const table = StatsTable.create(2);
   const sampler = new StatsSampler(table, 2);
   for (let i = 0; i < 100; i++) {
-    table.begin(1);
+    table.tryBegin(1, 0);
     table.countBytesIn(1, 10);
     table.countBytesOut(1, 20);
     table.end(1, 1000, Outcome.ok);
@@ -138,13 +138,13 @@ test('the sampler reports totals and windowed quantiles', () => {
   // Two more samples with slow requests push the fast ones out of the 2-sample window.
   for (let round = 0; round < 2; round++) {
     for (let i = 0; i < 10; i++) {
-      table.begin(1);
+      table.tryBegin(1, 0);
       table.end(1, 50_000, Outcome.workerFailed);
     }
     sampler.sample([1]);
   }
   // A request the client ended counts neither way and leaves the failure streak alone.
-  table.begin(1);
+  table.tryBegin(1, 0);
   table.countBytesIn(1, 7);
   table.end(1, 90_000, Outcome.clientEnded);
   report = sampler.report(1);
@@ -169,7 +169,7 @@ test('the sampler keeps a histogram since the worker joined: exact counts at pow
   const table = StatsTable.create(2);
   const sampler = new StatsSampler(table, 2);
   const end = (us: number, outcome: (typeof Outcome)[keyof typeof Outcome] = Outcome.ok) => {
-    table.begin(0);
+    table.tryBegin(0, 0);
     table.end(0, us, outcome);
   };
   const bucketOfBound = (h: ReturnType<StatsSampler['latencyHistogram']>, seconds: number) => h.cumulative[h.boundsSeconds.indexOf(seconds)];
@@ -240,12 +240,12 @@ test("a request leaving a worker calls its own thread's waiters at once, and ann
   let calls = 0;
   table.onLocalRoom = () => calls++;
   const before = table.freedSequence;
-  table.begin(0);
+  table.tryBegin(0, 0);
   table.end(0, 10, Outcome.ok);
   assert.equal(calls, 0, 'nothing waits');
   table.queue(1);
   assert.equal(table.queuedTotal, 1);
-  table.begin(0);
+  table.tryBegin(0, 0);
   table.end(0, 10, Outcome.ok);
   assert.equal(calls, 1);
   // Only this thread waits: no other thread is woken through shared memory.
