@@ -287,6 +287,15 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
       this.requestBodyDone = true;
       if (this.request.chunked) writable = connection.write(LAST_CHUNK);
       connection.endRequest();
+      // uWS may hand over the last of the body in the same read as a chunk that paused the
+      // client. Left paused, the client socket is not polled for writability either, so an echo
+      // whose worker waits for its response to be read before it reads the rest of the request
+      // would move only at the probes' pace (and, chunked, be cut as stalled after idleMs). No
+      // more body is coming, so there is nothing left to hold back.
+      if (this.clientPaused) {
+        this.clientPaused = false;
+        this.res.resume();
+      }
     } else if (!writable) {
       this.pauseClient();
     }

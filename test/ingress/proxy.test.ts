@@ -39,8 +39,14 @@ for (const size of [0, 1, 64 * 1024, 50 * 1024 * 1024]) {
       const reply = await new Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }>((resolve, reject) => {
         const req = request(`${proxy.url}/echo`, { method: 'POST', headers: framing === 'chunked' ? { 'transfer-encoding': 'chunked' } : { 'content-length': size } }, (res) => {
           const chunks: Buffer[] = [];
+          let ended = false;
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks), headers: res.headers }));
+          res.on('end', () => {
+            ended = true;
+            resolve({ status: res.statusCode!, body: Buffer.concat(chunks), headers: res.headers });
+          });
+          // A response cut short fails the test at once instead of leaving it waiting.
+          res.on('close', () => ended || reject(new Error(`the response was cut after ${chunks.reduce((n, c) => n + c.length, 0)} of ${size} bytes`)));
         });
         req.on('error', reject);
         // Several writes, so a chunked body really arrives in chunks.
