@@ -34,6 +34,11 @@ async function countingWorker() {
   return { ...server, seen };
 }
 
+/** One ingress thread in front of one worker that may take one request at a time. */
+function oneAtATime(workerUrl: string, queueMs: number) {
+  return startProxy({ threads: 1, limits: { maxRequestsPerWorker: 1 }, timeouts: { queueMs }, driver: { kind: 'static', upstreams: [{ url: workerUrl }] } });
+}
+
 async function status(adminUrl: string): Promise<{ requests: { queued: number; queueTimeouts: number; inflight: number } }> {
   return JSON.parse((await fetchRaw(`${adminUrl}/api/status`)).body.toString());
 }
@@ -109,7 +114,7 @@ test('with several workers full, a request goes to the one with room; with all f
 
 test('a request that waits longer than timeouts.queueMs gets 503 with Retry-After, counted in status and metrics', async () => {
   const worker = await countingWorker();
-  const proxy = await startProxy({ threads: 1, limits: { maxRequestsPerWorker: 1 }, timeouts: { queueMs: 300 }, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+  const proxy = await oneAtATime(worker.url, 300);
   try {
     const holding = fetchRaw(`${proxy.url}/hold?ms=2000`, { agent: false });
     await eventually('the first request to reach the worker', async () => (worker.seen.now === 1 ? true : undefined));
@@ -135,7 +140,7 @@ test('a request that waits longer than timeouts.queueMs gets 503 with Retry-Afte
 for (const framing of ['content-length', 'chunked'] as const) {
   test(`a queued request's body, sent while it waits, reaches the worker byte-exact (${framing})`, async () => {
     const worker = await countingWorker();
-    const proxy = await startProxy({ threads: 1, limits: { maxRequestsPerWorker: 1 }, timeouts: { queueMs: 20_000 }, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+    const proxy = await oneAtATime(worker.url, 20_000);
     try {
       const holding = fetchRaw(`${proxy.url}/hold?ms=400`, { agent: false });
       await eventually('the first request to reach the worker', async () => (worker.seen.now === 1 ? true : undefined));
@@ -165,7 +170,7 @@ for (const framing of ['content-length', 'chunked'] as const) {
 
 test('a client that leaves while its request waits gives its place in the queue back; the request never reaches a worker', async () => {
   const worker = await countingWorker();
-  const proxy = await startProxy({ threads: 1, limits: { maxRequestsPerWorker: 1 }, timeouts: { queueMs: 20_000 }, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+  const proxy = await oneAtATime(worker.url, 20_000);
   try {
     const holding = fetchRaw(`${proxy.url}/hold?ms=600`, { agent: false });
     await eventually('the first request to reach the worker', async () => (worker.seen.now === 1 ? true : undefined));
@@ -187,7 +192,7 @@ test('a client that leaves while its request waits gives its place in the queue 
 
 test('an open WebSocket holds a place on its worker: an upgrade finding every worker full gets 503, and requests wait until it closes', async () => {
   const [worker] = await startExampleWorkers(1);
-  const proxy = await startProxy({ threads: 1, limits: { maxRequestsPerWorker: 1 }, timeouts: { queueMs: 300 }, driver: { kind: 'static', upstreams: [{ url: worker!.url }] } });
+  const proxy = await oneAtATime(worker!.url, 300);
   const wsUrl = proxy.url.replace('http', 'ws');
   try {
     const holding = fetchRaw(`${proxy.url}/work?latency_ms=800`, { agent: false });
@@ -224,7 +229,7 @@ test("the time a request waited in the queue is not the worker's latency", async
     if (req.url === '/held') held.push(res);
     else res.end('quick\n');
   });
-  const proxy = await startProxy({ threads: 1, limits: { maxRequestsPerWorker: 1 }, timeouts: { queueMs: 20_000 }, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+  const proxy = await oneAtATime(worker.url, 20_000);
   try {
     const first = fetchRaw(`${proxy.url}/held`, { agent: false });
     await eventually('the first request to reach the worker', async () => (held.length === 1 ? true : undefined));
@@ -281,7 +286,7 @@ test('a worker that joins the table wakes the queue: waiting requests go to it a
 
 test("a client paused while its request waited is not left paused by the queue timeout's 503", async () => {
   const worker = await heldWorker();
-  const proxy = await startProxy({ threads: 1, limits: { maxRequestsPerWorker: 1 }, timeouts: { queueMs: 300 }, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+  const proxy = await oneAtATime(worker.url, 300);
   const socket = connect({ host: '127.0.0.1', port: proxy.ingressPort });
   try {
     const first = fetchRaw(`${proxy.url}/held`, { agent: false });
