@@ -1,6 +1,7 @@
 /**
- * `npm run bench:proxy`: weighbridge against HAProxy, NGINX and npm http-proxy (and a
- * no-proxy baseline), all in front of the same two NGINX backends and driven by the same wrk.
+ * `npm run bench:proxy`: weighbridge against HAProxy, NGINX and npm http-proxy, beside a
+ * no-proxy baseline and uws-floor (weighbridge's platform doing none of weighbridge's work), all
+ * in front of the same two NGINX backends and driven by the same wrk.
  * Everything runs on 127.0.0.1 from a fresh temp dir; every child is killed on exit.
  */
 import fs from 'node:fs';

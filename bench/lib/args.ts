@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-export const ALL_TARGETS = ['direct', 'weighbridge', 'haproxy', 'nginx', 'http-proxy'] as const;
+export const ALL_TARGETS = ['direct', 'weighbridge', 'uws-floor', 'haproxy', 'nginx', 'http-proxy'] as const;
 export type TargetName = (typeof ALL_TARGETS)[number];
 
 export interface BenchOptions {

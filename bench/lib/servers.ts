@@ -51,6 +51,7 @@ const READY_TIMEOUT_MS = 15_000;
 /** Where each proxy's TLS is done, in --tls runs. */
 const TLS_LIBRARY: Record<Exclude<TargetName, 'direct'>, string> = {
   weighbridge: "uWebSockets.js's BoringSSL",
+  'uws-floor': "uWebSockets.js's BoringSSL",
   haproxy: "Debian's OpenSSL 3",
   nginx: "Debian's OpenSSL 3",
   'http-proxy': "node:https, Node's OpenSSL 3",
@@ -63,6 +64,8 @@ export function describeTarget(name: TargetName, threads: number, nginxKeepalive
   switch (name) {
     case 'weighbridge':
       return `weighbridge (dist/src/cli/main.js), --threads ${threads}, its default policy, both backends, X-Forwarded-For/-Proto/-Host added (always on)${ended}`;
+    case 'uws-floor':
+      return `not a proxy, a reference (bench/lib/uws-floor-server.ts): weighbridge's platform with none of its work, ${threads} uWebSockets.js thread(s) and its upstream sockets, round robin, request line, Host and X-Forwarded-* out, status and body back, no head parsed or forwarded${ended}`;
     case 'haproxy':
       return `HAProxy, nbthread ${threads}, roundrobin over both backends, http-reuse always, X-Forwarded-For/-Proto/-Host added${ended}`;
     case 'nginx':
@@ -140,6 +143,14 @@ async function startWeighbridge(env: BenchEnv, backendPorts: number[]): Promise<
   return launch(env, 'weighbridge', process.execPath, args, port);
 }
 
+async function startUwsFloor(env: BenchEnv, backendPorts: number[]): Promise<Running> {
+  const port = await freePort();
+  const script = path.join(env.repoRoot, 'dist', 'bench', 'lib', 'uws-floor-server.js');
+  const args = [script, '--port', String(port), '--upstreams', upstreamList(backendPorts), '--threads', String(env.threads)];
+  if (env.tls) args.push('--tls-cert', env.tls.certFile, '--tls-key', env.tls.keyFile);
+  return launch(env, 'uws-floor', process.execPath, args, port);
+}
+
 async function startHaproxy(env: BenchEnv, backendPorts: number[]): Promise<Running> {
   const port = await freePort();
   const confFile = writeConf(env, 'haproxy.cfg', haproxyConf(port, env.threads, backendPorts, env.tls));
@@ -167,6 +178,8 @@ export async function startTarget(name: TargetName, env: BenchEnv, backendPorts:
       return { name, url: urlFor(backendPorts[0]!), stop: async () => {} };
     case 'weighbridge':
       return startWeighbridge(env, backendPorts);
+    case 'uws-floor':
+      return startUwsFloor(env, backendPorts);
     case 'haproxy':
       return startHaproxy(env, backendPorts);
     case 'nginx':

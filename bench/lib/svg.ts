@@ -5,6 +5,7 @@ import type { Row } from './results.js';
 const COLORS: Record<string, string> = {
   direct: '#9aa5b1',
   weighbridge: '#1f6feb',
+  'uws-floor': '#74c0fc',
   haproxy: '#2f9e44',
   nginx: '#e8590c',
   'http-proxy': '#7048e8',
