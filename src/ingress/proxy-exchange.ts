@@ -130,7 +130,10 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
   private workerId: string | null = null;
   /** The sticky-session token of the worker the request went to ('' with sticky sessions off). */
   private workerToken = '';
-  /** The part of a sized response chunk uWS could not take yet (tryEnd backpressure). */
+  /**
+   * Body bytes uWS has not been given yet: the part of a sized response chunk it could not take
+   * (tryEnd backpressure), or, for chunked responses, what came while its buffer had not drained.
+   */
   private pending: Buffer | null = null;
   private pendingOffset = 0;
   /** A chunked (or close-delimited) response's body from the current upstream read; see cork(). */
@@ -381,22 +384,72 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     const chunks = this.chunks;
     this.chunks = [];
     if (this.finished) return;
-    const res = this.res;
-    let writable = true;
-    for (const chunk of chunks) {
-      for (let offset = 0; offset < chunk.length; offset += CORK_PIECE_BYTES) {
-        // uWS buffers what the socket does not take, so every piece is written even after a false.
-        const piece = chunk.subarray(offset, offset + CORK_PIECE_BYTES);
-        res.cork(() => (writable = res.write(piece) && writable));
+    if (this.awaitingWritable) {
+      // uWS may still hold earlier bytes: new ones wait here (copied, as the chunks are views of
+      // the read buffer) and go out as it takes them.
+      if (chunks.length > 0) {
+        this.pending = Buffer.concat(this.pending === null ? chunks : [this.pending, ...chunks]);
+        return this.writePending(true);
+      }
+    } else {
+      const res = this.res;
+      for (let i = 0; i < chunks.length; i++) {
+        const chunk = chunks[i]!;
+        for (let offset = 0; offset < chunk.length; offset += CORK_PIECE_BYTES) {
+          const piece = chunk.subarray(offset, offset + CORK_PIECE_BYTES);
+          let ok = true;
+          res.cork(() => (ok = res.write(piece)));
+          if (!ok) {
+            // uWS keeps what the socket did not take of this piece; the rest waits here.
+            const rest = [chunk.subarray(offset + piece.length), ...chunks.slice(i + 1)].filter((c) => c.length > 0);
+            if (rest.length > 0) this.pending = Buffer.concat(rest);
+            this.waitForClient();
+            return this.endChunkedIfDone();
+          }
+        }
       }
     }
-    if (!writable) this.waitForClient();
-    else if (this.awaitingWritable) this.clientWritable();
-    if (this.endAfterChunks) {
-      this.endAfterChunks = false;
-      res.cork(() => res.end());
-      this.finish(this.status < 500 ? Outcome.ok : Outcome.workerFailed);
+    this.endChunkedIfDone();
+  }
+
+  /**
+   * Chunked: gives uWS the held bytes in pieces until a write fails, and keeps the rest. uWS 20.30
+   * counts no write offset for chunked bodies, so with `test` the first write is of one byte:
+   * inside a cork it succeeds only if uWS's own buffer has drained, which is the one sign that the
+   * client took what waited for it. Without the test, a probe would add a whole upstream read to
+   * that buffer every time, every write would fail, and a client reading slowly but steadily
+   * would be cut as stalled after idleMs.
+   */
+  private writePending(test: boolean): void {
+    const res = this.res;
+    let held = this.pending!;
+    let ok = true;
+    if (test) {
+      const first = held.subarray(0, 1);
+      res.cork(() => (ok = res.write(first)));
+      held = held.subarray(1);
+      if (ok) this.clientProgressed();
     }
+    while (ok && held.length > 0) {
+      const piece = held.subarray(0, CORK_PIECE_BYTES);
+      res.cork(() => (ok = res.write(piece)));
+      held = held.subarray(piece.length);
+    }
+    this.pending = held.length > 0 ? held : null;
+    if (!ok) {
+      if (!this.awaitingWritable) this.waitForClient();
+      else this.scheduleProbe();
+    } else if (this.awaitingWritable) {
+      this.clientWritable();
+    }
+    this.endChunkedIfDone();
+  }
+
+  private endChunkedIfDone(): void {
+    if (!this.endAfterChunks || this.pending !== null) return;
+    this.endAfterChunks = false;
+    this.res.cork(() => this.res.end());
+    this.finish(this.status < 500 ? Outcome.ok : Outcome.workerFailed);
   }
 
   onUpstreamComplete(): void {
@@ -455,21 +508,14 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
 
   /** Response backpressure: upstream reads wait until the client takes what uWS holds. */
   private waitForClient(): void {
-    const connection = this.connection;
-    if (connection === null) return;
-    connection.pauseReading();
+    // Also once the worker is done: the end of a chunked body may still wait in `pending`.
+    this.connection?.pauseReading();
     this.awaitingWritable = true;
     this.res.onWritable((offset) => this.onClientWritable(offset));
-    if (this.clientPaused) this.repause();
-  }
-
-  /**
-   * A failed write makes uSockets poll the client socket for reading again, undoing pause():
-   * without this, an upload whose echo backs up would be read as fast as the client sends and
-   * buffered towards the worker without bound.
-   */
-  private repause(): void {
-    this.res.pause();
+    // A failed write makes uSockets poll the client socket for reading again, undoing pause():
+    // without this, an upload whose echo backs up would be read as fast as the client sends and
+    // buffered towards the worker without bound.
+    if (this.clientPaused) this.res.pause();
     this.scheduleProbe();
   }
 
@@ -477,11 +523,17 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
   private onClientWritable(offset: number): boolean {
     if (this.aborted) return true;
     const pending = this.pending;
+    if (pending !== null && this.bodyKind !== 'length') {
+      // A writable event: the client took something.
+      this.clientProgressed();
+      this.writePending(false);
+      return this.pending === null;
+    }
     if (pending !== null) {
       const [ok, done] = this.res.tryEnd(pending.subarray(offset - this.pendingOffset), this.contentLength);
       if (!ok && !done) {
         // The socket took part of it: a slow client, not a stalled one.
-        if (this.stalledSince !== 0 && this.res.getWriteOffset() !== offset) this.stalledSince = Date.now();
+        if (this.res.getWriteOffset() !== offset) this.clientProgressed();
         if (this.clientPaused) this.res.pause();
         return false;
       }
@@ -498,16 +550,25 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
   private clientWritable(): void {
     this.awaitingWritable = false;
     this.fruitlessProbes = 0;
-    this.stalledSince = 0;
+    this.clientProgressed();
     this.connection?.resumeReading();
   }
 
+  /** The client took some of what waited for it: the stall clock restarts. */
+  private clientProgressed(): void {
+    this.stalledSince = 0;
+  }
+
   /**
-   * uWS stops polling a paused socket for writability too, so while the request waits for the
-   * worker and the response waits for the client, onWritable would never come: an echo of a
-   * large upload would stall both ways. A timer retries the write instead, with a growing delay;
-   * each retry lets at most one more upstream read into uWS's buffer. A paused socket is not
-   * polled for reading either, so a client that left is not noticed: one that takes nothing for
+   * While the response waits for the client, a timer retries the write, with a growing delay,
+   * and measures the client's progress, for two reasons. uWS stops polling a paused socket for
+   * writability too, so while the request waits for the worker and the response for the client,
+   * onWritable would never come: an echo of a large upload would stall both ways. And the kernel
+   * reports a socket writable only once a third of its send buffer (up to 4 MiB) is free, so a
+   * slow reader may take data for longer than idleMs between two onWritable calls. Each retry
+   * lets at most one more upstream read in (a chunked one waits in `pending` until uWS's buffer
+   * has drained; see writePending). A paused socket is not polled for
+   * reading either, so a client that left is not noticed: one that takes nothing for
    * timeouts.idleMs is cut (see probe()).
    */
   private scheduleProbe(): void {
@@ -520,7 +581,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
 
   private probe(): void {
     this.probeTimer = null;
-    if (this.finished || !this.awaitingWritable || !this.clientPaused) return;
+    if (this.finished || !this.awaitingWritable) return;
     if (this.stalledSince !== 0 && Date.now() - this.stalledSince >= this.ctx.timeouts.idleMs) {
       // Gone or stuck: either way the client's doing. close() runs onAborted, which ends the
       // exchange as clientEnded and the upstream connection with it. (From a timer, never from
@@ -528,12 +589,15 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
       this.res.close();
       return;
     }
-    if (this.pending !== null) {
+    if (this.pending !== null && this.bodyKind !== 'length') {
+      // Not in a cork: writePending corks each piece (see cork()).
+      this.writePending(true);
+    } else if (this.pending !== null) {
       let sent = false;
       this.res.cork(() => (sent = this.onClientWritable(this.res.getWriteOffset())));
       if (!sent) this.scheduleProbe();
     } else {
-      // The next upstream read retries res.write(); if it fails, waitForClient() probes again.
+      // The next upstream read is written as a probe's would be (flushChunks).
       this.connection?.resumeReading();
     }
   }

@@ -322,3 +322,44 @@ test('a client that leaves while both directions are backed up is ended after id
     await echo.close();
   }
 });
+
+test('a client that reads a chunked echo slowly but steadily while it uploads is not cut as stalled', async () => {
+  // Both directions back up; the client takes about 512 KiB a second, far less than the worker
+  // sends, but much more in every idleMs than the kernel's buffers release at a time (a receive
+  // window reopens once a sixteenth of the buffer is free; a socket reads as writable once a
+  // third is). uWS 20.30 gives no offset for chunked writes: before the probes measured progress
+  // (a 1-byte write goes through only once uWS's buffer has drained), the client was cut after
+  // about 9 s.
+  const echo = await startHttpServer((req, res) => (res.writeHead(200), req.pipe(res)));
+  const proxy = await startProxy({ threads: 1, timeouts: { idleMs: 3000 }, driver: { kind: 'static', upstreams: [{ url: echo.url }] } });
+  try {
+    const total = 6 << 20;
+    const block = Buffer.alloc(1 << 16, 7);
+    const received = await new Promise<number>((resolve, reject) => {
+      let got = 0;
+      const req = request(`${proxy.url}/echo`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
+        res.on('data', (c: Buffer) => {
+          got += c.length;
+          res.pause();
+          setTimeout(() => res.resume(), Math.ceil(c.length / 512)); // 512 bytes a millisecond
+        });
+        res.on('end', () => resolve(got));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < total) {
+          sent += block.length;
+          if (!req.write(block)) return void req.once('drain', pump);
+        }
+        req.end();
+      };
+      pump();
+    });
+    assert.equal(received, total);
+  } finally {
+    await proxy.stop();
+    await echo.close();
+  }
+});
