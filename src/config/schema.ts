@@ -289,6 +289,8 @@ export const configSchema = z.strictObject({
       /** auto: Secure over HTTPS only (a browser would not keep a Secure cookie set over plain HTTP). */
       secure: z.union([z.literal('auto'), z.boolean()]).default('auto'),
       sameSite: z.enum(['lax', 'strict', 'none']).default('lax'),
+      /** Cache-Control: private on the responses that set the cookie (HAProxy's nocache). */
+      nocache: z.boolean().default(false),
     })
     // Browsers reject SameSite=None without Secure.
     .refine((s) => s.sameSite !== 'none' || s.secure === true, { message: 'sameSite none needs secure: true (browsers reject it otherwise)', path: ['secure'] })

@@ -21,6 +21,11 @@ export interface StickySettings {
   /** 'auto': Secure on responses over HTTPS. */
   secure: boolean | 'auto';
   sameSite: 'lax' | 'strict' | 'none';
+  /**
+   * A response that sets the cookie also gets `Cache-Control: private` (HAProxy's `nocache`), so
+   * that a shared cache in front does not store it and hand one client's cookie to others.
+   */
+  nocache: boolean;
 }
 
 /**
@@ -85,8 +90,8 @@ export class StickySessions {
   private readonly byToken = new Map<string, { slot: number; incarnation: number }>();
   private readonly tokens = new BoundedCache(CACHE_MAX, stickyToken);
   private readonly lines: Record<Scheme, BoundedCache<string, string>> = {
-    http: new BoundedCache(CACHE_MAX, (token) => `\r\nset-cookie: ${setCookieValue(this.settings, token, 'http')}`),
-    https: new BoundedCache(CACHE_MAX, (token) => `\r\nset-cookie: ${setCookieValue(this.settings, token, 'https')}`),
+    http: new BoundedCache(CACHE_MAX, (token) => this.line(token, 'http')),
+    https: new BoundedCache(CACHE_MAX, (token) => this.line(token, 'https')),
   };
 
   constructor(
@@ -109,9 +114,18 @@ export class StickySessions {
     return this.tokens.get(workerId);
   }
 
-  /** The Set-Cookie field line as it is appended to a response head (a CRLF, then the line). */
+  /**
+   * The Set-Cookie field line as it is appended to a response head (a CRLF, then the line), and
+   * with nocache a Cache-Control line beside any the worker sent (the directives add up, and
+   * private keeps shared caches from storing the response whatever else they say).
+   */
   cookieLine(token: string, scheme: Scheme): string {
     return this.lines[scheme].get(token);
+  }
+
+  private line(token: string, scheme: Scheme): string {
+    const cookie = `\r\nset-cookie: ${setCookieValue(this.settings, token, scheme)}`;
+    return this.settings.nocache ? `${cookie}\r\ncache-control: private` : cookie;
   }
 
   private index(): void {

@@ -123,6 +123,33 @@ test("a GET pinned to a worker that stopped is retried on another, which it is p
   }
 });
 
+test('with nocache, a response that sets the cookie gets Cache-Control: private beside the worker\'s own; one that does not set it is left alone', async () => {
+  const worker = await startHttpServer((_req, res) => {
+    res.writeHead(200, { 'cache-control': 'public, max-age=600' });
+    res.end('cached?\n');
+  });
+  const upstreams = [{ url: worker.url, id: 'w' }];
+  const proxy = await startProxy({ threads: 1, stickySessions: { nocache: true }, driver: { kind: 'static', upstreams } });
+  const plain = await startProxy({ threads: 1, stickySessions: {}, driver: { kind: 'static', upstreams } });
+  try {
+    const first = await get(proxy.url);
+    const token = pinned(first);
+    assert.ok(token !== undefined, 'no cookie set');
+    // Node joins repeated Cache-Control fields with ", ".
+    assert.equal(first.headers['cache-control'], 'public, max-age=600, private');
+    const again = await get(proxy.url, `${COOKIE}=${token}`);
+    assert.equal(pinned(again), undefined);
+    assert.equal(again.headers['cache-control'], 'public, max-age=600');
+    const off = await get(plain.url);
+    assert.ok(pinned(off) !== undefined);
+    assert.equal(off.headers['cache-control'], 'public, max-age=600', 'Cache-Control added without nocache');
+  } finally {
+    await proxy.stop();
+    await plain.stop();
+    await worker.close();
+  }
+});
+
 test('cookieValue finds the named cookie only as a whole name, first one first, quotes removed', () => {
   assert.equal(cookieValue('wb_worker=abc', 'wb_worker'), 'abc');
   assert.equal(cookieValue('a=1; wb_worker=abc; b=2', 'wb_worker'), 'abc');
@@ -137,7 +164,7 @@ test('cookieValue finds the named cookie only as a whole name, first one first, 
 });
 
 test('setCookieValue: attributes as configured, Secure over HTTPS with secure auto', () => {
-  const settings: StickySettings = { cookie: 'srv', path: '/app', maxAgeS: 0, httpOnly: true, secure: 'auto', sameSite: 'lax' };
+  const settings: StickySettings = { cookie: 'srv', path: '/app', maxAgeS: 0, httpOnly: true, secure: 'auto', sameSite: 'lax', nocache: false };
   assert.equal(setCookieValue(settings, 't', 'http'), 'srv=t; Path=/app; HttpOnly; SameSite=Lax');
   assert.equal(setCookieValue(settings, 't', 'https'), 'srv=t; Path=/app; HttpOnly; SameSite=Lax; Secure');
   assert.equal(setCookieValue({ ...settings, secure: false }, 't', 'https'), 'srv=t; Path=/app; HttpOnly; SameSite=Lax');
@@ -152,7 +179,7 @@ test('stickyToken is 16 hex digits, the same for the same id, and does not show 
 });
 
 test('stickySessions: defaults, and a bad name, path or SameSite=None without Secure is one error naming the field', () => {
-  assert.deepEqual(resolveConfig({ stickySessions: {} }).stickySessions, { cookie: 'wb_worker', path: '/', maxAgeS: 0, httpOnly: true, secure: 'auto', sameSite: 'lax' });
+  assert.deepEqual(resolveConfig({ stickySessions: {} }).stickySessions, { cookie: 'wb_worker', path: '/', maxAgeS: 0, httpOnly: true, secure: 'auto', sameSite: 'lax', nocache: false });
   assert.equal(resolveConfig({}).stickySessions, undefined);
   const refused = (input: object, field: string): void =>
     assert.throws(
