@@ -7,10 +7,15 @@ import type { StickySessions } from './sticky.js';
 /**
  * The fields the ingress itself puts in responses, one object per thread: Strict-Transport-
  * Security (over HTTPS only, RFC 6797 section 7.2), the request id (requestId.inResponse), the
- * sticky-session cookie, and the configured `headers.response` rules (on proxied responses). All
- * but the cookie replace a worker's fields of the same names, as HAProxy's `set-header` and
- * Envoy's response_headers_to_add do; the cookie goes beside the worker's own cookies.
+ * sticky-session cookie, and the fields `headers.response` sets. All but the cookie replace a
+ * worker's fields of the same names, as HAProxy's `set-header` and Envoy's
+ * response_headers_to_add do; the cookie goes beside the worker's own cookies. The ingress's own
+ * answers (4xx, 5xx, 308) get them too, as with HAProxy's `http-after-response`: a security field
+ * such as X-Frame-Options belongs on every response. Not the cookie (no worker answered), nor a
+ * Content-Type the rules set, since the body of those answers is the ingress's plain text.
  */
+const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
+
 export class ResponseFields {
   /** Lowercase names of the worker's fields that ours replace, for each scheme. */
   private readonly replacedHttp: readonly Uint8Array[];
@@ -18,6 +23,9 @@ export class ResponseFields {
   /** The rules' set fields as lines; over HTTPS without a Strict-Transport-Security they set, tls.hsts's being the one. */
   private readonly ruleLinesHttp: string;
   private readonly ruleLinesHttps: string;
+  /** The rules' set fields for the ingress's own answers, likewise by scheme. */
+  private readonly ownRulesHttp: Readonly<Record<string, string>>;
+  private readonly ownRulesHttps: Readonly<Record<string, string>>;
 
   constructor(
     private readonly hsts: Hsts | null,
@@ -31,8 +39,15 @@ export class ResponseFields {
     this.replacedHttp = [...names].map(asciiBytes);
     if (hsts !== null) names.add('strict-transport-security');
     this.replacedHttps = [...names].map(asciiBytes);
+    const httpsRules = hsts === null ? rules : { ...rules, set: rules.set.filter(([name]) => name !== 'strict-transport-security') };
     this.ruleLinesHttp = responseLines(rules);
-    this.ruleLinesHttps = hsts === null ? this.ruleLinesHttp : responseLines({ ...rules, set: rules.set.filter(([name]) => name !== 'strict-transport-security') });
+    this.ruleLinesHttps = responseLines(httpsRules);
+    const ownFields = (r: HeaderRules): Readonly<Record<string, string>> => {
+      const set = r.set.filter(([name]) => name !== 'content-type');
+      return set.length === 0 ? EMPTY : Object.fromEntries(set);
+    };
+    this.ownRulesHttp = ownFields(rules);
+    this.ownRulesHttps = ownFields(httpsRules);
   }
 
   /** The worker's fields a proxied response drops (see forwardedHead). */
@@ -54,12 +69,16 @@ export class ResponseFields {
     return lines;
   }
 
-  /** The extra fields of a response the ingress writes itself (no cookie: no worker answered). */
+  /**
+   * The extra fields of a response the ingress writes itself: the rules' first, so that what the
+   * answer needs (`extra`: Retry-After, Location), HSTS and the request id win.
+   */
   own(scheme: Scheme, requestId: string, extra?: Record<string, string>): Record<string, string> | undefined {
     const withHsts = this.hsts !== null && scheme === 'https';
     const withId = this.requestIdHeader !== null && requestId !== '';
-    if (!withHsts && !withId) return extra;
-    const fields = { ...extra };
+    const rules = scheme === 'https' ? this.ownRulesHttps : this.ownRulesHttp;
+    if (!withHsts && !withId && rules === EMPTY) return extra;
+    const fields = { ...rules, ...extra };
     if (withHsts) fields['strict-transport-security'] = this.hsts!.value;
     if (withId) fields[this.requestIdHeader!] = requestId;
     return fields;

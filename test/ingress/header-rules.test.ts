@@ -68,6 +68,28 @@ test('headers: rules set and remove fields on requests to the worker (WebSocket 
   }
 });
 
+test("headers.response: the ingress's own answers get the fields set too, except a Content-Type", async () => {
+  const worker = await startHttpServer((_req, res) => res.end('ok'));
+  const proxy = await startProxy({
+    threads: 1,
+    limits: { maxHeaderBytes: 4096 },
+    headers: { request: { set: {}, remove: [] }, response: { set: { 'X-Frame-Options': 'DENY', 'Content-Type': 'application/json' }, remove: [] } },
+    driver: { kind: 'static', upstreams: [{ url: worker.url }] },
+  });
+  try {
+    const refused = await get(`${proxy.url}/`, { 'X-Big': 'a'.repeat(5000) });
+    assert.match(refused.body, /request head exceeds 4096 bytes/);
+    assert.deepEqual(values(refused.raw, 'x-frame-options'), ['DENY']);
+    assert.deepEqual(values(refused.raw, 'content-type'), ['text/plain; charset=utf-8']);
+    const proxied = await get(`${proxy.url}/`, {});
+    assert.equal(proxied.body, 'ok');
+    assert.deepEqual(values(proxied.raw, 'content-type'), ['application/json']);
+  } finally {
+    await proxy.stop();
+    await worker.close();
+  }
+});
+
 test('headers: a name the proxy frames or forwards itself, a bad name or a value that could end a line is one error naming the field', () => {
   const refused = (headers: object, field: string): void =>
     assert.throws(() => resolveConfig({ headers }), (err: unknown) => err instanceof ConfigError && err.message.startsWith(`config: ${field}:`), field);

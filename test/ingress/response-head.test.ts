@@ -113,3 +113,11 @@ test("the ingress's own responses: Strict-Transport-Security over HTTPS only, th
   assert.equal(fields.own('http', ''), undefined);
   assert.deepEqual(new ResponseFields(null, null, null).own('https', '', { location: '/x' }), { location: '/x' });
 });
+
+test("the ingress's own responses get the fields headers.response sets; what the answer needs, HSTS and the request id win, and no Content-Type", () => {
+  const rules = headerRules({ set: { 'x-frame-options': 'DENY', 'retry-after': '99', 'strict-transport-security': 'max-age=1', 'content-type': 'application/json' }, remove: [] });
+  const fields = new ResponseFields(hsts({ maxAgeS: 60, includeSubDomains: false, preload: false }), 'x-request-id', null, rules);
+  assert.deepEqual(fields.own('https', 'r1', { 'retry-after': '1' }), { 'x-frame-options': 'DENY', 'retry-after': '1', 'strict-transport-security': 'max-age=60', 'x-request-id': 'r1' });
+  assert.deepEqual(fields.own('http', ''), { 'x-frame-options': 'DENY', 'retry-after': '99', 'strict-transport-security': 'max-age=1' });
+  assert.equal(new ResponseFields(null, null, null, headerRules({ set: { 'content-type': 'text/html' }, remove: [] })).own('http', ''), undefined);
+});
