@@ -351,32 +351,33 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     if (this.aborted || chunk.length === 0) return;
     this.ctx.stats.countBytesOut(this.slot, chunk.length);
     this.bytesOut += chunk.length;
+    if (this.bodyKind !== 'length') {
+      // A view of the read buffer, which is not reused before cork() returns. Gathered, not
+      // joined to `pending` one by one: a read can hold thousands of tiny chunks.
+      this.chunks.push(chunk);
+      return;
+    }
     if (this.pending !== null) {
-      // Still waiting for the client: queue behind what uWS has not taken yet.
+      // Still waiting for the client: queue behind what uWS has not taken yet (one chunk per read).
       this.pending = Buffer.concat([this.pending, chunk]);
       return;
     }
     const res = this.res;
-    if (this.bodyKind === 'length') {
-      if (chunk.length === this.contentLength) {
-        // The whole body in one read, the common case: end() takes it all (buffering what the
-        // socket does not, at most one read) and skips tryEnd's result array and offset call.
-        res.end(chunk);
-        return;
-      }
-      const offset = res.getWriteOffset();
-      if (!res.tryEnd(chunk, this.contentLength)[0]) {
-        // Keep what uWS did not take; the chunk is a view of a reused read buffer.
-        this.pending = Buffer.from(chunk.subarray(res.getWriteOffset() - offset));
-        this.pendingOffset = res.getWriteOffset();
-        this.waitForClient();
-      } else if (this.awaitingWritable) {
-        // A probe's read went out whole: the client is taking data again (as in flushChunks).
-        this.clientWritable();
-      }
-    } else {
-      // A view of the read buffer, which is not reused before cork() returns.
-      this.chunks.push(chunk);
+    if (chunk.length === this.contentLength) {
+      // The whole body in one read, the common case: end() takes it all (buffering what the
+      // socket does not, at most one read) and skips tryEnd's result array and offset call.
+      res.end(chunk);
+      return;
+    }
+    const offset = res.getWriteOffset();
+    if (!res.tryEnd(chunk, this.contentLength)[0]) {
+      // Keep what uWS did not take; the chunk is a view of a reused read buffer.
+      this.pending = Buffer.from(chunk.subarray(res.getWriteOffset() - offset));
+      this.pendingOffset = res.getWriteOffset();
+      this.waitForClient();
+    } else if (this.awaitingWritable) {
+      // A probe's read went out whole: the client is taking data again.
+      this.clientWritable();
     }
   }
 
