@@ -385,28 +385,27 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     const chunks = this.chunks;
     this.chunks = [];
     if (this.finished) return;
-    if (this.awaitingWritable) {
-      // uWS may still hold earlier bytes: new ones wait here (copied, as the chunks are views of
-      // the read buffer) and go out as it takes them.
-      if (chunks.length > 0) {
+    if (chunks.length > 0) {
+      if (this.awaitingWritable) {
+        // uWS may still hold earlier bytes: new ones wait here (copied, as the chunks are views of
+        // the read buffer) and go out as it takes them.
         this.pending = Buffer.concat(this.pending === null ? chunks : [this.pending, ...chunks]);
         return this.writePending(true);
       }
-    } else {
+      // One write per piece of the read, not per chunk: every write in a cork of its own is a
+      // send(), and a read can hold thousands of small chunks (a worker streaming events).
+      const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       const res = this.res;
-      for (let i = 0; i < chunks.length; i++) {
-        const chunk = chunks[i]!;
-        for (let offset = 0; offset < chunk.length; offset += CORK_PIECE_BYTES) {
-          const piece = chunk.subarray(offset, offset + CORK_PIECE_BYTES);
-          let ok = true;
-          res.cork(() => (ok = res.write(piece)));
-          if (!ok) {
-            // uWS keeps what the socket did not take of this piece; the rest waits here.
-            const rest = [chunk.subarray(offset + piece.length), ...chunks.slice(i + 1)].filter((c) => c.length > 0);
-            if (rest.length > 0) this.pending = Buffer.concat(rest);
-            this.waitForClient();
-            return this.endChunkedIfDone();
-          }
+      for (let offset = 0; offset < data.length; offset += CORK_PIECE_BYTES) {
+        const piece = data.subarray(offset, offset + CORK_PIECE_BYTES);
+        let ok = true;
+        res.cork(() => (ok = res.write(piece)));
+        if (!ok) {
+          // uWS keeps what the socket did not take of this piece; the rest waits here (a copy:
+          // `data` may be a view of the read buffer).
+          if (offset + piece.length < data.length) this.pending = Buffer.from(data.subarray(offset + piece.length));
+          this.waitForClient();
+          break;
         }
       }
     }

@@ -172,6 +172,26 @@ test('a 40 KiB response head and a latin1 field value pass intact', async () => 
   }
 });
 
+test('a read holding thousands of small chunks reaches the client whole and in order', async () => {
+  // The ingress writes a read's chunks to the client together, not one send() each.
+  const pieces = Array.from({ length: 5000 }, (_, i) => `${i},`);
+  const chunked = pieces.map((p) => `${p.length.toString(16)}\r\n${p}\r\n`).join('');
+  const upstream = createNetServer((socket) => socket.on('data', () => socket.write(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${chunked}0\r\n\r\n`)));
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const port = (upstream.address() as AddressInfo).port;
+  const p = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: `http://127.0.0.1:${port}` }] } });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const reply = await fetchRaw(`${p.url}/`);
+      assert.equal(reply.status, 200);
+      assert.equal(reply.body.toString(), pieces.join(''));
+    }
+  } finally {
+    await p.stop();
+    await new Promise((resolve) => upstream.close(resolve));
+  }
+});
+
 test('HEAD, 204 and 304 responses carry no body', async () => {
   const upstream = await startHttpServer((req, res) => {
     if (req.url === '/204') res.writeHead(204).end();
