@@ -567,9 +567,9 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
    * reports a socket writable only once a third of its send buffer (up to 4 MiB) is free, so a
    * slow reader may take data for longer than idleMs between two onWritable calls. Each retry
    * lets at most one more upstream read in (a chunked one waits in `pending` until uWS's buffer
-   * has drained; see writePending). A paused socket is not polled for
-   * reading either, so a client that left is not noticed: one that takes nothing for
-   * timeouts.idleMs is cut (see probe()).
+   * has drained; see writePending). A paused socket is not polled for reading either, so a
+   * client that left is not noticed: one that takes nothing for timeouts.idleMs is cut (see
+   * probe()).
    */
   private scheduleProbe(): void {
     if (this.stalledSince === 0) this.stalledSince = Date.now();
