@@ -437,8 +437,9 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     }
     this.pending = held.length > 0 ? held : null;
     if (!ok) {
-      if (!this.awaitingWritable) this.waitForClient();
-      else this.scheduleProbe();
+      // Again each time: a probe may have resumed upstream reads, and a failed write makes
+      // uSockets poll a paused client for reading again.
+      this.waitForClient();
     } else if (this.awaitingWritable) {
       this.clientWritable();
     }

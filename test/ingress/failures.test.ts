@@ -363,3 +363,41 @@ test('a client that reads a chunked echo slowly but steadily while it uploads is
     await echo.close();
   }
 });
+
+test('a chunked response to a client that reads nothing stops being read from the worker', async () => {
+  // One 8 KiB chunk per upstream read: a failed write then falls on a read's last piece, the
+  // probe resumes upstream reads, and each failed write must pause them again. It did not once,
+  // and the held response grew by the worker's whole rate until idleMs.
+  let sent = (): number => 0;
+  let stop = false;
+  const chunk = Buffer.alloc(8 * 1024, 97);
+  const worker = await startHttpServer((_req, res) => {
+    res.writeHead(200);
+    const socket = res.socket!;
+    sent = () => socket.bytesWritten - socket.writableLength;
+    const pump = (): void => {
+      if (stop) return;
+      if (!res.write(chunk)) return void res.once('drain', () => setTimeout(pump, 1));
+      setTimeout(pump, 1);
+    };
+    pump();
+  });
+  const proxy = await startProxy({ threads: 1, timeouts: { idleMs: 60_000 }, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+  const client = connect(proxy.ingressPort, '127.0.0.1');
+  client.on('error', () => undefined);
+  try {
+    client.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
+    client.pause();
+    await new Promise((r) => setTimeout(r, 3000)); // every buffer on the way fills
+    const before = sent();
+    await new Promise((r) => setTimeout(r, 3000));
+    const grew = sent() - before;
+    assert.ok(before > 0, 'the worker sent nothing');
+    assert.ok(grew < 1 << 20, `the ingress went on reading from the worker: ${grew} bytes in 3 s after the buffers filled`);
+  } finally {
+    stop = true;
+    client.destroy();
+    await proxy.stop();
+    await worker.close();
+  }
+});
