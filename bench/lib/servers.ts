@@ -143,14 +143,6 @@ async function startWeighbridge(env: BenchEnv, backendPorts: number[]): Promise<
   return launch(env, 'weighbridge', process.execPath, args, port);
 }
 
-async function startUwsFloor(env: BenchEnv, backendPorts: number[]): Promise<Running> {
-  const port = await freePort();
-  const script = path.join(env.repoRoot, 'dist', 'bench', 'lib', 'uws-floor-server.js');
-  const args = [script, '--port', String(port), '--upstreams', upstreamList(backendPorts), '--threads', String(env.threads)];
-  if (env.tls) args.push('--tls-cert', env.tls.certFile, '--tls-key', env.tls.keyFile);
-  return launch(env, 'uws-floor', process.execPath, args, port);
-}
-
 async function startHaproxy(env: BenchEnv, backendPorts: number[]): Promise<Running> {
   const port = await freePort();
   const confFile = writeConf(env, 'haproxy.cfg', haproxyConf(port, env.threads, backendPorts, env.tls));
@@ -163,12 +155,15 @@ async function startNginxProxy(env: BenchEnv, backendPorts: number[]): Promise<R
   return startNginx(env, 'nginx-proxy', nginxProxyConf(env.dir, port, env.threads, backendPorts, env.nginxKeepalive, env.tls), port);
 }
 
-async function startHttpProxy(env: BenchEnv, backendPorts: number[]): Promise<Running> {
+/**
+ * One of the bench's own Node servers (dist/bench/lib/<script>.js), which take --port,
+ * --upstreams, their thread count under `threadsFlag`, and --tls-cert/--tls-key.
+ */
+async function startBenchServer(env: BenchEnv, name: 'uws-floor' | 'http-proxy', script: string, threadsFlag: string, backendPorts: number[]): Promise<Running> {
   const port = await freePort();
-  const script = path.join(env.repoRoot, 'dist', 'bench', 'lib', 'http-proxy-server.js');
-  const args = [script, '--port', String(port), '--upstreams', upstreamList(backendPorts), '--workers', String(env.threads)];
+  const args = [path.join(env.repoRoot, 'dist', 'bench', 'lib', `${script}.js`), '--port', String(port), '--upstreams', upstreamList(backendPorts), threadsFlag, String(env.threads)];
   if (env.tls) args.push('--tls-cert', env.tls.certFile, '--tls-key', env.tls.keyFile);
-  return launch(env, 'http-proxy', process.execPath, args, port);
+  return launch(env, name, process.execPath, args, port);
 }
 
 /** Starts one target; `direct` starts nothing and points at backend #1. */
@@ -179,12 +174,12 @@ export async function startTarget(name: TargetName, env: BenchEnv, backendPorts:
     case 'weighbridge':
       return startWeighbridge(env, backendPorts);
     case 'uws-floor':
-      return startUwsFloor(env, backendPorts);
+      return startBenchServer(env, 'uws-floor', 'uws-floor-server', '--threads', backendPorts);
     case 'haproxy':
       return startHaproxy(env, backendPorts);
     case 'nginx':
       return startNginxProxy(env, backendPorts);
     case 'http-proxy':
-      return startHttpProxy(env, backendPorts);
+      return startBenchServer(env, 'http-proxy', 'http-proxy-server', '--workers', backendPorts);
   }
 }

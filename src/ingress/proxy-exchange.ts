@@ -394,22 +394,31 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
       }
       // One write per piece of the read, not per chunk: every write in a cork of its own is a
       // send(), and a read can hold thousands of small chunks (a worker streaming events).
-      const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      const res = this.res;
-      for (let offset = 0; offset < data.length; offset += CORK_PIECE_BYTES) {
-        const piece = data.subarray(offset, offset + CORK_PIECE_BYTES);
-        let ok = true;
-        res.cork(() => (ok = res.write(piece)));
-        if (!ok) {
-          // uWS keeps what the socket did not take of this piece; the rest waits here (a copy:
-          // `data` may be a view of the read buffer).
-          if (offset + piece.length < data.length) this.pending = Buffer.from(data.subarray(offset + piece.length));
-          this.waitForClient();
-          break;
-        }
+      const rest = this.writePieces(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+      if (rest !== null) {
+        // The rest waits here, copied: it may be a view of the read buffer.
+        if (rest.length > 0) this.pending = Buffer.from(rest);
+        this.waitForClient();
       }
     }
     this.endChunkedIfDone();
+  }
+
+  /**
+   * Hands data to uWS in pieces that fit its empty cork buffer (see cork()) until a write fails;
+   * returns what it did not hand over (uWS keeps the unsent part of the failed piece), or null
+   * when every write went through.
+   */
+  private writePieces(data: Buffer): Buffer | null {
+    const res = this.res;
+    let ok = true;
+    let offset = 0;
+    while (ok && offset < data.length) {
+      const piece = data.subarray(offset, offset + CORK_PIECE_BYTES);
+      res.cork(() => (ok = res.write(piece)));
+      offset += piece.length;
+    }
+    return ok ? null : data.subarray(offset);
   }
 
   /**
@@ -430,12 +439,9 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
       held = held.subarray(1);
       if (ok) this.clientProgressed();
     }
-    while (ok && held.length > 0) {
-      const piece = held.subarray(0, CORK_PIECE_BYTES);
-      res.cork(() => (ok = res.write(piece)));
-      held = held.subarray(piece.length);
-    }
-    this.pending = held.length > 0 ? held : null;
+    const rest = ok ? this.writePieces(held) : held;
+    ok = rest === null;
+    this.pending = rest !== null && rest.length > 0 ? rest : null;
     if (!ok) {
       // Again each time: a probe may have resumed upstream reads, and a failed write makes
       // uSockets poll a paused client for reading again.
