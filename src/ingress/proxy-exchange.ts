@@ -530,11 +530,20 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
   private onClientWritable(offset: number): boolean {
     if (this.aborted) return true;
     const pending = this.pending;
-    if (pending !== null && this.bodyKind !== 'length') {
+    if (this.bodyKind !== 'length') {
       // A writable event: the client took something.
       this.clientProgressed();
-      this.writePending(false);
-      return this.pending === null;
+      if (pending !== null) {
+        this.writePending(false);
+        return this.pending === null;
+      }
+      // While onWritable is registered, uWS leaves its own buffer to the handler's next write, and
+      // nothing waits to go after it: an uncork drains it (an empty cork writes nothing else).
+      // Without this, the last bytes a client fell behind on waited for the worker's next read:
+      // in a stream of events, for the next event.
+      this.res.cork(() => {});
+      this.clientWritable();
+      return true;
     }
     if (pending !== null) {
       const [ok, done] = this.res.tryEnd(pending.subarray(offset - this.pendingOffset), this.contentLength);

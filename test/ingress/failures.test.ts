@@ -364,6 +364,42 @@ test('a client that reads a chunked echo slowly but steadily while it uploads is
   }
 });
 
+test('the end of a burst a slow client fell behind on reaches it while the worker is silent', async () => {
+  // A stream of events: a burst larger than the socket buffers, then nothing. The last write to a
+  // client that is behind can fail on the last bytes the ingress has; uWS keeps them, and while
+  // onWritable is registered its writable event leaves them for the next write. They waited for
+  // the worker's next event (here none comes) in 5 of 6 runs before the drain on that event.
+  const size = 8_000_000;
+  const worker = await startHttpServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(Buffer.alloc(size, 97));
+  });
+  const proxy = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+  try {
+    for (let round = 0; round < 2; round++) {
+      const received = await new Promise<number>((resolve, reject) => {
+        let got = 0;
+        const req = request(`${proxy.url}/`, (res) => {
+          // A generous bound: reading at the pace below takes about 4 s.
+          const timer = setTimeout(() => (resolve(got), req.destroy()), 30_000);
+          res.on('data', (c: Buffer) => {
+            got += c.length;
+            if (got === size) return (clearTimeout(timer), req.destroy(), resolve(got));
+            res.pause();
+            setTimeout(() => res.resume(), Math.ceil(c.length / 2048)); // 2 KiB a millisecond
+          });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(received, size, `round ${round + 1}: ${size - received} bytes of the burst did not arrive while the worker was silent`);
+    }
+  } finally {
+    await proxy.stop();
+    await worker.close();
+  }
+});
+
 test('a chunked response to a client that reads nothing stops being read from the worker', async () => {
   // One 8 KiB chunk per upstream read: a failed write then falls on a read's last piece, the
   // probe resumes upstream reads, and each failed write must pause them again. It did not once,
