@@ -1,10 +1,14 @@
 import { closeSync, openSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
+import { Outcome, type OutcomeValue } from '../shared/stats-table.js';
 import { LineAppender } from '../util/line-appender.js';
 import type { Scheme } from './request-head.js';
 
 /** How a logged request ended. */
 export type AccessOutcome = 'ok' | 'worker-failed' | 'client-ended' | 'rejected' | 'redirected';
+
+/** The access log's name for how a request or WebSocket that reached a worker ended. */
+export const ACCESS_OUTCOME: Record<OutcomeValue, AccessOutcome> = { [Outcome.ok]: 'ok', [Outcome.workerFailed]: 'worker-failed', [Outcome.clientEnded]: 'client-ended' };
 
 /** One line of the access log, one JSON object per request or WebSocket. */
 export interface AccessRecord {

@@ -8,7 +8,7 @@ import type { UpstreamConnection, UpstreamExchange } from '../upstream/connectio
 import type { UpstreamPool } from '../upstream/pool.js';
 import type { BodyKind, FieldLines } from '../upstream/response-parser.js';
 import { FailureKind, type UpstreamFailure } from '../upstream/upstream-failure.js';
-import type { AccessLog, AccessOutcome } from './access-log.js';
+import { ACCESS_OUTCOME, type AccessLog } from './access-log.js';
 import type { ClientAccess } from './client-access.js';
 import type { ClientRateLimiter } from './rate-limiter.js';
 import type { ClientRequestHead, HeadOptions } from './request-head.js';
@@ -96,8 +96,6 @@ function pick(pool: UpstreamPool, slot: number): Readonly<typeof picked> {
   picked.slot = slot;
   return picked;
 }
-
-const ACCESS_OUTCOME: Record<OutcomeValue, AccessOutcome> = { [Outcome.ok]: 'ok', [Outcome.workerFailed]: 'worker-failed', [Outcome.clientEnded]: 'client-ended' };
 
 const PROBE_MAX_DELAY_MS = 1000;
 /** A chunk-sized write plus its framing fits uWS's empty 16 KiB cork buffer. */

@@ -1,9 +1,9 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket as ClientSocket } from 'uWebSockets.js';
 import { WebSocket as UpstreamSocket, type RawData } from 'ws';
 import { isHopByHop } from '../http/hop-by-hop.js';
-import { Outcome, type StatsTable } from '../shared/stats-table.js';
+import { Outcome, type OutcomeValue, type StatsTable } from '../shared/stats-table.js';
 import { addressText } from './client-address.js';
-import type { AccessOutcome } from './access-log.js';
+import { ACCESS_OUTCOME, type AccessOutcome } from './access-log.js';
 import { ALL_FULL, pickWorker, type ExchangeContext } from './proxy-exchange.js';
 import { requestIdFor, type Scheme } from './request-head.js';
 import { sendError } from './responses.js';
@@ -15,7 +15,11 @@ import { forwarding } from './trusted-proxies.js';
 /**
  * WebSocket pass-through: the upgrade is accepted from the client only once the worker accepted
  * its own upgrade, so a refusing worker's status reaches the client as a normal HTTP response.
- * Messages are relayed frame for frame; a slow reader on either side pauses the other.
+ * Messages are relayed frame for frame; a slow reader on either side pauses the other, as far as
+ * uWS.js 20.30 allows (see the message handler). Close codes pass through; a connection that ended
+ * without a close frame ends the other one too. A worker that answers no ping within idleMs is
+ * ended, as HAProxy's `timeout tunnel` or NGINX's `proxy_read_timeout` end a silent tunnel, but
+ * without cutting a quiet worker that is alive.
  *
  * A WebSocket holds one admission under limits.maxConcurrentRequests from its upgrade request
  * until it closes, as a tunnel holds a connection slot under HAProxy's maxconn: otherwise open
@@ -29,8 +33,13 @@ interface Bridge {
   openedAt: number;
   /** Gives the admission back; runs its body once, whichever way the socket ends. */
   release: () => void;
-  /** Worker messages that arrived before the client side opened. */
-  early: [RawData, boolean][];
+  /** Worker messages that arrived before the client side opened; null from then on. */
+  early: [RawData, boolean][] | null;
+  /** The worker sent something (a message or a pong) since the last liveness check. */
+  heard: boolean;
+  liveness: NodeJS.Timeout | null;
+  /** How the session ended for the worker's counters and the access log, when not as `ok`. */
+  outcome: OutcomeValue;
   /** Message bytes from the client and to it, for the access log. */
   bytesIn: number;
   bytesOut: number;
@@ -46,6 +55,9 @@ interface UserData {
 const SKIPPED_UPGRADE_FIELDS = new Set(['host', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
 /** Above this many buffered bytes on one side, reading from the other side pauses. */
 const HIGH_WATER = 1 << 20;
+/** The status codes of the close frames the ingress sends when it ends a session itself. */
+const TRY_AGAIN_LATER = 1013;
+const BAD_GATEWAY = 1014;
 
 export interface WebSocketOptions {
   connectMs: number;
@@ -53,16 +65,32 @@ export interface WebSocketOptions {
   maxMessageBytes: number;
 }
 
-function closeCode(code: number): number | undefined {
-  // 1005 and 1006 are reported, never sent; ws and uWS both reject them on the wire.
-  return code === 1005 || code === 1006 || code < 1000 || code >= 5000 ? undefined : code;
+/** passedClose()'s answers that are not a code to send. */
+const DROP = -1;
+const NO_CODE = 0;
+
+/**
+ * What the other side gets for the close one side reported: 1006 (the connection ended without a
+ * close frame) and 1015 (TLS failed) drop its connection too; 1005 (a close frame without a code)
+ * and codes that may not be sent give a close frame without a code; others pass as they came.
+ */
+function passedClose(code: number): number {
+  if (code === 1006 || code === 1015) return DROP;
+  return code === 1005 || code < 1000 || code >= 5000 ? NO_CODE : code;
 }
+
+/**
+ * The most a client may have buffered towards it: pausing the worker at HIGH_WATER can be
+ * overshot by the message that crossed it and the rest of the read it came in. Beyond this uWS
+ * would drop messages (send() returns 2), so the bridge never lets it get there (relayDown).
+ */
+const maxBuffered = (options: WebSocketOptions): number => options.maxMessageBytes + 2 * HIGH_WATER;
 
 export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, options: WebSocketOptions, scheme: Scheme): void {
   app.ws<UserData>('/*', {
     maxPayloadLength: options.maxMessageBytes,
     idleTimeout: Math.max(8, Math.round(options.idleMs / 1000)),
-    maxBackpressure: 16 * HIGH_WATER,
+    maxBackpressure: maxBuffered(options),
     upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
       const { stats } = ctx;
       const startedAt = stats.now();
@@ -157,13 +185,16 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
         return refuse(400, `invalid WebSocket upgrade: ${(err as Error).message}`, 'rejected');
       }
       const bridge: Bridge = {
-        upstream, client: null, slot, openedAt: ctx.stats.now(), release, early: [], bytesIn: 0, bytesOut: 0,
+        upstream, client: null, slot, openedAt: ctx.stats.now(), release, early: [], heard: true, liveness: null, outcome: Outcome.ok, bytesIn: 0, bytesOut: 0,
         logEnd: (status, outcome) => logEnd(status, outcome, bridge.bytesIn, bridge.bytesOut),
       };
       upstream.on('message', (data, isBinary) => {
-        if (bridge.client === null) bridge.early.push([data, isBinary]);
-        else relayDown(ctx.stats, bridge, data, isBinary);
+        bridge.heard = true;
+        // Once the client has gone, what the worker still sends is dropped.
+        if (bridge.client !== null) relayDown(ctx.stats, bridge, data, isBinary, options);
+        else bridge.early?.push([data, isBinary]);
       });
+      upstream.on('pong', () => (bridge.heard = true));
       upstream.on('unexpected-response', (_request, response) => {
         response.resume();
         release();
@@ -191,19 +222,24 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
         settled = true;
       });
       upstream.on('close', (code, reason) => {
+        stopLiveness(bridge);
         const clientSocket = bridge.client;
         bridge.client = null;
-        if (clientSocket !== null) {
-          const sendable = closeCode(code);
-          if (sendable === undefined) clientSocket.close();
-          else clientSocket.end(sendable, reason);
-        }
+        if (clientSocket === null) return;
+        const passed = passedClose(code);
+        if (passed === DROP) clientSocket.close();
+        else if (passed === NO_CODE) clientSocket.end();
+        else clientSocket.end(passed, reason);
       });
     },
     open: (ws) => {
       const { bridge } = ws.getUserData();
       bridge.client = ws;
-      for (const [data, isBinary] of bridge.early.splice(0)) relayDown(ctx.stats, bridge, data, isBinary);
+      const early = bridge.early!;
+      bridge.early = null;
+      for (const [data, isBinary] of early) relayDown(ctx.stats, bridge, data, isBinary, options);
+      bridge.liveness = setInterval(() => checkWorker(bridge, options), options.idleMs);
+      bridge.liveness.unref();
     },
     message: (ws, message, isBinary) => {
       const { bridge } = ws.getUserData();
@@ -211,9 +247,12 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       if (upstream.readyState !== UpstreamSocket.OPEN) return;
       ctx.stats.countBytesIn(slot, message.byteLength);
       bridge.bytesIn += message.byteLength;
-      // This uWS build cannot pause a WebSocket's reads, so client-to-worker buffering is bounded
-      // by the worker's socket buffer plus ws's queue; maxPayloadLength caps each message.
       upstream.send(Buffer.from(new Uint8Array(message)), { binary: isBinary });
+      // This uWS build cannot pause a WebSocket's reads, and ws queues without limit: a worker that
+      // falls this far behind ends the session, as nothing else would bound what the ingress holds.
+      if (upstream.bufferedAmount > maxBuffered(options)) {
+        endSession(bridge, Outcome.workerFailed, TRY_AGAIN_LATER, `the worker fell more than ${maxBuffered(options)} bytes behind`);
+      }
     },
     drain: (ws) => {
       const { bridge } = ws.getUserData();
@@ -223,23 +262,55 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       const { bridge } = ws.getUserData();
       const wasOpen = bridge.client !== null;
       bridge.client = null;
+      stopLiveness(bridge);
       bridge.release();
-      ctx.stats.end(bridge.slot, (ctx.stats.now() - bridge.openedAt) * 1000, Outcome.ok);
-      bridge.logEnd(101, 'ok');
+      ctx.stats.end(bridge.slot, (ctx.stats.now() - bridge.openedAt) * 1000, bridge.outcome);
+      bridge.logEnd(101, ACCESS_OUTCOME[bridge.outcome]);
       if (!wasOpen) return;
-      const sendable = closeCode(code);
-      if (sendable === undefined) bridge.upstream.terminate();
-      else bridge.upstream.close(sendable, Buffer.from(new Uint8Array(message)));
+      const { upstream } = bridge;
+      const passed = passedClose(code);
+      if (passed === DROP) return upstream.terminate();
+      // Paused for this client's backlog, the worker's answering close frame would go unread
+      // until ws gives up on it (30 s), holding the connection that long.
+      upstream.resume();
+      if (passed === NO_CODE) upstream.close();
+      else upstream.close(passed, Buffer.from(new Uint8Array(message)));
     },
   });
 }
 
-function relayDown(stats: StatsTable, bridge: Bridge, data: RawData, isBinary: boolean): void {
+/**
+ * Ends a session the ingress gives up on: the client gets a close frame with `code` and `reason`
+ * (uWS runs the close handler, which counts the session as `outcome`), and the worker's
+ * connection is dropped, since a close frame would wait behind what it has not read.
+ */
+function endSession(bridge: Bridge, outcome: OutcomeValue, code: number, reason: string): void {
+  const client = bridge.client;
+  bridge.outcome = outcome;
+  bridge.upstream.terminate();
+  client?.end(code, reason);
+}
+
+/** Each idleMs: a worker that sent nothing since the last check, not even a pong, is hung or gone. */
+function checkWorker(bridge: Bridge, options: WebSocketOptions): void {
+  if (!bridge.heard) return endSession(bridge, Outcome.workerFailed, BAD_GATEWAY, `the worker answered no ping within ${options.idleMs} ms`);
+  bridge.heard = false;
+  bridge.upstream.ping();
+}
+
+function stopLiveness(bridge: Bridge): void {
+  if (bridge.liveness !== null) clearInterval(bridge.liveness);
+  bridge.liveness = null;
+}
+
+function relayDown(stats: StatsTable, bridge: Bridge, data: RawData, isBinary: boolean, options: WebSocketOptions): void {
   const client = bridge.client;
   if (client === null) return;
   const payload = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
   stats.countBytesOut(bridge.slot, payload.byteLength);
   bridge.bytesOut += payload.byteLength;
-  client.send(payload, isBinary);
+  // 2: uWS dropped the message. maxBuffered leaves room for what comes after the pause, so this
+  // is a last resort: a session missing a message must not go on as if it were whole.
+  if (client.send(payload, isBinary) === 2) return endSession(bridge, Outcome.clientEnded, TRY_AGAIN_LATER, `the client fell more than ${maxBuffered(options)} bytes behind`);
   if (client.getBufferedAmount() > HIGH_WATER) bridge.upstream.pause();
 }
