@@ -361,6 +361,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
       return;
     }
     const res = this.res;
+    if (this.bytesOut === this.contentLength) this.letClientGo();
     if (chunk.length === this.contentLength) {
       // The whole body in one read, the common case: end() takes it all (buffering what the
       // socket does not, at most one read) and skips tryEnd's result array and offset call.
@@ -460,6 +461,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
   onUpstreamComplete(): void {
     this.connection = null;
     if (this.aborted) return;
+    this.letClientGo();
     const res = this.res;
     if (this.bodyKind === 'none') {
       // endWithoutBody(length) would leave uWS 20.30 waiting for a body; a HEAD response's
@@ -474,6 +476,18 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     } else {
       this.endAfterChunks = true;
     }
+  }
+
+  /**
+   * The worker answered in full before the request body's end, which it will not read now: a
+   * client paused for its backpressure is read again, the rest of its body dropped (connection is
+   * null), as NGINX discards it. Left paused, it would hang until uWS's idle timeout. Before the
+   * response's last write, as res may not be touched after it.
+   */
+  private letClientGo(): void {
+    if (!this.clientPaused || !this.bodyUnread) return;
+    this.clientPaused = false;
+    this.res.resume();
   }
 
   onUpstreamError(failure: UpstreamFailure): void {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { WebSocket } from 'ws';
 import { freePort } from '../../src/drivers/free-port.js';
@@ -397,6 +397,62 @@ test('the end of a burst a slow client fell behind on reaches it while the worke
   } finally {
     await proxy.stop();
     await worker.close();
+  }
+});
+
+test('a worker answering before it read the upload does not leave the client connection stuck', { timeout: 60_000 }, async () => {
+  // The worker reads no body, so the ingress pauses the client for backpressure; the worker's
+  // 413 then completes the exchange. The client stayed paused (the rest of its body unread, its
+  // connection useless) until uWS's idle timeout closed it about 12 s later.
+  const sockets = new Set<Socket>();
+  const worker = createServer((socket) => {
+    sockets.add(socket);
+    let head = '';
+    const onData = (d: Buffer): void => {
+      head += d.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      socket.off('data', onData);
+      socket.pause();
+      setTimeout(() => socket.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\n\r\nbig!'), 500);
+    };
+    socket.on('data', onData);
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => worker.listen(0, '127.0.0.1', resolve));
+  const { port } = worker.address() as { port: number };
+  const proxy = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: `http://127.0.0.1:${port}` }] } });
+  const client = connect(proxy.ingressPort, '127.0.0.1');
+  client.on('error', () => undefined);
+  try {
+    let received = '';
+    let closed = false;
+    let progress = (): void => undefined;
+    client.on('data', (d: Buffer) => ((received += d.toString('latin1')), progress()));
+    client.once('close', () => ((closed = true), progress()));
+    const answers = (n: number): Promise<boolean> =>
+      new Promise((resolve) => {
+        progress = () => {
+          if (received.split('HTTP/1.1 413').length - 1 >= n) resolve(true);
+          else if (closed) resolve(false);
+        };
+        progress();
+      });
+    const size = 64 << 20;
+    client.write(`POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: ${size}\r\n\r\n`);
+    const block = Buffer.alloc(1 << 20, 97);
+    for (let sent = 0; sent < size && !closed; sent += block.length) {
+      if (!client.write(block)) await new Promise((resolve) => (client.once('drain', resolve), client.once('close', resolve)));
+    }
+    assert.equal(await answers(1), true, 'the 413');
+    // The rest of the body was read and dropped: the connection takes the next request.
+    client.write('GET /next HTTP/1.1\r\nhost: x\r\n\r\n');
+    assert.equal(await answers(2), true, `a second answer on the same connection; got ${JSON.stringify(received.slice(0, 200))}`);
+  } finally {
+    client.destroy();
+    await proxy.stop();
+    // Paused, the worker's sockets would not see the proxy's FIN, and close() would wait for them.
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => worker.close(resolve));
   }
 });
 
