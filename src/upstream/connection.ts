@@ -31,6 +31,8 @@ export interface ConnectionTimeouts {
 /** Where a finished keep-alive connection goes back to. */
 export interface ConnectionOwner {
   release(connection: UpstreamConnection): void;
+  /** A released (idle) connection closed: the keep-alive timeout, or the worker ended it. */
+  forget(connection: UpstreamConnection): void;
 }
 
 /** One read buffer per thread: reads are handled synchronously, one at a time. */
@@ -125,9 +127,14 @@ export class UpstreamConnection implements ResponseHandlers, Expirable, TcpSocke
   }
 
   close(): void {
+    this.closed();
+    this.socket.destroy();
+  }
+
+  private closed(): void {
+    if (this.phase === Phase.idle) this.owner.forget(this);
     this.phase = Phase.closed;
     sweeper.delete(this);
-    this.socket.destroy();
   }
 
   // ResponseHandlers: called by the parser from onData.
@@ -210,8 +217,7 @@ export class UpstreamConnection implements ResponseHandlers, Expirable, TcpSocke
   }
 
   onClose(error: NodeJS.ErrnoException | undefined): void {
-    this.phase = Phase.closed;
-    sweeper.delete(this);
+    this.closed();
     if (this.exchange === null) return;
     const code = error?.code;
     if (!this.connected) {

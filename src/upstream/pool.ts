@@ -35,6 +35,16 @@ export class UpstreamPool implements ConnectionOwner {
     else this.idle.push(connection);
   }
 
+  /**
+   * Takes a closed connection off the idle list. acquire() drops dead ones only as it reaches
+   * them from the top, so under light traffic those a burst left at the bottom stayed listed
+   * (and counted as idle) for good.
+   */
+  forget(connection: UpstreamConnection): void {
+    const at = this.idle.lastIndexOf(connection);
+    if (at >= 0) this.idle.splice(at, 1);
+  }
+
   /** Closes every idle connection (the worker left, or the thread shuts down). */
   close(): void {
     for (const connection of this.idle.splice(0)) connection.close();

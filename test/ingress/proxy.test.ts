@@ -314,3 +314,27 @@ test('the admin API lists workers with their counters and latency quantiles', as
   const missing = await fetchRaw(`${proxy.adminUrl}/api/nope`);
   assert.equal(missing.status, 404);
 });
+
+test('idle upstream connections that time out leave the pool, not only those a burst reaches again', async () => {
+  let open = 0;
+  const worker = await startHttpServer((_req, res) => setTimeout(() => res.end('ok'), 100));
+  worker.server.on('connection', (socket) => (open++, socket.on('close', () => open--)));
+  const proxy = await startProxy({ threads: 1, timeouts: { keepAliveMs: 1000 }, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+  const idle = async (): Promise<number> => JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/threads`)).body.toString())[0].idleUpstreamConnections;
+  try {
+    await Promise.all(Array.from({ length: 50 }, () => fetchRaw(`${proxy.url}/`, { agent: false })));
+    assert.ok((await idle()) >= 40, 'the burst left its connections idle in the pool');
+    // One request at a time for 2.5 s: the newest connection is reused, the rest time out.
+    const until = Date.now() + 2500;
+    while (Date.now() < until) {
+      await fetchRaw(`${proxy.url}/`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(open <= 2, `the worker has ${open} connections open`);
+    // They were counted (and kept) as idle until a burst popped them: 50 here before the fix.
+    assert.ok((await idle()) <= 2, `idle upstream connections: ${await idle()}`);
+  } finally {
+    await proxy.stop();
+    await worker.close();
+  }
+});
