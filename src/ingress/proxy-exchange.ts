@@ -152,6 +152,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
   /** The worker the last look before queueing avoids (a retry's failed one), else -1. */
   private avoidSlot = -1;
   deadline = 0;
+  ticket = 0;
   /** Request body that arrived while queued (null until some did), and whether its end did. */
   private early: Buffer[] | null = null;
   private earlyEnd = false;
@@ -171,9 +172,9 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
    * had (answered 503).
    */
   dispatch(avoidSlot = -1): boolean {
-    const queue = this.ctx.queue;
-    // Behind requests this thread already queued, first in, first out.
-    const behind = queue.length > 0;
+    const { queue, stats, limits } = this.ctx;
+    // Behind requests waiting on any thread: first come, first served.
+    const behind = limits.maxRequestsPerWorker > 0 && (queue.length > 0 || stats.queuedTotal > 0);
     const sent = behind ? ALL_FULL : this.send(avoidSlot);
     if (sent !== ALL_FULL) return sent;
     this.waited = true;
@@ -181,7 +182,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     // failure just freed; a retry that waited takes any worker, as waiting for one other than
     // the failed one would hold up every request queued behind it.
     this.avoidSlot = avoidSlot;
-    if (queue.add(this, Date.now() + this.ctx.timeouts.queueMs, !behind)) this.queued = true;
+    if (queue.add(this, Date.now() + this.ctx.timeouts.queueMs)) this.queued = true;
     this.avoidSlot = -1;
     return !this.finished;
   }

@@ -62,7 +62,9 @@ const G_QUEUE_TIMEOUTS = 6;
 const G_FREED = 7;
 /** Requests and WebSocket upgrades the access lists refused (403). */
 const G_FORBIDDEN = 8;
-const G_INTS = 9;
+/** The last ticket given to a request that waits for room (see takeTicket). */
+const G_TICKETS = 9;
+const G_INTS = 10;
 
 /**
  * Lanes: one per ingress thread, holding what that thread has in flight (its admissions, then
@@ -74,7 +76,9 @@ const G_INTS = 9;
 const L_ADMITTED = 0;
 /** Of those, the requests waiting in the thread's queue. */
 const L_QUEUED = 1;
-const L_SLOTS = 2;
+/** The ticket of the thread's oldest waiting request, 0 when none waits; read by every thread. */
+const L_HEAD = 2;
+const L_SLOTS = 3;
 /** Ints per lane for `capacity` slots, a whole number of 64-byte cache lines apart. */
 const laneInts = (capacity: number): number => Math.ceil((L_SLOTS + capacity) / 16) * 16;
 
@@ -104,6 +108,9 @@ export class StatsTable {
   private readonly slots: Int32Array;
   /** This view's lane: what its thread has in flight. */
   private readonly lane: Int32Array;
+  /** Every lane, laneInts(capacity) apart, for the other threads' queue heads. */
+  private readonly lanes: Int32Array;
+  private readonly laneStride: number;
 
   static byteLength(capacity: number, lanes: number): number {
     return (G_INTS + capacity * SLOT_INTS + lanes * laneInts(capacity)) * 4;
@@ -135,6 +142,8 @@ export class StatsTable {
     this.slots = new Int32Array(buffer, G_INTS * 4, capacity * SLOT_INTS);
     // The host's own view opens lane 0 too; it never admits or begins requests.
     this.lane = this.laneView(laneIndex);
+    this.laneStride = laneInts(capacity);
+    this.lanes = new Int32Array(buffer, (G_INTS + capacity * SLOT_INTS) * 4, Atomics.load(this.global, G_LANES) * this.laneStride);
     const epoch = Atomics.load(this.global, G_EPOCH_HI) * 2 ** 31 + Atomics.load(this.global, G_EPOCH_LO);
     // Read once: the timeOrigin getter checks its receiver and calls into C++ on every read.
     this.clockOffset = performance.timeOrigin - epoch;
@@ -225,6 +234,35 @@ export class StatsTable {
 
   get queuedTotal(): number {
     return Atomics.load(this.global, G_QUEUED);
+  }
+
+  /** Some other thread has requests waiting for room. */
+  get othersWaiting(): boolean {
+    return Atomics.load(this.global, G_QUEUED) > this.lane[L_QUEUED]!;
+  }
+
+  /**
+   * A waiting request's place in the one line over every thread: tickets rise by one per request
+   * and wrap (compared by difference, so 2^31 may be out at once); never 0, which marks no head.
+   */
+  takeTicket(): number {
+    const ticket = (Atomics.add(this.global, G_TICKETS, 1) + 1) | 0;
+    return ticket !== 0 ? ticket : this.takeTicket();
+  }
+
+  /** Shows the other threads this thread's oldest waiting request (0: none waits). */
+  setQueueHead(ticket: number): void {
+    Atomics.store(this.lane, L_HEAD, ticket);
+  }
+
+  /** No thread has a request waiting that took its ticket before this one. */
+  isFirstInLine(ticket: number): boolean {
+    const lanes = this.lanes;
+    for (let at = L_HEAD; at < lanes.length; at += this.laneStride) {
+      const head = Atomics.load(lanes, at);
+      if (head !== 0 && ((head - ticket) | 0) < 0) return false;
+    }
+    return true;
   }
 
   countQueueTimeout(): void {
@@ -330,8 +368,7 @@ export class StatsTable {
   private roomFreed(): void {
     const queued = Atomics.load(this.global, G_QUEUED);
     if (queued === 0) return;
-    // With other threads waiting too, every thread is woken the same way, so the place does not
-    // always go to this thread's queue, which would be first every time.
+    // With other threads waiting too, every thread is woken, and the first in line takes it.
     if (queued > this.lane[L_QUEUED]!) this.announceRoom();
     else this.onLocalRoom?.();
   }

@@ -70,6 +70,35 @@ test('no worker gets more than maxRequestsPerWorker at once over both threads; t
   }
 });
 
+test('requests waiting for a full worker are served in the order they came, whichever thread took them', async () => {
+  const order: number[] = [];
+  const worker = await startHttpServer((req, res) => {
+    order.push(Number(new URL(req.url ?? '/', 'http://x').searchParams.get('n')));
+    setTimeout(() => res.end('ok\n'), 25);
+  });
+  const proxy = await startProxy({ threads: 2, limits: { maxRequestsPerWorker: 1 }, timeouts: { queueMs: 20_000 }, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+  try {
+    // A connection each, 8 ms apart, so the kernel spreads them over both threads while the
+    // worker takes one every 25 ms. Each thread used to serve its own first: whichever thread
+    // woke first took the place, and 32 to 64 pairs of these 30 were served out of order.
+    const replies: Promise<unknown>[] = [];
+    for (let n = 0; n < 30; n++) {
+      replies.push(fetchRaw(`${proxy.url}/?n=${n}`, { agent: false }));
+      await new Promise((r) => setTimeout(r, 8));
+    }
+    await Promise.all(replies);
+    assert.deepEqual(order, Array.from({ length: 30 }, (_, n) => n));
+    const threads = JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/threads`)).body.toString()) as { requests: number }[];
+    assert.ok(
+      threads.every((t) => t.requests > 0),
+      `both threads took requests: ${threads.map((t) => t.requests).join(', ')}`,
+    );
+  } finally {
+    await proxy.stop();
+    await worker.close();
+  }
+});
+
 test('a full worker that holds nearly all the weight does not hide the one with room', async () => {
   const [heavy, light] = await Promise.all([countingWorker(), countingWorker()]);
   const proxy = await startProxy({

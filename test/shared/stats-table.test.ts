@@ -273,3 +273,39 @@ test("another thread's request leaving a worker wakes this thread's wait for roo
   await writer.terminate();
   table.queue(-1);
 });
+
+test('queue tickets: one line over every lane, oldest first across the wrap, and a reclaimed lane leaves it', () => {
+  const table = StatsTable.create(1, 3);
+  const lanes = [0, 1, 2].map((i) => new StatsTable(table.buffer, 1, i));
+  const [a, b, c] = lanes as [StatsTable, StatsTable, StatsTable];
+  const t1 = a.takeTicket();
+  const t2 = b.takeTicket();
+  const t3 = c.takeTicket();
+  assert.deepEqual([t2 - t1, t3 - t2], [1, 1]);
+  // Nothing shown yet: every ticket is first in line.
+  assert.ok(lanes.every((l, i) => l.isFirstInLine([t1, t2, t3][i]!)));
+  b.setQueueHead(t2);
+  c.setQueueHead(t3);
+  assert.equal(c.isFirstInLine(t3), false, "b's head is older");
+  assert.equal(b.isFirstInLine(t2), true);
+  assert.equal(a.isFirstInLine(t1), true, 'an older ticket than any head');
+  b.setQueueHead(0);
+  assert.equal(c.isFirstInLine(t3), true, 'b has none waiting');
+  // Across the wrap of the 32-bit counter, order is by difference, and 0 is never a ticket.
+  const global = new Int32Array(table.buffer, 0, 10);
+  const TICKETS = 9; // the table's ticket counter (G_TICKETS)
+  Atomics.store(global, TICKETS, 2 ** 31 - 2);
+  const beforeWrap = a.takeTicket();
+  const afterWrap = [b.takeTicket(), b.takeTicket(), b.takeTicket()];
+  assert.equal(beforeWrap, 2 ** 31 - 1);
+  assert.deepEqual(afterWrap, [-(2 ** 31), -(2 ** 31) + 1, -(2 ** 31) + 2]);
+  Atomics.store(global, TICKETS, -1);
+  assert.equal(a.takeTicket(), 1, 'skips 0');
+  a.setQueueHead(beforeWrap);
+  c.setQueueHead(afterWrap[0]!);
+  assert.equal(c.isFirstInLine(afterWrap[0]!), false);
+  assert.equal(a.isFirstInLine(beforeWrap), true);
+  // A dead thread's lane, reclaimed, no longer holds the others back.
+  table.reclaimLane(0);
+  assert.equal(c.isFirstInLine(afterWrap[0]!), true);
+});
