@@ -20,6 +20,8 @@ export class ResponseFields {
   /** Lowercase names of the worker's fields that ours replace, for each scheme. */
   private readonly replacedHttp: readonly Uint8Array[];
   private readonly replacedHttps: readonly Uint8Array[];
+  private readonly replacedNamesHttp: ReadonlySet<string>;
+  private readonly replacedNamesHttps: ReadonlySet<string>;
   /** The rules' set fields as lines; over HTTPS without a Strict-Transport-Security they set, tls.hsts's being the one. */
   private readonly ruleLinesHttp: string;
   private readonly ruleLinesHttps: string;
@@ -36,8 +38,10 @@ export class ResponseFields {
   ) {
     const names = new Set(rules.dropped);
     if (requestIdHeader !== null) names.add(requestIdHeader);
+    this.replacedNamesHttp = new Set(names);
     this.replacedHttp = [...names].map(asciiBytes);
     if (hsts !== null) names.add('strict-transport-security');
+    this.replacedNamesHttps = names;
     this.replacedHttps = [...names].map(asciiBytes);
     const httpsRules = hsts === null ? rules : { ...rules, set: rules.set.filter(([name]) => name !== 'strict-transport-security') };
     this.ruleLinesHttp = responseLines(rules);
@@ -53,6 +57,11 @@ export class ResponseFields {
   /** The worker's fields a proxied response drops (see forwardedHead). */
   replaced(scheme: Scheme): readonly Uint8Array[] {
     return scheme === 'https' ? this.replacedHttps : this.replacedHttp;
+  }
+
+  /** Whether a worker's field (lowercase name) is one a proxied response drops for ours, as replaced() by name. */
+  replaces(scheme: Scheme, name: string): boolean {
+    return (scheme === 'https' ? this.replacedNamesHttps : this.replacedNamesHttp).has(name);
   }
 
   /**

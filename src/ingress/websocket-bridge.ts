@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket as ClientSocket } from 'uWebSockets.js';
 import { WebSocket as UpstreamSocket, type RawData } from 'ws';
 import { isHopByHop } from '../http/hop-by-hop.js';
@@ -14,7 +15,8 @@ import { forwarding } from './trusted-proxies.js';
 
 /**
  * WebSocket pass-through: the upgrade is accepted from the client only once the worker accepted
- * its own upgrade, so a refusing worker's status reaches the client as a normal HTTP response.
+ * its own upgrade, so a refusing worker's answer (a 401, a 404) reaches the client as an HTTP
+ * response (relayRefusal).
  * Messages are relayed frame for frame; a slow reader on either side pauses the other, as far as
  * uWS.js 20.30 allows (see the message handler). Close codes pass through; a connection that ended
  * without a close frame ends the other one too. A worker that answers no ping within idleMs is
@@ -166,8 +168,8 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       // The socket holds its place on the worker (taken by the pick) from here until it closes;
       // an upgrade that fails first gives it back, counted as neither success nor failure.
       let placed = true;
-      const unplace = (): void => {
-        if (placed) stats.end(slot, 0, Outcome.clientEnded);
+      const unplace = (outcome: OutcomeValue = Outcome.clientEnded, latencyUs = 0): void => {
+        if (placed) stats.end(slot, latencyUs, outcome);
         placed = false;
       };
       let upstream: UpstreamSocket;
@@ -196,12 +198,18 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       });
       upstream.on('pong', () => (bridge.heard = true));
       upstream.on('unexpected-response', (_request, response) => {
-        response.resume();
         release();
-        unplace();
-        if (!settled) refuse(502, `worker refused the WebSocket upgrade with status ${response.statusCode}`, 'worker-failed');
-        settled = true;
-        upstream.terminate();
+        const status = response.statusCode ?? 502;
+        unplace(status < 500 ? Outcome.ok : Outcome.workerFailed, (stats.now() - startedAt) * 1000);
+        readRefusal(response, options.idleMs, (body) => {
+          const answer = !settled;
+          settled = true;
+          upstream.terminate();
+          if (!answer) return;
+          if (body === null) return refuse(502, `worker refused the WebSocket upgrade with status ${status}, and its body did not come whole within ${MAX_REFUSAL_BODY} bytes and timeouts.idleMs`, 'worker-failed');
+          relayRefusal(res, response, body, ctx, scheme, requestId);
+          logEnd(status, status < 500 ? 'ok' : 'worker-failed', 0, body.length);
+        });
       });
       upstream.once('open', () => {
         if (settled) {
@@ -278,6 +286,58 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
     },
   });
 }
+
+/** The largest body of a worker's refusal the client gets as it was sent; beyond it, a 502. */
+const MAX_REFUSAL_BODY = 64 * 1024;
+
+/**
+ * Reads a refusal's body whole, or gives null once it is over MAX_REFUSAL_BODY, breaks off, or
+ * stays idle for idleMs.
+ */
+function readRefusal(response: IncomingMessage, idleMs: number, done: (body: Buffer | null) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let finished = false;
+  const finish = (body: Buffer | null): void => {
+    if (finished) return;
+    finished = true;
+    done(body);
+    if (body === null) response.destroy();
+  };
+  response.setTimeout(idleMs, () => finish(null));
+  response.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > MAX_REFUSAL_BODY) finish(null);
+    else chunks.push(chunk);
+  });
+  response.once('end', () => finish(Buffer.concat(chunks)));
+  // After 'end' this changes nothing; before it, the body broke off.
+  response.once('close', () => finish(null));
+}
+
+/**
+ * The worker's answer to an upgrade it refused, to the client as the worker sent it: status,
+ * end-to-end fields (hop-by-hop ones and framing dropped, as for any response) and body, with the
+ * ingress's own fields (HSTS, the request id, the rules' set fields) as on its own answers. The
+ * connection closes after it: the client asked for a WebSocket, not for keep-alive.
+ */
+function relayRefusal(res: HttpResponse, response: IncomingMessage, body: Buffer, ctx: ExchangeContext, scheme: Scheme, requestId: string): void {
+  const own = ctx.responseFields.own(scheme, requestId) ?? {};
+  const fields = response.rawHeaders;
+  res.cork(() => {
+    res.writeStatus(`${response.statusCode} ${response.statusMessage ?? ''}`.trimEnd());
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const name = fields[i]!.toLowerCase();
+      if (isHopByHop(name) || REFRAMED.has(name) || Object.hasOwn(own, name) || ctx.responseFields.replaces(scheme, name)) continue;
+      res.writeHeader(fields[i]!, fields[i + 1]!);
+    }
+    for (const [name, value] of Object.entries(own)) res.writeHeader(name, value);
+    res.end(body, true);
+  });
+}
+
+/** Fields uWS writes itself (framing, Date), so a relayed response drops the worker's. */
+const REFRAMED = new Set(['content-length', 'transfer-encoding', 'date']);
 
 /**
  * Ends a session the ingress gives up on: the client gets a close frame with `code` and `reason`

@@ -282,16 +282,34 @@ test('WebSocket messages echo through the proxy, text and binary', async () => {
   assert.equal(await closed, 4001);
 });
 
-test('a worker refusing a WebSocket upgrade gives the client a 502, not a hang', async () => {
-  const upstream = await startHttpServer((_req, res) => res.writeHead(404).end('no sockets here'));
+test("a worker refusing a WebSocket upgrade gives the client its answer; one with a body over 64 KiB a 502", async () => {
+  const upstream = await startHttpServer((req, res) => {
+    if (req.url === '/big') return void res.writeHead(403).end(Buffer.alloc(65 * 1024, 97));
+    res.writeHead(401, 'Who Are You', { 'www-authenticate': 'Bearer realm="ws"', connection: 'close', 'x-why': 'no token' }).end('no sockets here');
+  });
   const p = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: upstream.url }] } });
   try {
-    const ws = new WebSocket(`ws://127.0.0.1:${p.ingressPort}/`);
-    const status = await new Promise<number>((resolve) => {
-      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-      ws.once('error', () => resolve(-1));
-    });
-    assert.equal(status, 502);
+    const refusal = (path: string) =>
+      new Promise<{ status: number; reason: string; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${p.ingressPort}${path}`);
+        ws.once('unexpected-response', (_req, res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, reason: res.statusMessage ?? '', headers: res.headers, body }));
+        });
+        ws.once('error', reject);
+      });
+    // A 401 read as a 502 looked like an outage to the client and its monitoring.
+    const refused = await refusal('/');
+    assert.equal(refused.status, 401);
+    assert.equal(refused.reason, 'Who Are You');
+    assert.equal(refused.headers['www-authenticate'], 'Bearer realm="ws"');
+    assert.equal(refused.headers['x-why'], 'no token');
+    assert.equal(refused.headers.connection, 'close');
+    assert.equal(refused.body, 'no sockets here');
+    const big = await refusal('/big');
+    assert.equal(big.status, 502);
+    assert.match(big.body, /refused the WebSocket upgrade with status 403, and its body did not come whole within 65536 bytes/);
   } finally {
     await p.stop();
     await upstream.close();
