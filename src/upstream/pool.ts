@@ -7,6 +7,8 @@ import { UpstreamConnection, type ConnectionOwner, type ConnectionTimeouts } fro
  */
 export class UpstreamPool implements ConnectionOwner {
   private readonly idle: UpstreamConnection[] = [];
+  /** Closed: the worker left its slot. Connections still busy then are closed when they finish. */
+  private closed = false;
 
   constructor(
     /** The worker's id, for the access log. */
@@ -31,7 +33,7 @@ export class UpstreamPool implements ConnectionOwner {
   }
 
   release(connection: UpstreamConnection): void {
-    if (this.idle.length >= this.maxIdle) connection.close();
+    if (this.closed || this.idle.length >= this.maxIdle) connection.close();
     else this.idle.push(connection);
   }
 
@@ -47,6 +49,7 @@ export class UpstreamPool implements ConnectionOwner {
 
   /** Closes every idle connection (the worker left, or the thread shuts down). */
   close(): void {
+    this.closed = true;
     for (const connection of this.idle.splice(0)) connection.close();
   }
 }
