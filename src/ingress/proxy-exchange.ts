@@ -184,6 +184,9 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     this.avoidSlot = avoidSlot;
     if (queue.add(this, Date.now() + this.ctx.timeouts.queueMs)) this.queued = true;
     this.avoidSlot = -1;
+    // The failed worker's place, freed before this request was counted as waiting, woke nobody:
+    // the queue looks again at once, now for any worker.
+    if (this.queued && avoidSlot >= 0) queue.wake();
     return !this.finished;
   }
 

@@ -39,6 +39,8 @@ interface Bridge {
   early: [RawData, boolean][] | null;
   /** The worker sent something (a message or a pong) since the last liveness check. */
   heard: boolean;
+  /** What the client sent that the worker had not taken yet, at the last liveness check. */
+  backlog: number;
   liveness: NodeJS.Timeout | null;
   /** How the session ended for the worker's counters and the access log, when not as `ok`. */
   outcome: OutcomeValue;
@@ -187,7 +189,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
         return refuse(400, `invalid WebSocket upgrade: ${(err as Error).message}`, 'rejected');
       }
       const bridge: Bridge = {
-        upstream, client: null, slot, openedAt: ctx.stats.now(), release, early: [], heard: true, liveness: null, outcome: Outcome.ok, bytesIn: 0, bytesOut: 0,
+        upstream, client: null, slot, openedAt: ctx.stats.now(), release, early: [], heard: true, backlog: 0, liveness: null, outcome: Outcome.ok, bytesIn: 0, bytesOut: 0,
         logEnd: (status, outcome) => logEnd(status, outcome, bridge.bytesIn, bridge.bytesOut),
       };
       upstream.on('message', (data, isBinary) => {
@@ -246,6 +248,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       const early = bridge.early!;
       bridge.early = null;
       for (const [data, isBinary] of early) relayDown(ctx.stats, bridge, data, isBinary, options);
+      if (bridge.client === null) return; // relaying ended the session
       bridge.liveness = setInterval(() => checkWorker(bridge, options), options.idleMs);
       bridge.liveness.unref();
     },
@@ -351,8 +354,16 @@ function endSession(bridge: Bridge, outcome: OutcomeValue, code: number, reason:
   client?.end(code, reason);
 }
 
-/** Each idleMs: a worker that sent nothing since the last check, not even a pong, is hung or gone. */
+/**
+ * Each idleMs: a worker that sent nothing since the last check, not even a pong, is hung or gone.
+ * Not while it is paused for a client that is behind (its pong waits unread; the client's own
+ * idle timeout bounds that), nor while it takes what the client sent (the ping waits behind it).
+ */
 function checkWorker(bridge: Bridge, options: WebSocketOptions): void {
+  const { upstream } = bridge;
+  const backlog = upstream.bufferedAmount;
+  if (upstream.isPaused || backlog < bridge.backlog) bridge.heard = true;
+  bridge.backlog = backlog;
   if (!bridge.heard) return endSession(bridge, Outcome.workerFailed, BAD_GATEWAY, `the worker answered no ping within ${options.idleMs} ms`);
   bridge.heard = false;
   bridge.upstream.ping();

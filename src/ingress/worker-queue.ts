@@ -65,7 +65,8 @@ export class WorkerQueue {
   remove(request: QueuedRequest): boolean {
     if (!this.waiting.delete(request)) return false;
     this.leave(request);
-    // It may have been first in line, keeping requests on other threads from a free place.
+    // It may have been first in line, keeping requests here or on other threads from a free place.
+    if (this.waiting.size > 0) this.wake();
     if (this.stats.othersWaiting) this.stats.announceRoom();
     return true;
   }
@@ -88,11 +89,11 @@ export class WorkerQueue {
   };
 
   /**
-   * A request of this thread left a worker: the queue drains once the current callback returns
-   * (a microtask, which uWS.js and Node both run after their callbacks), out of any uWS cork and
-   * before this loop iteration's upstream writes go out.
+   * A request of this thread left a worker, or the queue should look again: it drains once the
+   * current callback returns (a microtask, which uWS.js and Node both run after their callbacks),
+   * out of any uWS cork and before this loop iteration's upstream writes go out.
    */
-  private readonly wake = (): void => {
+  readonly wake = (): void => {
     if (this.drainSoon) return;
     this.drainSoon = true;
     queueMicrotask(() => {

@@ -157,6 +157,34 @@ test('a worker that answers no ping within idleMs ends the session with 1014', {
   }
 });
 
+test('a client that reads slowly for longer than idleMs does not get its live worker cut as hung', { timeout: 30_000 }, async () => {
+  // Paused for the client's backlog, the bridge did not read the worker's pong, and the liveness
+  // check ended the session with 1014, counting a failure against a healthy worker.
+  const size = 8 << 20;
+  const b = await bridge(
+    (ws) => {
+      for (let i = 0; i < 32; i++) ws.send(Buffer.alloc(size / 32, 1));
+    },
+    { idleMs: 1000 },
+  );
+  try {
+    const ws = await b.connect();
+    let got = 0;
+    let closed: number | null = null;
+    ws.on('message', (m: Buffer) => (got += m.length));
+    ws.on('close', (code) => (closed = code));
+    ws.pause();
+    await new Promise((r) => setTimeout(r, 3500));
+    ws.resume();
+    await eventually('the whole message', async () => (got === size || closed !== null ? true : undefined));
+    assert.equal(closed, null);
+    assert.equal(got, size);
+    ws.close();
+  } finally {
+    await b.stop();
+  }
+});
+
 test('a quiet worker that answers pings keeps its session past idleMs', async () => {
   const b = await bridge((ws) => ws.on('message', (m) => ws.send(m)), { idleMs: 1000 });
   try {

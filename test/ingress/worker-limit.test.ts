@@ -99,6 +99,38 @@ test('requests waiting for a full worker are served in the order they came, whic
   }
 });
 
+test('a retry that has to wait takes the place its failed worker freed', async () => {
+  // Two one-at-a-time workers: /slow holds one; /drop then goes to the other, which resets the
+  // connection (a stale keep-alive: safe to retry). The retry's last look avoids that worker and
+  // finds the first full, so it queues; the place the failure freed had woken nobody, as no request
+  // was waiting yet, and the retry waited for its queue timeout (a 503) with a worker idle.
+  let dropped = false;
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.url === '/slow') return void setTimeout(() => res.end('slow\n'), 20_000);
+    if (req.url === '/drop' && !dropped) {
+      dropped = true;
+      return void req.socket.destroy();
+    }
+    res.end('ok\n');
+  };
+  const workers = await Promise.all([startHttpServer(handler), startHttpServer(handler)]);
+  const proxy = await startProxy({ threads: 1, limits: { maxRequestsPerWorker: 1 }, timeouts: { queueMs: 10_000 }, driver: { kind: 'static', upstreams: workers.map((w) => ({ url: w.url })) } });
+  const slow = request(`${proxy.url}/slow`, { agent: false });
+  slow.on('error', () => undefined);
+  try {
+    slow.end();
+    await eventually('the slow request to hold its worker', async () => ((await status(proxy.adminUrl)).requests.inflight === 1 ? true : undefined));
+    const reply = await fetchRaw(`${proxy.url}/drop`, { agent: false });
+    assert.ok(dropped, 'the first attempt was reset');
+    assert.equal(reply.status, 200, reply.body.toString());
+    assert.equal(reply.body.toString(), 'ok\n');
+  } finally {
+    slow.destroy();
+    await proxy.stop();
+    await Promise.all(workers.map((w) => w.close()));
+  }
+});
+
 test('a full worker that holds nearly all the weight does not hide the one with room', async () => {
   const [heavy, light] = await Promise.all([countingWorker(), countingWorker()]);
   const proxy = await startProxy({
