@@ -25,6 +25,8 @@ export interface ClientRequestHead {
   /** Declared Content-Length, -1 when absent, -2 when malformed. */
   contentLength: number;
   chunked: boolean;
+  /** Why the head is refused with 400 (framing or Host the worker could read otherwise); '' when it is not. */
+  invalid: string;
   /** The sticky-session cookie's value ('' when absent, or sticky sessions are off). */
   stickyToken: string;
   /** The request's id as the worker gets it ('' when request ids are off). */
@@ -97,7 +99,22 @@ export function readRequestHead(req: HttpRequest, res: HttpResponse, scheme: Sch
   if (f.chunked) head += 'transfer-encoding: chunked\r\n';
   else if (f.contentLength >= 0) head += `content-length: ${f.contentLength}\r\n`;
   head += '\r\n';
-  return { method, target, client: fwd.client, scheme, upstreamHead: head, headerBytes: method.length + target.length + 11 + f.bytes, contentLength: f.contentLength, chunked: f.chunked, stickyToken: f.stickyToken, requestId };
+  return { method, target, client: fwd.client, scheme, upstreamHead: head, headerBytes: method.length + target.length + 11 + f.bytes, contentLength: f.contentLength, chunked: f.chunked, invalid: invalidHead(), stickyToken: f.stickyToken, requestId };
+}
+
+const CHUNKED_ONLY = /^[ \t]*chunked[ \t]*$/i;
+
+/**
+ * RFC 9112: a request whose last transfer coding is not chunked has no length the ingress can
+ * frame (section 6.3), and one with more than one Host field has no single target host
+ * (section 3.2); both get 400. uWS reads any Transfer-Encoding as chunked, and the ingress
+ * re-frames the body as plain chunked, so any other coding (gzip, say) would reach the worker
+ * unannounced: only chunked alone passes, as HAProxy allows.
+ */
+function invalidHead(): string {
+  if (f.transferEncoding !== '' && !CHUNKED_ONLY.test(f.transferEncoding)) return `unsupported Transfer-Encoding "${f.transferEncoding}" (only chunked)`;
+  if (f.hosts > 1) return 'more than one Host field';
+  return '';
 }
 
 interface RequestFields {
@@ -112,6 +129,10 @@ interface RequestFields {
   forwardedProto: string;
   forwardedHost: string;
   host: string;
+  /** Host fields seen. */
+  hosts: number;
+  /** Every Transfer-Encoding field's value, joined. */
+  transferEncoding: string;
   connection: string;
   /** Fields the client's Connection field named, dropped on the second pass. */
   named: Set<string> | undefined;
@@ -125,7 +146,7 @@ interface RequestFields {
 
 // forEach is synchronous, so one scratch record and one callback serve every request: no
 // closure or object is allocated per request for them.
-const f: RequestFields = { fields: '', bytes: 0, contentLength: -1, chunked: false, forwardedFor: '', forwardedProto: '', forwardedHost: '', host: '', connection: '', named: undefined, options: PLAIN_HEAD, stickyToken: '', requestId: '' };
+const f: RequestFields = { fields: '', bytes: 0, contentLength: -1, chunked: false, forwardedFor: '', forwardedProto: '', forwardedHost: '', host: '', hosts: 0, transferEncoding: '', connection: '', named: undefined, options: PLAIN_HEAD, stickyToken: '', requestId: '' };
 
 function readFields(req: HttpRequest, named: Set<string> | undefined, options: HeadOptions): void {
   f.fields = '';
@@ -136,6 +157,8 @@ function readFields(req: HttpRequest, named: Set<string> | undefined, options: H
   f.forwardedProto = '';
   f.forwardedHost = '';
   f.host = '';
+  f.hosts = 0;
+  f.transferEncoding = '';
   f.connection = '';
   f.named = named;
   f.options = options;
@@ -156,7 +179,9 @@ function readField(name: string, value: string): void {
       f.contentLength = f.contentLength === -1 || f.contentLength === parseContentLength(value) ? parseContentLength(value) : -2;
       return;
     case 'transfer-encoding':
-      f.chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
+      // Whatever the codings, uWS reads a chunked body; invalidHead() refuses any but chunked.
+      f.transferEncoding = f.transferEncoding ? `${f.transferEncoding}, ${value}` : value;
+      f.chunked = true;
       return;
     case 'x-forwarded-for':
       f.forwardedFor = f.forwardedFor ? `${f.forwardedFor}, ${value}` : value;
@@ -174,7 +199,10 @@ function readField(name: string, value: string): void {
       return;
     case 'host':
       f.host = value;
-      break;
+      f.hosts++;
+      // Kept even if Connection names it: a request without Host is one the worker must refuse.
+      f.fields += `host: ${value}\r\n`;
+      return;
     case 'cookie':
       // Forwarded as sent: the worker may read it too (and other cookies share the field).
       if (f.options.stickyCookie !== null && f.stickyToken === '') f.stickyToken = cookieValue(value, f.options.stickyCookie);

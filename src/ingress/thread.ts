@@ -91,6 +91,7 @@ function proxy(res: uWS.HttpResponse, req: uWS.HttpRequest, scheme: Scheme): voi
   const hasBody = head.chunked || head.contentLength > 0;
   if (head.headerBytes > maxHeaderBytes) return refuse(res, head, 431, `request head exceeds ${maxHeaderBytes} bytes`, true);
   if (head.contentLength === -2) return refuse(res, head, 400, 'invalid Content-Length', true);
+  if (head.invalid !== '') return refuse(res, head, 400, head.invalid, true);
   if (maxBodyBytes > 0 && head.contentLength > maxBodyBytes) return refuse(res, head, 413, `request body exceeds ${maxBodyBytes} bytes`, true);
   if (ctx.access !== null && !ctx.access.permits(head.client)) return refuse(res, head, 403, forbiddenMessage(head.client), hasBody);
   const wait = ctx.rates.waitSeconds(head.client, limits);
