@@ -331,7 +331,8 @@ function relayRefusal(res: HttpResponse, response: IncomingMessage, body: Buffer
     res.writeStatus(`${response.statusCode} ${response.statusMessage ?? ''}`.trimEnd());
     for (let i = 0; i + 1 < fields.length; i += 2) {
       const name = fields[i]!.toLowerCase();
-      if (isHopByHop(name) || REFRAMED.has(name) || Object.hasOwn(own, name) || ctx.responseFields.replaces(scheme, name)) continue;
+      // Ours replace the worker's of the same names (replaces() covers every field own() adds).
+      if (isHopByHop(name) || REFRAMED.has(name) || ctx.responseFields.replaces(scheme, name)) continue;
       res.writeHeader(fields[i]!, fields[i + 1]!);
     }
     for (const [name, value] of Object.entries(own)) res.writeHeader(name, value);

@@ -79,11 +79,6 @@ export class UpstreamConnection implements ResponseHandlers, Expirable, TcpSocke
     sweeper.add(this);
   }
 
-  /** Usable for a new exchange: not closed and not carrying one. */
-  get reusable(): boolean {
-    return this.phase === Phase.idle && this.exchange === null;
-  }
-
   /**
    * Starts an exchange: writes the request head (and body, if given whole). `requestDone` says
    * whether the request is complete after this write; otherwise call write() and endRequest().

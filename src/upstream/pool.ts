@@ -24,12 +24,9 @@ export class UpstreamPool implements ConnectionOwner {
     return this.idle.length;
   }
 
+  /** The newest idle connection (a closed one has left the list: see forget), else a new one. */
   acquire(): UpstreamConnection {
-    while (this.idle.length > 0) {
-      const connection = this.idle.pop()!;
-      if (connection.reusable) return connection;
-    }
-    return new UpstreamConnection(this, this.host, this.port, this.timeouts, this.maxHeaderBytes);
+    return this.idle.pop() ?? new UpstreamConnection(this, this.host, this.port, this.timeouts, this.maxHeaderBytes);
   }
 
   release(connection: UpstreamConnection): void {
@@ -38,9 +35,9 @@ export class UpstreamPool implements ConnectionOwner {
   }
 
   /**
-   * Takes a closed connection off the idle list. acquire() drops dead ones only as it reaches
-   * them from the top, so under light traffic those a burst left at the bottom stayed listed
-   * (and counted as idle) for good.
+   * Takes a closed connection off the idle list at once, so the list holds only reusable ones:
+   * dropped only as acquire() reached them, those a burst left at the bottom stayed listed (and
+   * counted as idle) under light traffic for good.
    */
   forget(connection: UpstreamConnection): void {
     const at = this.idle.lastIndexOf(connection);
