@@ -156,6 +156,8 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
   /** Request body that arrived while queued (null until some did), and whether its end did. */
   private early: Buffer[] | null = null;
   private earlyEnd = false;
+  /** A retry's request body writes that never left for the failed worker, to send first. */
+  private unsent: readonly (string | Uint8Array)[] | null = null;
 
   constructor(
     private readonly ctx: ExchangeContext,
@@ -235,7 +237,17 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     this.attempts++;
     this.connection = pool.acquire();
     this.connection.start(this, this.request.upstreamHead, this.request.method === 'HEAD', this.requestBodyDone);
+    if (this.unsent !== null) this.resend(this.connection);
     return true;
+  }
+
+  /** A retry's body so far, framed as it was; the client reads on once the writes are taken. */
+  private resend(connection: UpstreamConnection): void {
+    const writes = this.unsent!;
+    this.unsent = null;
+    let writable = true;
+    for (const data of writes) writable = connection.write(data);
+    if (writable) this.onUpstreamDrain();
   }
 
   /** Forwards what the client sent while the request waited in the queue, and reads on. */
@@ -497,8 +509,13 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
   onUpstreamError(failure: UpstreamFailure): void {
     this.connection = null;
     if (this.aborted || this.finished) return;
+    // A request that never reached its worker goes to another as it is, whatever its method (as
+    // HAProxy retries connection failures); one that may have, only if sending it twice is safe.
+    const unsent = failure.unsentBody;
     const retry =
-      failure.safeToRetry && this.attempts < 2 && !this.responding && this.bytesIn === 0 && this.request.contentLength <= 0 && !this.request.chunked && isIdempotent(this.request.method);
+      this.attempts < 2 &&
+      !this.responding &&
+      (unsent !== null || (failure.safeToRetry && this.bytesIn === 0 && this.request.contentLength <= 0 && !this.request.chunked && isIdempotent(this.request.method)));
     // An upstream idle while we held it back for a client that takes nothing is the client's doing.
     const clientStalled = this.awaitingWritable && failure.kind === FailureKind.idleTimeout;
     this.endOnWorker(clientStalled ? Outcome.clientEnded : Outcome.workerFailed);
@@ -507,6 +524,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     const failed = this.slot;
     this.slot = -1;
     if (retry) {
+      this.unsent = unsent;
       this.dispatch(failed);
       return;
     }

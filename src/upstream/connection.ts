@@ -62,6 +62,8 @@ export class UpstreamConnection implements ResponseHandlers, Expirable, TcpSocke
   private connected = false;
   private requestSent = false;
   private responseStarted = false;
+  /** The current exchange's request head, to recognise it among the socket's unsent writes. */
+  private head = '';
   /** The length of the read being parsed, at the start of readBuffer; valid only during onRead. */
   private readLength = 0;
 
@@ -85,6 +87,7 @@ export class UpstreamConnection implements ResponseHandlers, Expirable, TcpSocke
    */
   start(exchange: UpstreamExchange, head: string, noResponseBody: boolean, requestDone: boolean): void {
     this.exchange = exchange;
+    this.head = head;
     this.requestSent = requestDone;
     this.responseStarted = false;
     this.parser.expect(noResponseBody);
@@ -234,6 +237,16 @@ export class UpstreamConnection implements ResponseHandlers, Expirable, TcpSocke
     const exchange = this.exchange;
     this.exchange = null;
     this.close();
-    exchange?.onUpstreamError(new UpstreamFailure(kind, this.responseStarted, message, { cause }));
+    exchange?.onUpstreamError(new UpstreamFailure(kind, this.responseStarted, message, { cause }, this.unsentBody()));
+  }
+
+  /**
+   * The exchange's body writes if its head never left (then nothing after it did either: writes
+   * leave in order), else null. A live connection's socket has no unsent writes when an exchange
+   * starts, so a head found first among them is this exchange's.
+   */
+  private unsentBody(): (string | Uint8Array)[] | null {
+    const unsent = this.socket.unsent;
+    return unsent !== null && unsent[0] === this.head ? unsent.slice(1) : null;
   }
 }

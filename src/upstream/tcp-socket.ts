@@ -103,6 +103,13 @@ export class TcpSocket {
   private addresses: LookupAddress[] = [];
   private attemptTimer: NodeJS.Timeout | null = null;
   private error: NodeJS.ErrnoException | undefined;
+  /**
+   * The writes that never reached the kernel, in order: held when the socket closed, refused by
+   * it, or made after. Null until there is one (a live socket has none). A request all of whose
+   * writes are here provably never reached the peer, so it may be sent elsewhere (see
+   * UpstreamConnection's unsentBody).
+   */
+  unsent: (string | Uint8Array)[] | null = null;
 
   constructor(
     host: string,
@@ -141,7 +148,10 @@ export class TcpSocket {
    * The delay is the rest of the current poll's callbacks, nothing more.
    */
   write(data: string | Uint8Array): boolean {
-    if (this.closing) return false;
+    if (this.closing) {
+      (this.unsent ??= []).push(data);
+      return false;
+    }
     this.held[this.heldCount++] = data;
     this.heldBytes += data.length;
     if (this.connected && !this.flushing) scheduleFlush(this);
@@ -165,7 +175,8 @@ export class TcpSocket {
     for (let i = 0; i < count; i++) {
       const data = held[i]!;
       held[i] = undefined;
-      if (!this.closing) this.writeNow(data);
+      if (this.closing) (this.unsent ??= []).push(data);
+      else this.writeNow(data);
     }
     this.drainIfDone();
   }
@@ -178,7 +189,11 @@ export class TcpSocket {
     req.handle = this.handle;
     req.owner = this;
     const err = typeof data === 'string' ? this.handle.writeUtf8String(req, data) : this.handle.writeBuffer(req, data);
-    if (err !== 0) return this.destroy(errnoError(err, 'write'));
+    if (err !== 0) {
+      // Refused whole (EPIPE, ECONNRESET: the peer is gone), so none of it left.
+      (this.unsent ??= []).push(data);
+      return this.destroy(errnoError(err, 'write'));
+    }
     if (streamBaseState[kLastWriteWasAsync] === 0) {
       spareRequest = req;
       return;
@@ -206,6 +221,13 @@ export class TcpSocket {
     if (this.closing) return;
     this.closing = true;
     this.error ??= error;
+    if (this.heldCount > 0) {
+      const unsent = (this.unsent ??= []);
+      for (let i = 0; i < this.heldCount; i++) unsent.push(this.held[i]!);
+      this.held.fill(undefined, 0, this.heldCount);
+      this.heldCount = 0;
+      this.heldBytes = 0;
+    }
     this.clearAttemptTimer();
     this.handle.onread = noop;
     this.handle.close(() => this.events.onClose(this.error));

@@ -24,11 +24,17 @@ export class UpstreamFailure extends WeighbridgeError {
     readonly responseStarted: boolean,
     message: string,
     options?: { cause?: unknown },
+    /**
+     * None of the request reached the worker (the connect failed, or the connection closed while
+     * the request was still held): the request body's writes so far, to send elsewhere as they
+     * are, whatever the method. Null once any byte of the request left.
+     */
+    readonly unsentBody: readonly (string | Uint8Array)[] | null = null,
   ) {
     super(`ERR_UPSTREAM_${kind.toUpperCase().replace('-', '_')}`, message, options);
   }
 
-  /** Nothing reached the worker, or it closed without answering (a stale keep-alive connection). */
+  /** No response byte came before the connection failed: an idempotent request may be sent again. */
   get safeToRetry(): boolean {
     return !this.responseStarted && (this.kind === FailureKind.connect || this.kind === FailureKind.connectTimeout || this.kind === FailureKind.reset);
   }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import type { UpstreamExchange } from '../../src/upstream/connection.js';
 import { UpstreamPool } from '../../src/upstream/pool.js';
+import { FailureKind, type UpstreamFailure } from '../../src/upstream/upstream-failure.js';
 import { startHttpServer } from '../helpers/servers.js';
 
 const TIMEOUTS = { connectMs: 2000, responseHeadersMs: 5000, idleMs: 5000, keepAliveMs: 30_000 };
@@ -40,6 +42,64 @@ test('a pool closed while a request is out (its worker left the slot) closes tha
     const until = Date.now() + 5000;
     while (open > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     assert.equal(open, 0, 'the worker still has a connection open');
+  } finally {
+    await worker.close();
+  }
+});
+
+test('a request on a pooled connection whose worker closed it before the request left comes back unsent, body and all', async () => {
+  // The worker runs on its own thread, so it can close the connection while this one is blocked.
+  const worker = new Worker(
+    `const net = require('node:net');
+     const { parentPort } = require('node:worker_threads');
+     const server = net.createServer((socket) => {
+       socket.once('data', () => {
+         socket.write('HTTP/1.1 200 OK\\r\\ncontent-length: 2\\r\\n\\r\\nok');
+         setTimeout(() => socket.destroy(), 20);
+       });
+     });
+     server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));`,
+    { eval: true },
+  );
+  try {
+    const port = await new Promise<number>((resolve) => worker.once('message', resolve));
+    const pool = new UpstreamPool('w', '127.0.0.1', port, TIMEOUTS, 16 * 1024);
+    const first = exchange();
+    pool.acquire().start(first, 'GET / HTTP/1.1\r\nhost: w\r\n\r\n', false, true);
+    await first.done;
+    assert.equal(pool.idleCount, 1);
+    const failure = await new Promise<UpstreamFailure>((resolve) => {
+      // From a timer, so this loop's next poll reads the worker's FIN before the request's
+      // writes are flushed (at the end of that iteration): the window a busy proxy hits.
+      setTimeout(() => {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+        const connection = pool.acquire();
+        connection.start({ ...exchange(), onUpstreamError: resolve }, 'POST /echo HTTP/1.1\r\nhost: w\r\ncontent-length: 5\r\n\r\n', false, false);
+        connection.write(Buffer.from('hel'));
+        connection.write('lo');
+        connection.endRequest();
+      }, 0);
+    });
+    assert.equal(failure.kind, FailureKind.reset);
+    assert.deepEqual(
+      failure.unsentBody?.map((data) => data.toString()),
+      ['hel', 'lo'],
+    );
+    assert.equal(pool.idleCount, 0);
+  } finally {
+    await worker.terminate();
+  }
+});
+
+test('a request that reached the worker before its connection failed is not reported unsent', async () => {
+  const worker = await startHttpServer((req) => req.socket.destroy());
+  try {
+    const pool = new UpstreamPool('w', '127.0.0.1', worker.port, TIMEOUTS, 16 * 1024);
+    const failure = await new Promise<UpstreamFailure>((resolve) => {
+      pool.acquire().start({ ...exchange(), onUpstreamError: resolve }, 'POST / HTTP/1.1\r\nhost: w\r\ncontent-length: 0\r\n\r\n', false, true);
+    });
+    assert.equal(failure.kind, FailureKind.reset);
+    assert.equal(failure.unsentBody, null);
   } finally {
     await worker.close();
   }
