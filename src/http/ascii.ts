@@ -25,6 +25,7 @@ export const TRAILER = asciiBytes('trailer');
 export const UPGRADE = asciiBytes('upgrade');
 export const CONNECTION = asciiBytes('connection');
 export const KEEP_ALIVE = asciiBytes('keep-alive');
+export const TIMEOUT = asciiBytes('timeout');
 export const CONTENT_LENGTH = asciiBytes('content-length');
 export const STRICT_TRANSPORT_SECURITY = asciiBytes('strict-transport-security');
 export const PROXY_CONNECTION = asciiBytes('proxy-connection');

@@ -35,6 +35,9 @@ export interface ConnectionOwner {
   forget(connection: UpstreamConnection): void;
 }
 
+/** How long before a worker's advertised keep-alive timeout its idle connections are left. */
+const KEEP_ALIVE_MARGIN_MS = 1000;
+
 /** One read buffer per thread: reads are handled synchronously, one at a time. */
 const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
@@ -153,15 +156,27 @@ export class UpstreamConnection implements ResponseHandlers, Expirable, TcpSocke
   onComplete(keepAlive: boolean): void {
     const exchange = this.exchange;
     this.exchange = null;
-    if (keepAlive && this.requestSent && this.phase !== Phase.closed) {
+    const keepMs = this.keepMs();
+    if (keepAlive && keepMs > 0 && this.requestSent && this.phase !== Phase.closed) {
       this.phase = Phase.idle;
-      this.deadline = sweeper.now + this.timeouts.keepAliveMs;
+      this.deadline = sweeper.now + keepMs;
       this.resumeReading();
       this.owner.release(this);
     } else {
       this.close();
     }
     exchange?.onUpstreamComplete();
+  }
+
+  /**
+   * How long to keep the connection idle: timeouts.keepAliveMs, or less when the worker said when
+   * it closes idle connections (Node's http server: `Keep-Alive: timeout=5`). Left a second
+   * before then (undici's margin), as a request sent as the worker closes would be lost or
+   * reset; the sweeper's tick (100 ms) fits in that second.
+   */
+  private keepMs(): number {
+    const hintS = this.parser.keepAliveTimeoutS;
+    return hintS < 0 ? this.timeouts.keepAliveMs : Math.min(this.timeouts.keepAliveMs, hintS * 1000 - KEEP_ALIVE_MARGIN_MS);
   }
 
   // TcpSocketEvents.

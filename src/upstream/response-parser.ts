@@ -16,7 +16,7 @@
  * In every other case execute() consumes all of `data` or throws.
  */
 import { UpstreamParseError } from '../errors.js';
-import { CHUNKED, CLOSE, CONNECTION, CONTENT_LENGTH, KEEP_ALIVE, PROXY_CONNECTION, TRANSFER_ENCODING, eqLowerBytes } from '../http/ascii.js';
+import { CHUNKED, CLOSE, CONNECTION, CONTENT_LENGTH, KEEP_ALIVE, PROXY_CONNECTION, TIMEOUT, TRANSFER_ENCODING, eqLowerBytes } from '../http/ascii.js';
 
 export type BodyKind = 'none' | 'length' | 'chunked' | 'close';
 
@@ -38,6 +38,9 @@ const CR = 13;
 const LF = 10;
 const COLON = 58;
 const COMMA = 44;
+const EQUALS = 61;
+/** A Keep-Alive timeout beyond this (a day) is read as this: any hint that large changes nothing. */
+const MAX_TIMEOUT_S = 86_400;
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const HTTP1 = Buffer.from('HTTP/1.', 'latin1');
 /** Chunk-size lines (size + extensions) longer than this are rejected rather than buffered. */
@@ -179,10 +182,20 @@ export class ResponseParser {
   private chunked = false;
   private connClose = false;
   private connKeepAlive = false;
+  /** The `timeout` of the response's Keep-Alive field, in seconds; -1 without one. */
+  private kaTimeoutS = -1;
 
   constructor(handlers: ResponseHandlers, options?: ResponseParserOptions) {
     this.h = handlers;
     this.max = options?.maxHeaderBytes ?? 65536;
+  }
+
+  /**
+   * How long the worker keeps an idle connection, in seconds, as the last response's Keep-Alive
+   * field said (`timeout=5` from Node's http server); -1 if it did not say.
+   */
+  get keepAliveTimeoutS(): number {
+    return this.kaTimeoutS;
   }
 
   /** True while a response is in progress (some bytes received, not yet complete). */
@@ -365,6 +378,7 @@ export class ResponseParser {
     this.minor = minor;
     this.contentLength = -1;
     this.sawTE = this.chunked = this.connClose = this.connKeepAlive = false;
+    this.kaTimeoutS = -1;
     this.lines.reset(buf, start, eol);
     return this.fieldLines(buf, eol + 2, stop, this.status >= 200 || this.status === 101);
   }
@@ -412,6 +426,8 @@ export class ResponseParser {
             if (ve - vs === 10 && eqLowerBytes(buf, vs, KEEP_ALIVE)) this.connKeepAlive = true;
             else if (ve - vs === 5 && eqLowerBytes(buf, vs, CLOSE)) this.connClose = true;
             else if (this.connection(buf, vs, ve, true) && record) this.lines.namesFields = true;
+          } else if (!trailer && eqLowerBytes(buf, p, KEEP_ALIVE)) {
+            this.kaTimeoutS = keepAliveTimeout(buf, vs, ve);
           }
           break;
         case 14:
@@ -619,6 +635,29 @@ function tooLarge(): never {
  * Content-Length value buf[start, end) (leading OWS already skipped): 1*DIGIT, at most Number.MAX_SAFE_INTEGER,
  * then only SP: llhttp rejects a trailing HTAB here, so we do too.
  */
+/**
+ * The `timeout` parameter of a Keep-Alive value in buf[start, end) (`timeout=5, max=1000`; RFC
+ * 2068 section 19.7.1.1, kept by RFC 7230 only as a hop-by-hop field), in seconds; -1 if absent
+ * or not a plain number. Only a hint, so anything unusual reads as no hint at all.
+ */
+export function keepAliveTimeout(buf: Uint8Array, start: number, end: number): number {
+  let i = start;
+  while (i < end) {
+    while (i < end && (buf[i] === COMMA || isOWS(buf[i]!))) i++;
+    if (end - i > TIMEOUT.length && eqLowerBytes(buf, i, TIMEOUT) && buf[i + TIMEOUT.length] === EQUALS) {
+      const digits = i + TIMEOUT.length + 1;
+      let v = 0;
+      let j = digits;
+      for (; j < end && buf[j]! >= 48 && buf[j]! <= 57; j++) v = Math.min(v * 10 + buf[j]! - 48, MAX_TIMEOUT_S);
+      if (j === digits) return -1;
+      while (j < end && isOWS(buf[j]!)) j++;
+      return j === end || buf[j] === COMMA ? v : -1;
+    }
+    while (i < end && buf[i] !== COMMA) i++;
+  }
+  return -1;
+}
+
 function parseLength(buf: Buffer, start: number, end: number): number {
   while (end > start && buf[end - 1] === 32) end--;
   if (start === end) badCL('empty value');

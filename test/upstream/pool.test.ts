@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import type { UpstreamExchange } from '../../src/upstream/connection.js';
+import { sweeper } from '../../src/upstream/deadline-sweeper.js';
 import { UpstreamPool } from '../../src/upstream/pool.js';
 import { FailureKind, type UpstreamFailure } from '../../src/upstream/upstream-failure.js';
 import { startHttpServer } from '../helpers/servers.js';
@@ -100,6 +101,37 @@ test('a request that reached the worker before its connection failed is not repo
     });
     assert.equal(failure.kind, FailureKind.reset);
     assert.equal(failure.unsentBody, null);
+  } finally {
+    await worker.close();
+  }
+});
+
+test("an idle connection is kept a second less than the worker's Keep-Alive timeout says, and not at all under two seconds", async () => {
+  let keepAlive = '';
+  const worker = await startHttpServer((_req, res) => {
+    if (keepAlive !== '') res.setHeader('keep-alive', keepAlive);
+    res.end('ok');
+  });
+  // Node's server would add its own Keep-Alive field: this one says what the test sets.
+  worker.server.keepAliveTimeout = 0;
+  try {
+    const pool = new UpstreamPool('w', '127.0.0.1', worker.port, TIMEOUTS, 16 * 1024);
+    const keptFor = async (field: string): Promise<number> => {
+      keepAlive = field;
+      const done = exchange();
+      pool.acquire().start(done, 'GET / HTTP/1.1\r\nhost: w\r\n\r\n', false, true);
+      await done.done;
+      if (pool.idleCount === 0) return 0;
+      const connection = pool.acquire();
+      const left = connection.deadline - sweeper.now;
+      pool.release(connection);
+      return left;
+    };
+    assert.equal(await keptFor(''), TIMEOUTS.keepAliveMs);
+    assert.equal(await keptFor('timeout=5, max=100'), 4000);
+    assert.equal(await keptFor('timeout=300'), TIMEOUTS.keepAliveMs);
+    assert.equal(await keptFor('timeout=1'), 0);
+    pool.close();
   } finally {
     await worker.close();
   }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { UpstreamParseError } from '../../src/errors.js';
-import { ResponseParser, type BodyKind } from '../../src/upstream/response-parser.js';
+import { ResponseParser, keepAliveTimeout, type BodyKind } from '../../src/upstream/response-parser.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Driving our parser
@@ -265,6 +265,39 @@ test('keep-alive flags for HTTP/1.0, HTTP/1.1 and the Connection header', () => 
   const r = whole('HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\nbody');
   assert.equal(r.head!.keepAlive, false);
   assert.equal(r.completeKeepAlive, false);
+});
+
+test("the Keep-Alive field's timeout: a plain number of seconds, else no hint", () => {
+  const cases: [string, number][] = [
+    ['timeout=5', 5],
+    ['timeout=5, max=1000', 5],
+    ['max=1000, Timeout=30', 30],
+    [' ,timeout=7 ', 7],
+    ['TIMEOUT=0', 0],
+    ['timeout=99999999999999999999', 86_400],
+    ['max=5', -1],
+    ['timeout=', -1],
+    ['timeout= 5', -1],
+    ['timeout=5s', -1],
+    ['timeout="5"', -1],
+    ['timeouts=5', -1],
+    ['xtimeout=5, max=2', -1],
+    ['', -1],
+  ];
+  for (const [value, seconds] of cases) assert.equal(keepAliveTimeout(latin1(value), 0, value.length), seconds, JSON.stringify(value));
+  // On the parser, per response: a later response without the field has no hint.
+  let hint = -2;
+  const parser = new ResponseParser({ onHead: () => undefined, onBody: () => undefined, onComplete: () => (hint = parser.keepAliveTimeoutS) });
+  parser.expect(false);
+  read(parser, latin1('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=100\r\nContent-Length: 0\r\n\r\n'));
+  assert.equal(hint, 5);
+  parser.expect(false);
+  read(parser, latin1('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
+  assert.equal(hint, -1);
+  // Not from trailers.
+  parser.expect(false);
+  read(parser, latin1('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nKeep-Alive: timeout=3\r\n\r\n'));
+  assert.equal(hint, -1);
 });
 
 test('every error code', () => {
