@@ -4,7 +4,7 @@ import { connectionTokens, isHopByHop } from '../http/hop-by-hop.js';
 import { addressText } from './client-address.js';
 import { NO_RULES, type HeaderRules } from './header-rules.js';
 import { cookieValue } from './sticky.js';
-import { forwarding, type TrustedProxies } from './trusted-proxies.js';
+import { forwarding, isForwardingField, isTrusted, type TrustedProxies } from './trusted-proxies.js';
 
 /** The scheme a client reached the ingress by: the listener, not anything the client sent. */
 export type Scheme = 'http' | 'https';
@@ -71,7 +71,8 @@ function parseContentLength(value: string): number {
 /**
  * Builds the request head the worker will see: method, path and query, every end-to-end field
  * (RFC 9110 section 7.6.1 removes hop-by-hop ones and those Connection names), and
- * X-Forwarded-For (appended to), -Proto and -Host (see forwarding()). Expect is dropped because
+ * X-Forwarded-For (appended to), -Proto and -Host (see forwarding()); other forwarding fields
+ * only from a trusted proxy (isForwardingField). Expect is dropped because
  * the ingress answers 100-continue itself; a chunked body is re-framed as chunked, a sized one
  * keeps its length.
  * With request ids on, the id field is the client's (if kept) or a new one (requestIdFor); the
@@ -84,11 +85,13 @@ export function readRequestHead(req: HttpRequest, res: HttpResponse, scheme: Sch
   const target = query ? `${url}?${query}` : url;
   // Connection is read with the other fields, not by getHeader() first (a call into uWS per
   // request): the rare value that names more fields than itself takes a second pass.
-  readFields(req, undefined, options);
+  const peer = addressText(res.getRemoteAddress());
+  const trusted = isTrusted(options.trustedProxies, peer);
+  readFields(req, undefined, options, trusted);
   const named = connectionTokens(f.connection);
-  if (named !== undefined) readFields(req, named, options);
+  if (named !== undefined) readFields(req, named, options, trusted);
 
-  const fwd = forwarding(options.trustedProxies, addressText(res.getRemoteAddress()), scheme, f.forwardedFor, f.forwardedProto, f.forwardedHost, f.host);
+  const fwd = forwarding(options.trustedProxies, peer, scheme, f.forwardedFor, f.forwardedProto, f.forwardedHost, f.host);
   let head = `${method} ${target} HTTP/1.1\r\n${f.fields}${options.setLines}x-forwarded-for: ${fwd.forwardedFor}\r\nx-forwarded-proto: ${fwd.proto}\r\n`;
   if (fwd.host) head += `x-forwarded-host: ${fwd.host}\r\n`;
   let requestId = '';
@@ -138,6 +141,8 @@ interface RequestFields {
   named: Set<string> | undefined;
   /** The thread's, for this request. */
   options: HeadOptions;
+  /** The peer is a trusted proxy: its forwarding fields stand (isForwardingField). */
+  trusted: boolean;
   /** The sticky-session cookie's value once found. */
   stickyToken: string;
   /** The request id the client sent, if any. */
@@ -146,9 +151,9 @@ interface RequestFields {
 
 // forEach is synchronous, so one scratch record and one callback serve every request: no
 // closure or object is allocated per request for them.
-const f: RequestFields = { fields: '', bytes: 0, contentLength: -1, chunked: false, forwardedFor: '', forwardedProto: '', forwardedHost: '', host: '', hosts: 0, transferEncoding: '', connection: '', named: undefined, options: PLAIN_HEAD, stickyToken: '', requestId: '' };
+const f: RequestFields = { fields: '', bytes: 0, contentLength: -1, chunked: false, forwardedFor: '', forwardedProto: '', forwardedHost: '', host: '', hosts: 0, transferEncoding: '', connection: '', named: undefined, options: PLAIN_HEAD, trusted: false, stickyToken: '', requestId: '' };
 
-function readFields(req: HttpRequest, named: Set<string> | undefined, options: HeadOptions): void {
+function readFields(req: HttpRequest, named: Set<string> | undefined, options: HeadOptions, trusted: boolean): void {
   f.fields = '';
   f.bytes = 0;
   f.contentLength = -1;
@@ -162,6 +167,7 @@ function readFields(req: HttpRequest, named: Set<string> | undefined, options: H
   f.connection = '';
   f.named = named;
   f.options = options;
+  f.trusted = trusted;
   f.stickyToken = '';
   f.requestId = '';
   req.forEach(readField);
@@ -208,6 +214,6 @@ function readField(name: string, value: string): void {
       if (f.options.stickyCookie !== null && f.stickyToken === '') f.stickyToken = cookieValue(value, f.options.stickyCookie);
       break;
   }
-  if (isHopByHop(name) || f.named?.has(name) || (f.options.rules.dropped.size > 0 && f.options.rules.dropped.has(name))) return;
+  if (isHopByHop(name) || f.named?.has(name) || (f.options.rules.dropped.size > 0 && f.options.rules.dropped.has(name)) || (!f.trusted && isForwardingField(name))) return;
   f.fields += `${name}: ${value}\r\n`;
 }

@@ -40,6 +40,21 @@ export class TrustedProxies extends AddressSet {
   }
 }
 
+/**
+ * Forwarding fields beside the three the ingress writes itself, which a worker behind a proxy may
+ * believe as it believes X-Forwarded-For: Forwarded (RFC 7239; Spring's ForwardedHeaderFilter
+ * prefers it), X-Real-IP, and any other X-Forwarded-* (-Port, -Prefix, -Server, ...). Only a
+ * trusted proxy's stand: from any other peer they are dropped, as Traefik drops them.
+ */
+export function isForwardingField(name: string): boolean {
+  return name === 'forwarded' || name === 'x-real-ip' || (name.charCodeAt(0) === 120 && name.startsWith('x-forwarded-'));
+}
+
+/** Whether a peer's forwarding fields stand. */
+export function isTrusted(trusted: TrustedProxies | null, peer: string): boolean {
+  return trusted !== null && trusted.has(peer);
+}
+
 /** The X-Forwarded-* a request goes on with, and the client it came from. */
 export interface Forwarding {
   /** The client: the peer, or the one behind trusted proxies. */
@@ -61,12 +76,12 @@ const result: Forwarding = { client: '', forwardedFor: '', proto: '', host: '' }
  */
 export function forwarding(trusted: TrustedProxies | null, peer: string, scheme: string, forwardedFor: string, forwardedProto: string, forwardedHost: string, host: string): Readonly<Forwarding> {
   result.forwardedFor = forwardedFor ? `${forwardedFor}, ${peer}` : peer;
-  if (trusted === null || !trusted.has(peer)) {
+  if (!isTrusted(trusted, peer)) {
     result.client = peer;
     result.proto = scheme;
     result.host = host;
   } else {
-    result.client = trusted.clientBehind(peer, forwardedFor);
+    result.client = trusted!.clientBehind(peer, forwardedFor);
     result.proto = forwardedProto === 'http' || forwardedProto === 'https' ? forwardedProto : scheme;
     result.host = forwardedHost || host;
   }

@@ -74,12 +74,15 @@ test('trustedProxies: a trusted peer\'s X-Forwarded-* stand and name the client 
     driver: { kind: 'static', upstreams: [{ url: worker.url }] },
   });
   try {
-    const viaProxy = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example' };
+    // Fields a worker may believe beside X-Forwarded-For, -Proto and -Host: a trusted proxy's stand.
+    const forwardingFields = { forwarded: 'for=203.0.113.7;proto=https;host=shop.example', 'x-real-ip': '203.0.113.7', 'x-forwarded-port': '443', 'x-forwarded-prefix': '/shop' };
+    const viaProxy = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example', ...forwardingFields };
     const first = await getFrom(`${proxy.url}/one`, '127.0.0.2', { ...viaProxy, 'x-forwarded-for': '203.0.113.7' });
     assert.equal(first.status, 200);
     assert.equal(first.seen['x-forwarded-for'], '203.0.113.7, 127.0.0.2');
     assert.equal(first.seen['x-forwarded-proto'], 'https');
     assert.equal(first.seen['x-forwarded-host'], 'shop.example');
+    for (const [name, value] of Object.entries(forwardingFields)) assert.equal(first.seen[name], value, name);
     // Clients behind the same proxy have buckets of their own.
     assert.equal((await getFrom(`${proxy.url}/two`, '127.0.0.2', { 'x-forwarded-for': '203.0.113.8' })).status, 200);
     assert.equal((await getFrom(`${proxy.url}/three`, '127.0.0.2', { 'x-forwarded-for': '203.0.113.8' })).status, 429);
@@ -90,16 +93,21 @@ test('trustedProxies: a trusted peer\'s X-Forwarded-* stand and name the client 
     assert.equal(direct.seen['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
     assert.equal(direct.seen['x-forwarded-proto'], 'http');
     assert.match(direct.seen['x-forwarded-host']!, /^127\.0\.0\.1:\d+$/);
+    for (const name of Object.keys(forwardingFields)) assert.equal(direct.seen[name], undefined, name);
     assert.equal((await getFrom(`${proxy.url}/five`, '127.0.0.1', { 'x-forwarded-for': '203.0.113.10' })).status, 429);
 
     // A WebSocket upgrade reads the fields as a request does: X-Forwarded-For lines joined, the last -Proto.
-    const ws = new WebSocket(`ws://127.0.0.1:${proxy.ingressPort}/six`, { localAddress: '127.0.0.2', headers: { 'x-forwarded-for': ['6.6.6.6', '203.0.113.20'], 'x-forwarded-proto': ['http', 'https'], 'x-multi': ['1', '2'] } });
-    await new Promise((resolve, reject) => (ws.once('message', resolve), ws.once('error', reject)));
-    const closed = new Promise((resolve) => ws.once('close', resolve));
-    ws.close(1000);
-    await closed;
+    const upgrade = async (target: string, localAddress: string, headers: Record<string, string | string[]>): Promise<void> => {
+      const ws = new WebSocket(`ws://127.0.0.1:${proxy.ingressPort}${target}`, { localAddress, headers });
+      await new Promise((resolve, reject) => (ws.once('message', resolve), ws.once('error', reject)));
+      const closed = new Promise((resolve) => ws.once('close', resolve));
+      ws.close(1000);
+      await closed;
+    };
+    await upgrade('/six', '127.0.0.2', { 'x-forwarded-for': ['6.6.6.6', '203.0.113.20'], 'x-forwarded-proto': ['http', 'https'], 'x-multi': ['1', '2'], ...forwardingFields });
     assert.equal(handshakes[0]?.['x-forwarded-for'], '6.6.6.6, 203.0.113.20, 127.0.0.2');
     assert.equal(handshakes[0]?.['x-forwarded-proto'], 'https');
+    for (const [name, value] of Object.entries(forwardingFields)) assert.equal(handshakes[0]?.[name], value, name);
     // Other repeated lines reach the worker joined, not only the last.
     assert.equal(handshakes[0]?.['x-multi'], '1, 2');
 
@@ -109,6 +117,12 @@ test('trustedProxies: a trusted peer\'s X-Forwarded-* stand and name the client 
       return lines.length >= 6 ? new Map(lines.map((l) => [l.target, l.client])) : undefined;
     });
     assert.deepEqual(Object.fromEntries(clients), { '/one': '203.0.113.7', '/two': '203.0.113.8', '/three': '203.0.113.8', '/four': '127.0.0.1', '/five': '127.0.0.1', '/six': '203.0.113.20' });
+
+    // An untrusted peer's are dropped from its upgrade too (after the log's six lines are read; a
+    // peer of its own, as 127.0.0.1 has used up its rate).
+    await upgrade('/seven', '127.0.0.3', forwardingFields);
+    assert.equal(handshakes[1]?.['x-forwarded-for'], '127.0.0.3');
+    for (const name of Object.keys(forwardingFields)) assert.equal(handshakes[1]?.[name], undefined, name);
   } finally {
     await proxy.stop();
     await worker.close();
