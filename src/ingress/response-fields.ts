@@ -28,6 +28,9 @@ export class ResponseFields {
   /** The rules' set fields for the ingress's own answers, likewise by scheme. */
   private readonly ownRulesHttp: Readonly<Record<string, string>>;
   private readonly ownRulesHttps: Readonly<Record<string, string>>;
+  /** The same with a Content-Type the rules set, for a worker's answer relayed whole (relayed()). */
+  private readonly relayRulesHttp: Readonly<Record<string, string>>;
+  private readonly relayRulesHttps: Readonly<Record<string, string>>;
 
   constructor(
     private readonly hsts: Hsts | null,
@@ -46,12 +49,12 @@ export class ResponseFields {
     const httpsRules = hsts === null ? rules : { ...rules, set: rules.set.filter(([name]) => name !== 'strict-transport-security') };
     this.ruleLinesHttp = responseLines(rules);
     this.ruleLinesHttps = responseLines(httpsRules);
-    const ownFields = (r: HeaderRules): Readonly<Record<string, string>> => {
-      const set = r.set.filter(([name]) => name !== 'content-type');
-      return set.length === 0 ? EMPTY : Object.fromEntries(set);
-    };
+    const asFields = (set: HeaderRules['set']): Readonly<Record<string, string>> => (set.length === 0 ? EMPTY : Object.fromEntries(set));
+    const ownFields = (r: HeaderRules): Readonly<Record<string, string>> => asFields(r.set.filter(([name]) => name !== 'content-type'));
     this.ownRulesHttp = ownFields(rules);
     this.ownRulesHttps = ownFields(httpsRules);
+    this.relayRulesHttp = asFields(rules.set);
+    this.relayRulesHttps = asFields(httpsRules.set);
   }
 
   /** The worker's fields a proxied response drops (see forwardedHead). */
@@ -83,9 +86,21 @@ export class ResponseFields {
    * answer needs (`extra`: Retry-After, Location), HSTS and the request id win.
    */
   own(scheme: Scheme, requestId: string, extra?: Record<string, string>): Record<string, string> | undefined {
+    return this.fields(scheme === 'https' ? this.ownRulesHttps : this.ownRulesHttp, scheme, requestId, extra);
+  }
+
+  /**
+   * The extra fields of a worker's answer the ingress relays whole (a refused WebSocket upgrade,
+   * whose worker fields replaces() drops): as own(), but with a Content-Type the rules set, since
+   * the body is the worker's, as on any proxied response.
+   */
+  relayed(scheme: Scheme, requestId: string): Record<string, string> | undefined {
+    return this.fields(scheme === 'https' ? this.relayRulesHttps : this.relayRulesHttp, scheme, requestId);
+  }
+
+  private fields(rules: Readonly<Record<string, string>>, scheme: Scheme, requestId: string, extra?: Record<string, string>): Record<string, string> | undefined {
     const withHsts = this.hsts !== null && scheme === 'https';
     const withId = this.requestIdHeader !== null && requestId !== '';
-    const rules = scheme === 'https' ? this.ownRulesHttps : this.ownRulesHttp;
     if (!withHsts && !withId && rules === EMPTY) return extra;
     const fields = { ...rules, ...extra };
     if (withHsts) fields['strict-transport-security'] = this.hsts!.value;

@@ -327,7 +327,7 @@ function readRefusal(response: IncomingMessage, idleMs: number, done: (body: Buf
  * connection closes after it: the client asked for a WebSocket, not for keep-alive.
  */
 function relayRefusal(res: HttpResponse, response: IncomingMessage, body: Buffer, ctx: ExchangeContext, scheme: Scheme, requestId: string): void {
-  const own = ctx.responseFields.own(scheme, requestId) ?? {};
+  const own = ctx.responseFields.relayed(scheme, requestId) ?? {};
   const fields = response.rawHeaders;
   res.cork(() => {
     res.writeStatus(`${response.statusCode} ${response.statusMessage ?? ''}`.trimEnd());

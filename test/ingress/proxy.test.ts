@@ -287,7 +287,8 @@ test("a worker refusing a WebSocket upgrade gives the client its answer; one wit
     if (req.url === '/big') return void res.writeHead(403).end(Buffer.alloc(65 * 1024, 97));
     res.writeHead(401, 'Who Are You', { 'www-authenticate': 'Bearer realm="ws"', connection: 'close', 'x-why': 'no token' }).end('no sockets here');
   });
-  const p = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: upstream.url }] } });
+  // A Content-Type the rules set replaces the worker's, as on any proxied response.
+  const p = await startProxy({ threads: 1, headers: { response: { set: { 'content-type': 'text/x-rule', 'x-frame-options': 'DENY' } } }, driver: { kind: 'static', upstreams: [{ url: upstream.url }] } });
   try {
     const refusal = (path: string) =>
       new Promise<{ status: number; reason: string; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
@@ -307,6 +308,8 @@ test("a worker refusing a WebSocket upgrade gives the client its answer; one wit
     assert.equal(refused.headers['x-why'], 'no token');
     assert.equal(refused.headers.connection, 'close');
     assert.equal(refused.body, 'no sockets here');
+    assert.equal(refused.headers['content-type'], 'text/x-rule');
+    assert.equal(refused.headers['x-frame-options'], 'DENY');
     const big = await refusal('/big');
     assert.equal(big.status, 502);
     assert.match(big.body, /refused the WebSocket upgrade with status 403, and its body did not come whole within 65536 bytes/);
