@@ -158,6 +158,8 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
   private earlyEnd = false;
   /** A retry's request body writes that never left for the failed worker, to send first. */
   private unsent: readonly (string | Uint8Array)[] | null = null;
+  /** Request body bytes handed to the connection so far (counted on its worker's slot). */
+  private forwardedBytes = 0;
 
   constructor(
     private readonly ctx: ExchangeContext,
@@ -245,6 +247,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
   private resend(connection: UpstreamConnection): void {
     const writes = this.unsent!;
     this.unsent = null;
+    this.ctx.stats.countBytesIn(this.slot, this.forwardedBytes);
     let writable = true;
     for (const data of writes) writable = connection.write(data);
     if (writable) this.onUpstreamDrain();
@@ -256,9 +259,11 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     this.early = null;
     const wasPaused = this.clientPaused;
     this.clientPaused = false;
+    // The end went already if a retry replayed a body that had come whole while it first waited.
+    const end = this.earlyEnd && !this.requestBodyDone;
     const last = chunks.length - 1;
-    for (let i = 0; i <= last; i++) this.forwardBody(chunks[i]!, this.earlyEnd && i === last);
-    if (last < 0 && this.earlyEnd) this.forwardBody(null, true);
+    for (let i = 0; i <= last; i++) this.forwardBody(chunks[i]!, end && i === last);
+    if (last < 0 && end) this.forwardBody(null, true);
     if (wasPaused && !this.clientPaused && !this.finished) this.res.resume();
   }
 
@@ -292,6 +297,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     if (copy !== null) {
       const size = copy.length;
       this.ctx.stats.countBytesIn(this.slot, size);
+      this.forwardedBytes += size;
       if (this.request.chunked) {
         connection.write(`${size.toString(16)}\r\n`);
         connection.write(copy);
@@ -515,7 +521,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     const retry =
       this.attempts < 2 &&
       !this.responding &&
-      (unsent !== null || (failure.safeToRetry && this.bytesIn === 0 && this.request.contentLength <= 0 && !this.request.chunked && isIdempotent(this.request.method)));
+      (unsent !== null || (failure.safeToRetry && this.request.contentLength <= 0 && !this.request.chunked && isIdempotent(this.request.method)));
     // An upstream idle while we held it back for a client that takes nothing is the client's doing.
     const clientStalled = this.awaitingWritable && failure.kind === FailureKind.idleTimeout;
     this.endOnWorker(clientStalled ? Outcome.clientEnded : Outcome.workerFailed);
@@ -524,6 +530,8 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     const failed = this.slot;
     this.slot = -1;
     if (retry) {
+      // The body goes to the next worker instead: none of it reached this one.
+      if (unsent !== null) this.ctx.stats.countBytesIn(failed, -this.forwardedBytes);
       this.unsent = unsent;
       this.dispatch(failed);
       return;

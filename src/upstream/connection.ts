@@ -156,6 +156,8 @@ export class UpstreamConnection implements ResponseHandlers, Expirable, TcpSocke
   onComplete(keepAlive: boolean): void {
     const exchange = this.exchange;
     this.exchange = null;
+    // An idle connection keeps nothing of the request (its Cookie, its Authorization).
+    this.head = '';
     const keepMs = this.keepMs();
     if (keepAlive && keepMs > 0 && this.requestSent && this.phase !== Phase.closed) {
       this.phase = Phase.idle;

@@ -34,9 +34,12 @@ export class UpstreamFailure extends WeighbridgeError {
     super(`ERR_UPSTREAM_${kind.toUpperCase().replace('-', '_')}`, message, options);
   }
 
-  /** No response byte came before the connection failed: an idempotent request may be sent again. */
+  /**
+   * The connection was reset or closed before any response byte: an idempotent request may be
+   * sent again. (A failed connect sent nothing at all: see unsentBody.)
+   */
   get safeToRetry(): boolean {
-    return !this.responseStarted && (this.kind === FailureKind.connect || this.kind === FailureKind.connectTimeout || this.kind === FailureKind.reset);
+    return !this.responseStarted && this.kind === FailureKind.reset;
   }
 
   /** The status a proxy answers with when this failure ends an exchange. */

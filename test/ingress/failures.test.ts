@@ -52,10 +52,12 @@ test('a refused connection is retried on another worker whatever the method: non
       ],
     },
   });
-  const deadErrors = async (): Promise<number> => {
-    const workers = JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/workers`)).body.toString()) as { id: string; errors: number }[];
-    return workers.find((w) => w.id === 'dead')!.errors;
+  const worker = async (id: string): Promise<{ errors: number; bytesIn: number }> => {
+    const workers = JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/workers`)).body.toString()) as { id: string; errors: number; bytesIn: number }[];
+    return workers.find((w) => w.id === id)!;
   };
+  const deadErrors = async (): Promise<number> => (await worker('dead')).errors;
+  let bodyBytes = 0;
   try {
     for (let i = 0; i < 10; i++) {
       const reply = await fetchRaw(`${proxy.url}/`);
@@ -66,12 +68,14 @@ test('a refused connection is retried on another worker whatever the method: non
     // Bodies that came with the head, in several reads, and after it: each resent byte-exact.
     for (let i = 0; i < 10; i++) {
       const reply = await fetchRaw(`${proxy.url}/echo`, { method: 'POST', body: `body ${i}` });
+      bodyBytes += `body ${i}`.length;
       assert.equal(reply.status, 200, reply.body.toString());
       assert.equal(reply.body.toString(), `body ${i}`);
     }
     for (const framing of ['chunked', 'content-length'] as const) {
       for (let i = 0; i < 2; i++) {
         const echo = await echoUpload(`${proxy.url}/echo`, 3 * 1024 * 1024 + i, framing);
+        bodyBytes += 3 * 1024 * 1024 + i;
         assert.equal(echo.receivedBytes, 3 * 1024 * 1024 + i, framing);
         assert.equal(echo.receivedSha256, echo.sentSha256, framing);
       }
@@ -89,9 +93,13 @@ test('a refused connection is retried on another worker whatever the method: non
       });
       assert.equal(late.status, 200);
       assert.equal(late.body.toString(), '0123456789');
+      bodyBytes += 10;
     }
     // Round robin sent half of them to the dead worker first.
     assert.ok((await deadErrors()) - before >= 10, 'requests went to the dead worker');
+    // Body bytes count for the worker they reached, not the one that was never reached.
+    assert.equal((await worker('dead')).bytesIn, 0);
+    assert.equal((await worker('live')).bytesIn, bodyBytes);
   } finally {
     await proxy.stop();
     await stopProcesses([live!]);

@@ -4,6 +4,7 @@ import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { WebSocket } from 'ws';
+import { startBlackhole } from '../helpers/blackhole.js';
 import { eventually } from '../helpers/eventually.js';
 import { fetchRaw, startExampleWorkers, startHttpServer, startProxy, stopProcesses } from '../helpers/servers.js';
 
@@ -128,6 +129,57 @@ test('a retry that has to wait takes the place its failed worker freed', async (
     slow.destroy();
     await proxy.stop();
     await Promise.all(workers.map((w) => w.close()));
+  }
+});
+
+test('a chunked body that waited whole in the queue, went to a worker that could not be reached, and waited again, reaches the next worker once', async () => {
+  // Two one-at-a-time workers: one whose connects hang (to connectMs), one that holds /hold until
+  // the test lets it go, and echoes /echo.
+  const hole = await startBlackhole();
+  let release = (): void => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const live = await startHttpServer((req, res) => {
+    if (req.url === '/hold') return void released.then(() => res.end('held\n'));
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => res.end(Buffer.concat(chunks)));
+  });
+  const proxy = await startProxy({
+    threads: 1,
+    outlierDetection: { consecutiveFailures: 0 },
+    limits: { maxRequestsPerWorker: 1 },
+    timeouts: { connectMs: 1000, queueMs: 10_000 },
+    driver: { kind: 'static', upstreams: [{ url: hole.url, id: 'hole' }, { url: live.url, id: 'live' }] },
+  });
+  const workers = async () => JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/workers`)).body.toString()) as { id: string; inflight: number; errors: number }[];
+  const holeErrors = async () => (await workers()).find((w) => w.id === 'hole')!.errors;
+  try {
+    const holds = [fetchRaw(`${proxy.url}/hold`, { agent: false }), fetchRaw(`${proxy.url}/hold`, { agent: false })];
+    await eventually('both workers busy', async () => ((await workers()).every((w) => w.inflight === 1) ? true : undefined));
+    // Queued with its whole body. The hole's place goes to it when the other request's connect
+    // times out; when its own does, it waits again, and the live worker is let go. The body's
+    // end, forwarded once from the queue, went again after the retry's replay of the body.
+    const post = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${proxy.url}/echo`, { method: 'POST', agent: false, headers: { 'transfer-encoding': 'chunked' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      });
+      req.on('error', reject);
+      req.write('hello ');
+      req.end('world');
+    });
+    await eventually('the request to fail on the unreachable worker', async () => ((await holeErrors()) >= 2 ? true : undefined));
+    release();
+    const reply = await post;
+    assert.equal(reply.status, 200, reply.body);
+    assert.equal(reply.body, 'hello world');
+    await Promise.all(holds);
+  } finally {
+    release();
+    await proxy.stop();
+    await live.close();
+    await hole.stop();
   }
 });
 
