@@ -4,7 +4,7 @@ import { connectionTokens, isHopByHop } from '../http/hop-by-hop.js';
 import { addressText } from './client-address.js';
 import { NO_RULES, type HeaderRules } from './header-rules.js';
 import { cookieValue } from './sticky.js';
-import { forwarding, isForwardingField, isTrusted, type TrustedProxies } from './trusted-proxies.js';
+import { forwarding, isForwardingField, trustedPeer, type TrustedProxies } from './trusted-proxies.js';
 
 /** The scheme a client reached the ingress by: the listener, not anything the client sent. */
 export type Scheme = 'http' | 'https';
@@ -86,12 +86,12 @@ export function readRequestHead(req: HttpRequest, res: HttpResponse, scheme: Sch
   // Connection is read with the other fields, not by getHeader() first (a call into uWS per
   // request): the rare value that names more fields than itself takes a second pass.
   const peer = addressText(res.getRemoteAddress());
-  const trusted = isTrusted(options.trustedProxies, peer);
-  readFields(req, undefined, options, trusted);
+  const trusted = trustedPeer(options.trustedProxies, peer);
+  readFields(req, undefined, options, trusted !== null);
   const named = connectionTokens(f.connection);
-  if (named !== undefined) readFields(req, named, options, trusted);
+  if (named !== undefined) readFields(req, named, options, trusted !== null);
 
-  const fwd = forwarding(options.trustedProxies, peer, scheme, f.forwardedFor, f.forwardedProto, f.forwardedHost, f.host);
+  const fwd = forwarding(trusted, peer, scheme, f.forwardedFor, f.forwardedProto, f.forwardedHost, f.host);
   let head = `${method} ${target} HTTP/1.1\r\n${f.fields}${options.setLines}x-forwarded-for: ${fwd.forwardedFor}\r\nx-forwarded-proto: ${fwd.proto}\r\n`;
   if (fwd.host) head += `x-forwarded-host: ${fwd.host}\r\n`;
   let requestId = '';

@@ -41,18 +41,35 @@ export class TrustedProxies extends AddressSet {
 }
 
 /**
- * Forwarding fields beside the three the ingress writes itself, which a worker behind a proxy may
- * believe as it believes X-Forwarded-For: Forwarded (RFC 7239; Spring's ForwardedHeaderFilter
- * prefers it), X-Real-IP, and any other X-Forwarded-* (-Port, -Prefix, -Server, ...). Only a
- * trusted proxy's stand: from any other peer they are dropped, as Traefik drops them.
+ * Fields beside the three X-Forwarded-* the ingress writes itself that name the client, its
+ * scheme or host, and that a worker behind a proxy may believe as it believes X-Forwarded-For:
+ * Forwarded (RFC 7239; Spring's ForwardedHeaderFilter prefers it), any other X-Forwarded-*
+ * (-Port, -Prefix, -Server, ...), X-Real-IP, and the client-address fields of CDNs and
+ * frameworks (True-Client-IP is read by go-chi's RealIP, Client-IP by Rails). Only a trusted
+ * proxy's stand: from any other peer they are dropped, as Traefik drops its X-Forwarded-* and
+ * X-Real-Ip. Dispatched on length, as this runs for every field of every request.
  */
 export function isForwardingField(name: string): boolean {
-  return name === 'forwarded' || name === 'x-real-ip' || (name.charCodeAt(0) === 120 && name.startsWith('x-forwarded-'));
+  switch (name.length) {
+    case 9:
+      return name === 'forwarded' || name === 'x-real-ip' || name === 'client-ip';
+    case 11:
+      return name === 'x-client-ip';
+    case 14:
+      return name === 'true-client-ip' || name.startsWith('x-forwarded-');
+    case 16:
+      return name === 'cf-connecting-ip' || name === 'fastly-client-ip' || name.startsWith('x-forwarded-');
+    case 19:
+      return name === 'x-cluster-client-ip' || name.startsWith('x-forwarded-');
+    case 24:
+      return name === 'x-original-forwarded-for' || name.startsWith('x-forwarded-');
+  }
+  return name.length > 12 && name.charCodeAt(0) === 120 && name.startsWith('x-forwarded-');
 }
 
-/** Whether a peer's forwarding fields stand. */
-export function isTrusted(trusted: TrustedProxies | null, peer: string): boolean {
-  return trusted !== null && trusted.has(peer);
+/** The trusted proxies if `peer` is one of them (its forwarding fields stand), else null. */
+export function trustedPeer(trusted: TrustedProxies | null, peer: string): TrustedProxies | null {
+  return trusted !== null && trusted.has(peer) ? trusted : null;
 }
 
 /** The X-Forwarded-* a request goes on with, and the client it came from. */
@@ -71,17 +88,18 @@ const result: Forwarding = { client: '', forwardedFor: '', proto: '', host: '' }
 /**
  * The forwarding fields for a request from `peer` on a listener of `scheme`, given the ones it
  * came with: the peer appended to X-Forwarded-For, and Proto and Host (the Host field) from this
- * hop; unless the peer is a trusted proxy, whose Proto (http or https) and Host stand, and behind
- * which the client is found. The result is overwritten by the next call.
+ * hop; unless the peer is a trusted proxy (`trusted`: the set it is in, as trustedPeer() gives;
+ * null for any other peer), whose Proto (http or https) and Host stand, and behind which the
+ * client is found. The result is overwritten by the next call.
  */
 export function forwarding(trusted: TrustedProxies | null, peer: string, scheme: string, forwardedFor: string, forwardedProto: string, forwardedHost: string, host: string): Readonly<Forwarding> {
   result.forwardedFor = forwardedFor ? `${forwardedFor}, ${peer}` : peer;
-  if (!isTrusted(trusted, peer)) {
+  if (trusted === null) {
     result.client = peer;
     result.proto = scheme;
     result.host = host;
   } else {
-    result.client = trusted!.clientBehind(peer, forwardedFor);
+    result.client = trusted.clientBehind(peer, forwardedFor);
     result.proto = forwardedProto === 'http' || forwardedProto === 'https' ? forwardedProto : scheme;
     result.host = forwardedHost || host;
   }

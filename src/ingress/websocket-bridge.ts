@@ -11,7 +11,7 @@ import { sendError } from './responses.js';
 import { forbiddenMessage } from './client-access.js';
 import { rateLimitedMessage } from './rate-limiter.js';
 import { cookieValue } from './sticky.js';
-import { forwarding, isForwardingField, isTrusted } from './trusted-proxies.js';
+import { forwarding, isForwardingField, trustedPeer } from './trusted-proxies.js';
 
 /**
  * WebSocket pass-through: the upgrade is accepted from the client only once the worker accepted
@@ -112,19 +112,19 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       let incomingId = '';
       let stickyToken = '';
       const peer = addressText(res.getRemoteAddress());
-      const trusted = isTrusted(ctx.head.trustedProxies, peer);
+      const trusted = trustedPeer(ctx.head.trustedProxies, peer);
       req.forEach((name, value) => {
         if (name === 'x-forwarded-for') forwardedFor = forwardedFor ? `${forwardedFor}, ${value}` : value;
         else if (name === 'x-forwarded-proto') forwardedProto = value;
         else if (name === 'x-forwarded-host') forwardedHost = value;
         else if (name === idHeader) incomingId ||= value;
         else if (name === 'cookie' && stickyCookie !== null && stickyToken === '') stickyToken = cookieValue(value, stickyCookie);
-        if (name === idHeader || SKIPPED_UPGRADE_FIELDS.has(name) || isHopByHop(name) || rules.dropped.has(name) || (!trusted && isForwardingField(name))) return;
+        if (name === idHeader || SKIPPED_UPGRADE_FIELDS.has(name) || isHopByHop(name) || rules.dropped.has(name) || (trusted === null && isForwardingField(name))) return;
         // Repeated lines are joined as the HTTP path's worker would read them (cookies with "; ").
         headers[name] = Object.hasOwn(headers, name) ? `${headers[name]}${name === 'cookie' ? '; ' : ', '}${value}` : value;
       });
       for (const [name, value] of rules.set) headers[name] = value;
-      const fwd = forwarding(ctx.head.trustedProxies, peer, scheme, forwardedFor, forwardedProto, forwardedHost, req.getHeader('host'));
+      const fwd = forwarding(trusted, peer, scheme, forwardedFor, forwardedProto, forwardedHost, req.getHeader('host'));
       const client = fwd.client;
       headers['x-forwarded-for'] = fwd.forwardedFor;
       headers['x-forwarded-proto'] = fwd.proto;

@@ -7,7 +7,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { resolveConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { parseNetwork } from '../../src/ingress/address-set.js';
-import { forwarding, hopAddress, TrustedProxies } from '../../src/ingress/trusted-proxies.js';
+import { forwarding, hopAddress, isForwardingField, trustedPeer, TrustedProxies } from '../../src/ingress/trusted-proxies.js';
 import { eventually } from '../helpers/eventually.js';
 import { startHttpServer, startProxy } from '../helpers/servers.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -40,10 +40,22 @@ test('the client behind trusted proxies is the nearest untrusted hop of X-Forwar
   assert.equal(trusted.has('127.0.0.1'), false);
   assert.equal(trusted.has('not an address'), false);
 
-  assert.deepEqual(forwarding(trusted, '127.0.0.1', 'http', '203.0.113.9', 'https', 'shop.example', 'a.test'), { client: '127.0.0.1', forwardedFor: '203.0.113.9, 127.0.0.1', proto: 'http', host: 'a.test' });
+  assert.equal(trustedPeer(trusted, '127.0.0.1'), null);
+  assert.equal(trustedPeer(trusted, '127.0.0.2'), trusted);
+  assert.equal(trustedPeer(null, '127.0.0.2'), null);
+  assert.deepEqual(forwarding(trustedPeer(trusted, '127.0.0.1'), '127.0.0.1', 'http', '203.0.113.9', 'https', 'shop.example', 'a.test'), { client: '127.0.0.1', forwardedFor: '203.0.113.9, 127.0.0.1', proto: 'http', host: 'a.test' });
   assert.deepEqual(forwarding(trusted, '127.0.0.2', 'http', '203.0.113.9', 'https', 'shop.example', 'a.test'), { client: '203.0.113.9', forwardedFor: '203.0.113.9, 127.0.0.2', proto: 'https', host: 'shop.example' });
   assert.deepEqual(forwarding(trusted, '127.0.0.2', 'https', '', 'gopher', '', 'a.test'), { client: '127.0.0.2', forwardedFor: '127.0.0.2', proto: 'https', host: 'a.test' });
   assert.deepEqual(forwarding(null, '127.0.0.2', 'http', '', 'https', 'x', ''), { client: '127.0.0.2', forwardedFor: '127.0.0.2', proto: 'http', host: '' });
+});
+
+test('forwarding fields a worker may believe are told from the rest', () => {
+  const forwardingNames = ['forwarded', 'x-real-ip', 'client-ip', 'x-client-ip', 'true-client-ip', 'cf-connecting-ip', 'fastly-client-ip', 'x-cluster-client-ip', 'x-original-forwarded-for'];
+  const xForwarded = ['x-forwarded-for', 'x-forwarded-by', 'x-forwarded-port', 'x-forwarded-proto', 'x-forwarded-prefix', 'x-forwarded-server', 'x-forwarded-ssl', 'x-forwarded-uri', 'x-forwarded-client-cert', 'x-forwarded-tls-client-cert-info'];
+  for (const name of [...forwardingNames, ...xForwarded]) assert.equal(isForwardingField(name), true, name);
+  for (const name of ['host', 'cookie', 'x-forwarded', 'x-forwarded-', 'forwarded-for', 'x-real-ipx', 'xclient-ip', 'true-client-id', 'cf-connecting-ipv6', 'accept-encoding', 'content-security-policy', 'x-request-id', '']) {
+    assert.equal(isForwardingField(name), false, name);
+  }
 });
 
 /** A GET from `localAddress` with `headers`; the worker's echo of what it got. */
@@ -75,7 +87,7 @@ test('trustedProxies: a trusted peer\'s X-Forwarded-* stand and name the client 
   });
   try {
     // Fields a worker may believe beside X-Forwarded-For, -Proto and -Host: a trusted proxy's stand.
-    const forwardingFields = { forwarded: 'for=203.0.113.7;proto=https;host=shop.example', 'x-real-ip': '203.0.113.7', 'x-forwarded-port': '443', 'x-forwarded-prefix': '/shop' };
+    const forwardingFields = { forwarded: 'for=203.0.113.7;proto=https;host=shop.example', 'x-real-ip': '203.0.113.7', 'x-forwarded-port': '443', 'x-forwarded-prefix': '/shop', 'true-client-ip': '203.0.113.7' };
     const viaProxy = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example', ...forwardingFields };
     const first = await getFrom(`${proxy.url}/one`, '127.0.0.2', { ...viaProxy, 'x-forwarded-for': '203.0.113.7' });
     assert.equal(first.status, 200);
