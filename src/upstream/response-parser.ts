@@ -427,7 +427,9 @@ export class ResponseParser {
             else if (ve - vs === 5 && eqLowerBytes(buf, vs, CLOSE)) this.connClose = true;
             else if (this.connection(buf, vs, ve, true) && record) this.lines.namesFields = true;
           } else if (!trailer && eqLowerBytes(buf, p, KEEP_ALIVE)) {
-            this.kaTimeoutS = keepAliveTimeout(buf, vs, ve);
+            // A second Keep-Alive line without a timeout leaves the first one's.
+            const timeout = keepAliveTimeout(buf, vs, ve);
+            if (timeout >= 0) this.kaTimeoutS = timeout;
           }
           break;
         case 14:
@@ -632,10 +634,6 @@ function tooLarge(): never {
 }
 
 /**
- * Content-Length value buf[start, end) (leading OWS already skipped): 1*DIGIT, at most Number.MAX_SAFE_INTEGER,
- * then only SP: llhttp rejects a trailing HTAB here, so we do too.
- */
-/**
  * The `timeout` parameter of a Keep-Alive value in buf[start, end) (`timeout=5, max=1000`; RFC
  * 2068 section 19.7.1.1, kept by RFC 7230 only as a hop-by-hop field), in seconds; -1 if absent
  * or not a plain number. Only a hint, so anything unusual reads as no hint at all.
@@ -658,6 +656,10 @@ export function keepAliveTimeout(buf: Uint8Array, start: number, end: number): n
   return -1;
 }
 
+/**
+ * Content-Length value buf[start, end) (leading OWS already skipped): 1*DIGIT, at most Number.MAX_SAFE_INTEGER,
+ * then only SP: llhttp rejects a trailing HTAB here, so we do too.
+ */
 function parseLength(buf: Buffer, start: number, end: number): number {
   while (end > start && buf[end - 1] === 32) end--;
   if (start === end) badCL('empty value');

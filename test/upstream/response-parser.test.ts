@@ -294,6 +294,10 @@ test("the Keep-Alive field's timeout: a plain number of seconds, else no hint", 
   parser.expect(false);
   read(parser, latin1('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
   assert.equal(hint, -1);
+  // A second line without a timeout leaves the first one's.
+  parser.expect(false);
+  read(parser, latin1('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nKeep-Alive: max=100\r\nContent-Length: 0\r\n\r\n'));
+  assert.equal(hint, 5);
   // Not from trailers.
   parser.expect(false);
   read(parser, latin1('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nKeep-Alive: timeout=3\r\n\r\n'));
