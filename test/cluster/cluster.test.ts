@@ -195,8 +195,10 @@ test('an autoscaler on a control host scales the process workers of an ingress h
     });
     assert.equal((await setDefault(2)).status, 200);
     await eventually('a second worker on the edge', async () => ((await workersOnEdge()).length === 2 ? true : undefined), 15_000);
-    const up = (await admin<Scaler>(control, '/api/autoscaler')).events.find((e) => e.action === 'up');
-    assert.deepEqual(up?.workers, ['worker-2']);
+    // The event is recorded when the edge's answer to the start comes back over the bus, which
+    // may be after the edge lists the worker.
+    const up = await eventually('the scale-up event', async () => (await admin<Scaler>(control, '/api/autoscaler')).events.find((e) => e.action === 'up'));
+    assert.deepEqual(up.workers, ['worker-2']);
     assert.ok((await admin<Scaler>(control, '/api/autoscaler')).workers.every((w) => w.host === 'edge'));
     // Idle again with C_default back at 1: the started worker goes through Sundown on the edge.
     assert.equal((await setDefault(1)).status, 200);
