@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError } from '../errors.js';
+import { killSpawnedWorkers } from '../drivers/process-driver.js';
 import { startWeighbridge } from '../runtime/weighbridge.js';
 import { parseCommandLine, USAGE } from './args.js';
 
@@ -19,6 +20,16 @@ async function main(): Promise<void> {
     return;
   }
   const { config } = cli;
+  // Set before the start, which may take seconds (workers getting ready): a SIGINT or SIGTERM
+  // until the graceful stop is in place, or a second one during it, ends the process at once.
+  let stop: ((signal: NodeJS.Signals) => void) | null = null;
+  const onStopSignal = (signal: NodeJS.Signals): void => (stop === null ? exitNow(signal) : stop(signal));
+  process.on('SIGINT', onStopSignal);
+  process.on('SIGTERM', onStopSignal);
+  // However it ends (a failed start included), no worker process outlives it.
+  process.on('exit', killSpawnedWorkers);
+  let reload: (() => void) | null = null;
+  process.on('SIGHUP', () => (reload === null ? console.error('weighbridge: SIGHUP while starting: ignored') : reload()));
   const wb = await startWeighbridge(config);
   const d = config.driver;
   const workers = d.kind === 'static' ? `${d.upstreams.length} static upstream(s)` : d.kind === 'docker' ? `${d.count} container(s) of ${d.image}` : `${d.count} example worker process(es)`;
@@ -29,10 +40,11 @@ async function main(): Promise<void> {
     `weighbridge: ${ingress}admin http://${config.admin.host}:${wb.adminPort}/api/status, host ${wb.hostId}, roles ${config.roles.join(',')}, ${bus}${wb.ingressPort === null ? '' : `, ${workers}`}`,
   );
   let signalled = false;
-  const stop = (signal: string): void => {
+  stop = (signal) => {
     if (signalled) {
       console.error(`weighbridge: ${signal} again, exiting now`);
-      process.exit(1);
+      exitNow(signal);
+      return;
     }
     signalled = true;
     console.error(`weighbridge: ${signal}: draining (up to ${config.timeouts.shutdownMs} ms)`);
@@ -46,7 +58,7 @@ async function main(): Promise<void> {
   };
   // SIGHUP: read the configuration again; limits, timeouts and the TLS files apply at once, the
   // rest on restart.
-  process.on('SIGHUP', () => {
+  reload = () => {
     let next;
     try {
       const parsed = parseCommandLine(process.argv.slice(2));
@@ -61,7 +73,7 @@ async function main(): Promise<void> {
         console.error(`weighbridge: SIGHUP: limits and timeouts reloaded${config.tls && next.tls ? ', TLS certificate read again' : ''}${restart.length > 0 ? `; changes to ${restart.join(', ')} need a restart` : ''}`),
       (err: Error) => console.error(`weighbridge: SIGHUP: reload failed: ${err.message}`),
     );
-  });
+  };
   // SIGUSR2: reopen the access log once log rotation has moved the file away (NGINX uses USR1,
   // which Node reserves for starting its inspector).
   process.on('SIGUSR2', () => {
@@ -70,8 +82,17 @@ async function main(): Promise<void> {
       (err: Error) => console.error(`weighbridge: SIGUSR2: access log not reopened: ${err.message}`),
     );
   });
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/**
+ * Ends the process now, by the signal's own default action: the worker processes it started are
+ * killed first, as they run in process groups of their own that the signal does not reach. Not
+ * by process.exit(), which aborts the process while ingress threads hold uWS handles.
+ */
+function exitNow(signal: NodeJS.Signals): void {
+  killSpawnedWorkers();
+  process.removeAllListeners(signal);
+  process.kill(process.pid, signal);
 }
 
 main().catch((err: Error) => {

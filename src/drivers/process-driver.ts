@@ -28,6 +28,28 @@ const STABLE_MS = 10_000;
 const READY_TIMEOUT_MS = 15_000;
 const STOP_GRACE_MS = 5_000;
 
+/**
+ * Every worker process this process has running, over all drivers: for killSpawnedWorkers().
+ * They run in process groups of their own (see launch()), so nothing else would stop them.
+ */
+const spawned = new Set<ChildProcess>();
+
+/**
+ * Kills every worker process (and its process group) at once, synchronously: for a process that
+ * must end now (a second SIGTERM, a signal before the graceful stop is set up), which would
+ * otherwise leave them running, holding their ports.
+ */
+export function killSpawnedWorkers(): void {
+  for (const child of spawned) {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
+  }
+  spawned.clear();
+}
+
 interface Managed {
   id: string;
   port: number;
@@ -91,6 +113,11 @@ export class ProcessDriver implements ScalableDriver {
 
   quiesce(): void {
     this.stopping = true;
+    // A restart due during the drain would only start a worker to stop it.
+    for (const w of this.workers) {
+      if (w.restartTimer) clearTimeout(w.restartTimer);
+      w.restartTimer = null;
+    }
   }
 
   async stop(): Promise<void> {
@@ -140,20 +167,32 @@ export class ProcessDriver implements ScalableDriver {
     });
     w.child = child;
     w.backoff.started(Date.now());
+    if (child.pid !== undefined) spawned.add(child);
     let alive = true;
-    child.once('error', (err) => this.options.log(`worker ${w.id} could not start: ${err.message}`));
-    child.once('exit', (code, signal) => {
+    // A command that cannot be run (ENOENT) gets 'error' and no 'exit': either is a failure,
+    // restarted with backoff as a crash is.
+    const failed = (why: string): void => {
+      if (!alive) return;
       alive = false;
+      spawned.delete(child);
       if (this.stopping || w.retiring) return;
       this.registry?.setState(w.id, WorkerState.down);
       const delay = w.backoff.failed(Date.now());
-      this.options.log(`worker ${w.id} (pid ${child.pid}) exited with ${signal ?? `code ${code}`}; restarting in ${delay} ms`);
+      this.options.log(`worker ${w.id} ${why}; restarting in ${delay} ms`);
       w.restartTimer = setTimeout(() => {
         w.restartTimer = null;
         this.launch(w).catch((err: Error) => this.options.log(`worker ${w.id} restart failed: ${err.message}`));
       }, delay);
-    });
+    };
+    child.once('error', (err) => failed(`could not start: ${err.message}`));
+    child.once('exit', (code, signal) => failed(`(pid ${child.pid}) exited with ${signal ?? `code ${code}`}`));
     const ready = await waitForPort('127.0.0.1', w.port, READY_TIMEOUT_MS, () => alive && !this.stopping && !w.retiring);
+    if (!ready && alive && !this.stopping && !w.retiring) {
+      // Running but not listening: as good as crashed, and never to be put in the table.
+      this.options.log(`worker ${w.id} (pid ${child.pid}) did not listen on port ${w.port} within ${READY_TIMEOUT_MS} ms; killing it`);
+      child.kill('SIGKILL');
+      return;
+    }
     if (!ready || this.stopping || w.retiring) return;
     const registry = this.registry!;
     if (registry.get(w.id)) registry.setState(w.id, WorkerState.ready);

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { freePort, waitForPort } from '../../src/drivers/free-port.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { echoUpload } from '../helpers/echo-upload.js';
-import { fetchRaw, startExampleWorkers, stopProcesses } from '../helpers/servers.js';
+import { eventually } from '../helpers/eventually.js';
+import { CLI, fetchRaw, startExampleWorkers, stopProcesses } from '../helpers/servers.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 function childPids(pid: number): number[] {
@@ -24,6 +25,15 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Killed workers are reaped by init once their parent has gone, which takes a moment. */
+async function gone(pids: number[]): Promise<void> {
+  const left = await eventually('the workers to be gone', async () => {
+    const running = pids.filter(alive);
+    return running.length === 0 ? running : undefined;
+  }, 5000).catch(() => pids.filter(alive));
+  assert.deepEqual(left, [], 'workers outlived weighbridge');
 }
 
 test('with no configuration it starts 3 example workers and answers on the ingress', async () => {
@@ -91,6 +101,56 @@ test('SIGTERM lets in-flight requests finish, stops accepting, and stops the wor
   assert.match(cli.stderr(), /SIGTERM: draining/);
   assert.equal(await waitForPort('127.0.0.1', cli.ingressPort, 200), false);
   for (const pid of workerPids) assert.equal(alive(pid), false, `worker ${pid} outlived weighbridge`);
+});
+
+test('a second SIGTERM ends the process at once, by the signal, and its workers with it', async () => {
+  const cli = await startCli(['--port', '0', '--admin-port', '0', '--workers', '2']);
+  const workerPids = childPids(cli.child.pid!);
+  assert.equal(workerPids.length, 2);
+  const ended = new Promise<NodeJS.Signals | null>((resolve) => cli.child.once('exit', (_code, signal) => resolve(signal)));
+  // A request that keeps the drain going.
+  const slow = fetchRaw(`http://127.0.0.1:${cli.ingressPort}/work?latency_ms=5000`, { agent: false }).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 300));
+  cli.child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  cli.child.kill('SIGTERM');
+  // Not SIGABRT: process.exit() with ingress threads holding uWS handles aborted.
+  assert.equal(await ended, 'SIGTERM');
+  await slow;
+  assert.match(cli.stderr(), /SIGTERM again, exiting now/);
+  await gone(workerPids);
+});
+
+test('a SIGINT while workers are still starting ends the process and the workers it started', async () => {
+  const dir = tempDir('cli-start');
+  const config = join(dir, 'slow.json');
+  // Workers that take 5 s to listen: the start is still waiting for them.
+  const slowWorker = `setTimeout(() => require('node:http').createServer((q, s) => s.end('ok')).listen(process.env.PORT, '127.0.0.1'), 5000)`;
+  writeFileSync(config, JSON.stringify({ port: 0, admin: { port: 0 }, driver: { kind: 'process', count: 2, command: [process.execPath, '-e', slowWorker] } }));
+  const child = spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const ended = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+  let workerPids: number[] = [];
+  for (let i = 0; i < 100 && workerPids.length < 2; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    workerPids = childPids(child.pid!);
+  }
+  assert.equal(workerPids.length, 2);
+  child.kill('SIGINT');
+  assert.equal(await ended, 'SIGINT');
+  await gone(workerPids);
+});
+
+test('a worker command that cannot be run is retried with backoff, and the start does not wait for it', async () => {
+  const dir = tempDir('cli-enoent');
+  const config = join(dir, 'enoent.json');
+  writeFileSync(config, JSON.stringify({ port: 0, admin: { port: 0 }, driver: { kind: 'process', count: 1, command: [join(dir, 'no-such-worker')], restartBackoffMs: { initial: 100, max: 400 } } }));
+  const startedAt = Date.now();
+  const cli = await startCli(['--config', config]);
+  // It waited out the 15 s ready timeout before, and tried only once.
+  assert.ok(Date.now() - startedAt < 10_000, 'the start waited for a worker that cannot start');
+  await eventually('three attempts', async () => ((cli.stderr().match(/worker worker-1 could not start: spawn \S+ ENOENT; restarting in \d+ ms/g) ?? []).length >= 3 ? true : undefined));
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
 });
 
 // uWS 20.30 refuses a Content-Length of 10^9 or more (it reads at most 9 digits), so the
