@@ -48,6 +48,12 @@ export interface ExchangeContext {
   readonly sticky: StickySessions | null;
   /** What request heads are read for (the sticky cookie, the request id). */
   readonly head: HeadOptions;
+  /**
+   * The host is shutting down: responses tell the client to close the connection, so a
+   * keep-alive client does not send its next request into the listener's closing (as HAProxy's
+   * soft stop does).
+   */
+  draining: boolean;
 }
 
 /** pickWorker()'s result, one per thread: the request path allocates nothing for it. */
@@ -363,7 +369,8 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     this.bodyKind = bodyKind;
     this.contentLength = contentLength;
     const own = this.ctx.responseFields;
-    this.res.writeStatus(forwardedHead(fields, this.request.method === 'HEAD', own.replaced(this.request.scheme), own.proxied(this.request, this.workerToken)));
+    const lines = own.proxied(this.request, this.workerToken);
+    this.res.writeStatus(forwardedHead(fields, this.request.method === 'HEAD', own.replaced(this.request.scheme), this.ctx.draining ? `${lines}\r\nconnection: close` : lines));
   }
 
   onUpstreamBody(chunk: Buffer): void {
@@ -665,7 +672,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     if (!this.aborted && !this.responding) {
       const { scheme, requestId } = this.request;
       // A client paused for backpressure would never be read again on this connection.
-      sendError(this.res, status, message, closeClient || this.clientPaused, this.ctx.responseFields.own(scheme, requestId, status === 503 ? { 'retry-after': '1' } : undefined));
+      sendError(this.res, status, message, closeClient || this.clientPaused || this.ctx.draining, this.ctx.responseFields.own(scheme, requestId, status === 503 ? { 'retry-after': '1' } : undefined));
       this.sentStatus = status;
     }
     this.finish(outcome);

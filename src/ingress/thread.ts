@@ -57,6 +57,7 @@ const ctx: ExchangeContext = {
     rules: requestRules,
     setLines: requestLines(requestRules),
   },
+  draining: false,
 };
 // Reloads replace the fields of these objects in place; connections read timeouts at use time.
 const { limits, timeouts } = data;
@@ -151,11 +152,10 @@ let secure: Listener | null = data.tls === null ? null : { app: sslApp(data.tls)
 const retired: uWS.TemplatedApp[] = [];
 /** A TLS App built by prepareTls, listening only once every thread has built its own (commitTls). */
 let pending: uWS.TemplatedApp | null = null;
-let draining = false;
 
 /** Answers a request the ingress turns away before any worker sees it. */
 function refuse(res: uWS.HttpResponse, head: ClientRequestHead, status: number, message: string, close: boolean, extraHeaders?: Record<string, string>): void {
-  sendError(res, status, message, close, ctx.responseFields.own(head.scheme, head.requestId, extraHeaders));
+  sendError(res, status, message, close || ctx.draining, ctx.responseFields.own(head.scheme, head.requestId, extraHeaders));
   ctx.accessLog?.write({ client: head.client, method: head.method, scheme: head.scheme, target: head.target, status, worker: null, durationMs: 0, bytesIn: 0, bytesOut: 0, outcome: 'rejected', requestId: head.requestId });
 }
 
@@ -167,13 +167,13 @@ const api: IngressThreadApi = {
   prepareTls(files) {
     pending?.close();
     pending = null;
-    if (secure === null || draining) return;
+    if (secure === null || ctx.draining) return;
     pending = sslApp(files);
   },
   async commitTls() {
     const next = pending;
     pending = null;
-    if (next === null || secure === null || draining) return;
+    if (next === null || secure === null || ctx.draining) return;
     // SO_REUSEPORT: the new listener takes its share of new connections before the old one stops.
     const socket = await bind(next, data.tls!.port);
     if (secure.socket !== null) uWS.us_listen_socket_close(secure.socket);
@@ -185,7 +185,7 @@ const api: IngressThreadApi = {
     pending = null;
   },
   drain() {
-    draining = true;
+    ctx.draining = true;
     for (const listener of [plain, secure]) {
       if (listener?.socket) uWS.us_listen_socket_close(listener.socket);
       if (listener) listener.socket = null;

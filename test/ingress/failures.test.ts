@@ -572,3 +572,44 @@ test('a chunked response to a client that reads nothing stops being read from th
     await worker.close();
   }
 });
+
+test('while the ingress drains, responses on open keep-alive connections say Connection: close', async () => {
+  let release = (): void => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const worker = await startHttpServer((req, res) => {
+    if (req.url === '/hold') return void held.then(() => res.end('held\n'));
+    res.end('ok\n');
+  });
+  const proxy = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+  const socket = connect(proxy.ingressPort, '127.0.0.1');
+  let received = '';
+  socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const answer = async (count: number): Promise<void> =>
+    void (await eventually(`answer ${count}`, async () => ((received.match(/HTTP\/1\.1 200/g) ?? []).length >= count ? true : undefined)));
+  try {
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('GET /one HTTP/1.1\r\nHost: a\r\n\r\n');
+    await answer(1);
+    assert.doesNotMatch(received, /connection: close/i);
+    // A request in flight keeps the drain going.
+    const hold = fetchRaw(`${proxy.url}/hold`, { agent: false });
+    await eventually('the held request at its worker', async () => (JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/status`)).body.toString()).requests.inflight === 1 ? true : undefined));
+    const stopped = proxy.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    socket.write('GET /two HTTP/1.1\r\nHost: a\r\n\r\n');
+    await answer(2);
+    const second = received.slice(received.lastIndexOf('HTTP/1.1 200'));
+    assert.match(second, /\r\nconnection: close\r\n/i);
+    // The client takes the hint and closes; uWS closes its side in turn.
+    socket.end();
+    await closed;
+    release();
+    assert.equal((await hold).status, 200);
+    await stopped;
+  } finally {
+    release();
+    socket.destroy();
+    await worker.close();
+  }
+});
