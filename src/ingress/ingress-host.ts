@@ -5,6 +5,7 @@ import { assertPortFree, freePort } from '../drivers/free-port.js';
 import { StatsTable } from '../shared/stats-table.js';
 import type { IngressThreadApi, IngressThreadData, ReloadableSettings, ThreadSnapshot } from './thread-api.js';
 import type { TlsFiles } from './tls-files.js';
+import { Backoff } from '../util/backoff.js';
 
 export type IngressThreadOptions = Omit<IngressThreadData, 'threadIndex'>;
 
@@ -29,8 +30,17 @@ const THREAD_FILE = new URL('./thread.js', import.meta.url);
  * The host's ingress threads: N uWebSockets.js Apps on one port. A thread that dies is replaced
  * (its connections are lost; the others keep serving). Driven over comlink.
  */
+/** A replacement thread's delays; one that ran this long starts again from the first. */
+const THREAD_RESTART_BACKOFF_MS = { initial: 100, max: 10_000 };
+const THREAD_STABLE_MS = 10_000;
+
 export class IngressHost {
   private readonly threads: (ThreadHandle | null)[] = [];
+  /**
+   * Per thread: a replacement that cannot start either (its TLS files gone, say) is retried at
+   * doubling intervals, not four times a second for good.
+   */
+  private readonly restarts: Backoff[] = [];
   /** The host's view of the shared stats table, for giving back what a dead thread left in flight. */
   private readonly stats: StatsTable;
   private stopping = false;
@@ -138,6 +148,7 @@ export class IngressHost {
     const api = Comlink.wrap<IngressThreadApi>(nodeEndpoint(worker));
     const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
     this.threads[index] = { worker, api, exited };
+    (this.restarts[index] ??= new Backoff(THREAD_RESTART_BACKOFF_MS, THREAD_STABLE_MS)).started(Date.now());
     worker.on('error', (err) => this.log(`ingress thread ${index} failed: ${err.stack ?? err.message}`));
     worker.on('exit', (code) => {
       if (this.threads[index]?.worker !== worker) return;
@@ -148,12 +159,13 @@ export class IngressHost {
       const reclaimed = this.stats.reclaimLane(index);
       if (reclaimed > 0) this.log(`ingress thread ${index} left ${reclaimed} requests or WebSockets in flight; gave back their admissions`);
       if (this.stopping) return;
-      this.log(`ingress thread ${index} exited with code ${code}; starting a new one`);
+      const delay = this.restarts[index]!.failed(Date.now());
+      this.log(`ingress thread ${index} exited with code ${code}; starting a new one in ${delay} ms`);
       setTimeout(() => {
         // A stop that began meanwhile must not find a new thread keeping the process alive.
         if (this.stopping) return;
         this.spawn(index, this.port).catch((err: Error) => this.log(`ingress thread ${index} could not restart: ${err.message}`));
-      }, 100);
+      }, delay);
     });
     const failed = exited.then((code): never => {
       throw new Error(`ingress thread ${index} exited with code ${code} before listening`);

@@ -14,7 +14,7 @@ import { fetchRaw, startHttpServer, type Reply } from '../helpers/servers.js';
 const CAPACITY = 4;
 
 /** Two ingress threads on the tables, with no worker unless one is added to `registry`. */
-async function startHost() {
+async function startHost(log: (line: string) => void = () => {}) {
   const routes = RouteTableWriter.create(CAPACITY);
   const stats = StatsTable.create(CAPACITY, 2);
   const directory = WorkerDirectory.create(CAPACITY);
@@ -38,7 +38,7 @@ async function startHost() {
     headers: { request: { set: {}, remove: [] }, response: { set: {}, remove: [] } },
     rates: RateTable.create(16).buffer,
   };
-  const host = await IngressHost.start(options, 2, () => {});
+  const host = await IngressHost.start(options, 2, log);
   return { host, stats, registry };
 }
 
@@ -153,5 +153,24 @@ test("a thread that dies with requests in flight: they leave the counts, and the
     for (const res of held) res.destroy();
     await host.close();
     await worker.close();
+  }
+});
+
+test('a thread that keeps exiting is replaced after doubling delays', async () => {
+  const lines: string[] = [];
+  const { host } = await startHost((line) => lines.push(line));
+  try {
+    for (let round = 1; round <= 3; round++) {
+      const thread = await eventually(`thread 0, round ${round}`, async () => threadsOf(host)[0] ?? undefined);
+      // Listening: an exit before that is the failed start the backoff is for, too.
+      await thread.api.snapshot();
+      thread.api.shutdown().catch(() => {});
+      await thread.exited;
+      await eventually(`the log of exit ${round}`, async () => (lines.filter((l) => l.includes('starting a new one')).length === round ? true : undefined));
+    }
+    const delays = lines.filter((l) => l.includes('starting a new one')).map((l) => Number(/in (\d+) ms/.exec(l)?.[1]));
+    assert.deepEqual(delays, [100, 200, 400]);
+  } finally {
+    await host.close();
   }
 });
