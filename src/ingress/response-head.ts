@@ -26,14 +26,21 @@ const VERSION_PREFIX = 9;
 export function forwardedHead(lines: FieldLines, keepContentLength: boolean, replaced: readonly Uint8Array[] = [], appended = ''): Buffer {
   const { buf, count, pos } = lines;
   const named = lines.namesFields ? namedByConnection(lines) : undefined;
-  // What is kept is never longer than the head it comes from, plus the appended lines.
-  const bound = (count === 0 ? lines.statusEnd : pos[5 * count - 1]!) - lines.start + appended.length;
+  // What is kept is never longer than the head it comes from, plus the appended lines (and a SP).
+  const bound = (count === 0 ? lines.statusEnd : pos[5 * count - 1]!) - lines.start + appended.length + 1;
   if (scratch.length < bound) {
     scratch = Buffer.allocUnsafe(Math.max(bound, 2 * scratch.length));
     view = scratch.subarray(0, 0);
   }
   let out = 0;
   let runStart = lines.start + VERSION_PREFIX;
+  if (lines.statusEnd === runStart + 3) {
+    // "HTTP/1.1 204" with no reason, which the parser takes (as llhttp does): the SP before the
+    // empty reason is not optional for a sender (RFC 9112 section 4).
+    out = copy(buf, runStart, lines.statusEnd, out);
+    scratch[out++] = 0x20;
+    runStart = lines.statusEnd;
+  }
   let runEnd = lines.statusEnd;
   let last = -1; // the last kept line; -1 is the status line
   for (let i = 0; i < count; i++) {

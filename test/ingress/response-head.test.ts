@@ -31,7 +31,10 @@ test('the status line and end-to-end fields go in one piece, in order, lines as 
     'set-cookie: b=2',
   ]);
   assert.equal(forwardRaw('HTTP/1.0 404 Not  Found\r\nX-A:b  \r\nX-C:   d\r\n\r\n'), '404 Not  Found\r\nX-A:b  \r\nX-C:   d');
-  assert.equal(forwardRaw('HTTP/1.1 204\r\n\r\n'), '204');
+  // A status line without a reason gets the SP a sender owes before it (RFC 9112 section 4).
+  assert.equal(forwardRaw('HTTP/1.1 204\r\n\r\n'), '204 ');
+  assert.equal(forwardRaw('HTTP/1.1 200\r\nX-A: b\r\nDate: x\r\nX-C: d\r\n\r\n'), '200 \r\nX-A: b\r\nX-C: d');
+  assert.equal(forwardRaw('HTTP/1.1 200 \r\n\r\n'), '200 ');
 });
 
 test('hop-by-hop fields, Date and Content-Length are dropped in any letter case, wherever they stand', () => {
