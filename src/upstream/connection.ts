@@ -144,6 +144,9 @@ export class UpstreamConnection implements ResponseHandlers, Expirable, TcpSocke
     // The ingress drops a client's Upgrade field (hop-by-hop; WebSockets take their own path),
     // and a server must not switch to a protocol nobody asked for (RFC 9110 section 15.2.2).
     if (status === 101) return this.fail(FailureKind.protocol, 'invalid response from upstream: 101 Switching Protocols to a request that asked for no upgrade');
+    // The body is re-framed for the client, so a coding beside chunked would be lost (RFC 9112
+    // section 7: transfer codings are hop-by-hop). NGINX answers such a response with 502 too.
+    if (bodyKind !== 'none' && this.parser.otherCodings) return this.fail(FailureKind.protocol, 'invalid response from upstream: a Transfer-Encoding other than chunked alone, which the ingress cannot pass on');
     this.phase = Phase.body;
     this.deadline = sweeper.now + this.timeouts.idleMs;
     this.exchange?.onUpstreamHead(status, fields, bodyKind, contentLength);

@@ -184,6 +184,8 @@ export class ResponseParser {
   private connKeepAlive = false;
   /** The `timeout` of the response's Keep-Alive field, in seconds; -1 without one. */
   private kaTimeoutS = -1;
+  /** Transfer-Encoding names a coding other than one chunked (see otherCodings). */
+  private codings = false;
 
   constructor(handlers: ResponseHandlers, options?: ResponseParserOptions) {
     this.h = handlers;
@@ -196,6 +198,15 @@ export class ResponseParser {
    */
   get keepAliveTimeoutS(): number {
     return this.kaTimeoutS;
+  }
+
+  /**
+   * The last response's Transfer-Encoding named more than a single chunked ("gzip, chunked", two
+   * fields): parsed as llhttp does, but a proxy that re-frames the body cannot pass the other
+   * codings on, and without them the body would reach the client undecoded and unannounced.
+   */
+  get otherCodings(): boolean {
+    return this.codings;
   }
 
   /** True while a response is in progress (some bytes received, not yet complete). */
@@ -377,7 +388,7 @@ export class ResponseParser {
     this.status = d0 * 100 + d1 * 10 + d2;
     this.minor = minor;
     this.contentLength = -1;
-    this.sawTE = this.chunked = this.connClose = this.connKeepAlive = false;
+    this.sawTE = this.chunked = this.connClose = this.connKeepAlive = this.codings = false;
     this.kaTimeoutS = -1;
     this.lines.reset(buf, start, eol);
     return this.fieldLines(buf, eol + 2, stop, this.status >= 200 || this.status === 101);
@@ -484,8 +495,10 @@ export class ResponseParser {
     while (a >= start && buf[a] !== COMMA) a--;
     a++;
     while (a < end && buf[a] === 32) a++;
-    this.sawTE = true;
     this.chunked = end - a === 7 && eqLowerBytes(buf, a, CHUNKED);
+    // One field holding one coding, chunked: anything else codes the body beyond its framing.
+    this.codings ||= this.sawTE || a !== start || !this.chunked;
+    this.sawTE = true;
   }
 
   /** Parses a chunk-size line buf[start, end) that ends in LF. */

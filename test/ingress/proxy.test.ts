@@ -147,6 +147,29 @@ test('responses keep status, reason and end-to-end headers; hop-by-hop ones are 
   }
 });
 
+test('a response body in a transfer coding beside chunked is refused with 502, not passed on undecoded', async () => {
+  const upstream = createNetServer((socket) =>
+    socket.on('data', (d) => {
+      const coding = d.toString('latin1').startsWith('HEAD') || d.toString('latin1').includes('/gzip') ? 'gzip, chunked' : 'chunked';
+      socket.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: ${coding}\r\n\r\n${d.toString('latin1').startsWith('HEAD') ? '' : '4\r\nbody\r\n0\r\n\r\n'}`);
+    }),
+  );
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const port = (upstream.address() as AddressInfo).port;
+  const p = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: `http://127.0.0.1:${port}` }] } });
+  try {
+    const coded = await fetchRaw(`${p.url}/gzip`, { agent: false });
+    assert.equal(coded.status, 502);
+    assert.match(coded.body.toString(), /Transfer-Encoding other than chunked/);
+    assert.equal((await fetchRaw(`${p.url}/plain`, { agent: false })).body.toString(), 'body');
+    // No body, nothing lost: a HEAD response's coding describes a body it does not have.
+    assert.equal((await fetchRaw(`${p.url}/gzip`, { method: 'HEAD', agent: false })).status, 200);
+  } finally {
+    await p.stop();
+    await new Promise((resolve) => upstream.close(resolve));
+  }
+});
+
 test('a 40 KiB response head and a latin1 field value pass intact', async () => {
   const big = Array.from({ length: 20 }, (_, i) => [`x-big-${i}`, String.fromCharCode(97 + i).repeat(2000)] as const);
   // Raw bytes: Node's own server would send the value as UTF-8.

@@ -304,6 +304,23 @@ test("the Keep-Alive field's timeout: a plain number of seconds, else no hint", 
   assert.equal(hint, -1);
 });
 
+test('a Transfer-Encoding other than one chunked is parsed, and flagged', () => {
+  const flagged = (fields: string): boolean => {
+    let seen: boolean | undefined;
+    const parser = new ResponseParser({ onHead: () => (seen = parser.otherCodings), onBody: () => undefined, onComplete: () => undefined });
+    parser.expect(false);
+    read(parser, latin1(`HTTP/1.1 200 OK\r\n${fields}\r\n0\r\n\r\n`));
+    assert.notEqual(seen, undefined, fields);
+    return seen!;
+  };
+  assert.equal(flagged('Transfer-Encoding: chunked\r\n'), false);
+  assert.equal(flagged('Transfer-Encoding: Chunked  \r\n'), false);
+  assert.equal(flagged('Transfer-Encoding: gzip, chunked\r\n'), true);
+  assert.equal(flagged('Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n'), true);
+  assert.equal(flagged('Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n'), true);
+  assert.equal(flagged('Content-Length: 5\r\n'), false);
+});
+
 test('every error code', () => {
   const cases: [string, string | Buffer[], boolean?, number?][] = [
     ['ERR_UPSTREAM_BAD_STATUS_LINE', 'HTTP/2.0 200 OK\r\n\r\n'],
