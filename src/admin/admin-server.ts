@@ -72,9 +72,11 @@ export interface AdminServer {
   close(): void;
 }
 
-function json(res: uWS.HttpResponse, status: string, body: unknown): void {
+function json(res: uWS.HttpResponse, status: string, body: unknown, allow?: string): void {
   res.cork(() => {
-    res.writeStatus(status).writeHeader('content-type', 'application/json').writeHeader('cache-control', 'no-store').end(`${JSON.stringify(body, null, 2)}\n`);
+    res.writeStatus(status).writeHeader('content-type', 'application/json').writeHeader('cache-control', 'no-store');
+    if (allow !== undefined) res.writeHeader('allow', allow);
+    res.end(`${JSON.stringify(body, null, 2)}\n`);
   });
 }
 
@@ -88,7 +90,14 @@ export async function startAdminServer(host: string, port: number, endpoints: Ad
   for (const [path, produce] of Object.entries(endpoints)) app.get(path, (res) => answer(res, produce));
   for (const [path, action] of Object.entries(actions)) app.post(path, (res) => act(res, action));
   const listed = [...Object.keys(endpoints).map((path) => `GET ${path}`), ...Object.keys(actions).map((path) => `POST ${path}`)];
-  app.any('/*', (res, req) => json(res, '404 Not Found', { error: `no such endpoint: ${req.getMethod().toUpperCase()} ${req.getUrl()}`, endpoints: listed }));
+  app.any('/*', (res, req) => {
+    const method = req.getMethod().toUpperCase();
+    const url = req.getUrl();
+    // A known path asked with another method: 405 with the one it takes (RFC 9110 section 15.5.6).
+    const allow = Object.hasOwn(endpoints, url) ? 'GET' : Object.hasOwn(actions, url) ? 'POST' : undefined;
+    if (allow !== undefined) return json(res, '405 Method Not Allowed', { error: `${method} ${url}: this endpoint takes ${allow}` }, allow);
+    json(res, '404 Not Found', { error: `no such endpoint: ${method} ${url}`, endpoints: listed });
+  });
   return new Promise((resolve, reject) => {
     app.listen(host, port, (socket) => {
       if (!socket) return reject(new Error(`admin API cannot listen on ${host}:${port}`));

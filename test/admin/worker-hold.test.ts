@@ -41,6 +41,14 @@ test('the admin API drains one worker (no new requests, those in flight finish) 
     assert.deepEqual(await post('drain', { id: 'nope' }), { status: 400, body: { error: 'no worker nope on this host' } });
     assert.deepEqual(await post('ready', { id: 'b' }), { status: 400, body: { error: 'worker b is ready, not drained through the admin API' } });
     assert.deepEqual(await post('drain', ['a']), { status: 400, body: { error: 'expected {"id": "<worker id>"}' } });
+    // A known endpoint asked with the wrong method: 405 with the method it takes; an unknown one 404.
+    const wrong = await fetchRaw(`${proxy.adminUrl}/api/workers/drain`);
+    assert.equal(wrong.status, 405);
+    assert.equal(wrong.headers.allow, 'POST');
+    const wrongGet = await fetchRaw(`${proxy.adminUrl}/api/status`, { method: 'POST', body: '{}' });
+    assert.equal(wrongGet.status, 405);
+    assert.equal(wrongGet.headers.allow, 'GET');
+    assert.equal((await fetchRaw(`${proxy.adminUrl}/api/nothing`)).status, 404);
   } finally {
     await proxy.stop();
     await Promise.all(servers.map((s) => s.close()));
