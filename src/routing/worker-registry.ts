@@ -50,6 +50,8 @@ export interface RegistryOptions {
  */
 export class WorkerRegistry {
   private readonly workers = new Map<string, WorkerRecord>();
+  /** Drained through the admin API: see hold(). */
+  private readonly held = new Set<string>();
   private readonly freeSlots: number[] = [];
   private readonly quarantined: { slot: number; since: number }[] = [];
   private readonly now: () => number;
@@ -93,13 +95,33 @@ export class WorkerRegistry {
     const record = this.workers.get(id);
     if (!record) return;
     this.workers.delete(id);
+    this.held.delete(id);
     this.publish();
     this.directory.setState(record.slot, WorkerState.free);
     this.quarantined.push({ slot: record.slot, since: this.now() });
   }
 
-  setState(id: string, state: WorkerStateValue): void {
+  /**
+   * Drains a worker for the admin API, and keeps it so: whatever would make it ready again (its
+   * process restarted, health checks passing, a readmission) leaves it draining, until release().
+   * HAProxy's `set server state drain` holds across a server's restarts likewise.
+   */
+  hold(id: string): void {
+    if (!this.workers.has(id)) return;
+    this.held.add(id);
+    this.setState(id, WorkerState.draining);
+  }
+
+  /** Ends a hold(): a draining worker is ready again (one down meanwhile comes back as usual); false if it was not held. */
+  release(id: string): boolean {
+    if (!this.held.delete(id)) return false;
+    if (this.workers.get(id)?.state === WorkerState.draining) this.setState(id, WorkerState.ready);
+    return true;
+  }
+
+  setState(id: string, requested: WorkerStateValue): void {
     const record = this.workers.get(id);
+    const state = requested === WorkerState.ready && this.held.has(id) ? WorkerState.draining : requested;
     if (!record || record.state === state) return;
     if (state === WorkerState.ready) record.readyAt = this.now();
     record.state = state;

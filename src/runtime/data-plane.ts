@@ -153,8 +153,6 @@ export async function startDataPlane(config: Config, log: (line: string) => void
   }
   const ingressHost = ingress;
 
-  /** Workers drained through the admin API, the only ones it may make ready again. */
-  const held = new Set<string>();
   let stopping: Promise<void> | undefined;
   return {
     ingressPort: ingressHost.port,
@@ -198,13 +196,11 @@ export async function startDataPlane(config: Config, log: (line: string) => void
     holdWorker(id, hold) {
       const worker = registry.get(id);
       if (worker === undefined) throw new WeighbridgeError('ERR_BAD_REQUEST', `no worker ${id} on this host`);
+      // Only a worker drained this way is made ready: one in Sundown or leaving stays on its course.
       if (hold === 'drain') {
-        if (worker.state !== WorkerState.draining) held.add(id);
-        registry.setState(id, WorkerState.draining);
-      } else {
-        if (!held.has(id) || worker.state !== WorkerState.draining) throw new WeighbridgeError('ERR_BAD_REQUEST', `worker ${id} is ${registry.view(worker).state}, not drained through the admin API`);
-        held.delete(id);
-        registry.setState(id, WorkerState.ready);
+        if (worker.state !== WorkerState.draining) registry.hold(id);
+      } else if (!registry.release(id)) {
+        throw new WeighbridgeError('ERR_BAD_REQUEST', `worker ${id} is ${registry.view(worker).state}, not drained through the admin API`);
       }
       return registry.view(worker);
     },

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { ProcessDriver } from '../../src/drivers/process-driver.js';
 import { eventually } from '../helpers/eventually.js';
 import { distinctAnswers, fetchRaw, startHttpServer, startProxy } from '../helpers/servers.js';
 
@@ -52,5 +53,30 @@ test('the admin API drains one worker (no new requests, those in flight finish) 
   } finally {
     await proxy.stop();
     await Promise.all(servers.map((s) => s.close()));
+  }
+});
+
+test('a worker drained through the admin API stays drained when its process crashes and comes back', async () => {
+  const proxy = await startProxy({ policy: 'round-robin', driver: { kind: 'process', count: 2, restartBackoffMs: { initial: 100, max: 100 } } });
+  const workers = async () => JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/workers`)).body.toString()) as { id: string; state: string }[];
+  const stateOf = async (id: string) => (await workers()).find((w) => w.id === id)?.state;
+  const post = (action: string) => fetchRaw(`${proxy.adminUrl}/api/workers/${action}`, { method: 'POST', body: JSON.stringify({ id: 'worker-1' }) });
+  try {
+    assert.equal((await post('drain')).status, 200);
+    const driver = proxy.dataPlane!.driver as ProcessDriver;
+    const pid = driver.pids().get('worker-1')!;
+    process.kill(pid, 'SIGKILL');
+    await eventually('worker-1 restarted', async () => {
+      const now = driver.pids().get('worker-1');
+      return now !== undefined && now !== pid && (await stateOf('worker-1')) !== 'down' ? true : undefined;
+    });
+    // Back from its restart, it is still drained: no request goes to it.
+    assert.equal(await stateOf('worker-1'), 'draining');
+    assert.deepEqual(await distinctAnswers(`${proxy.url}/`, 20), ['worker-2']);
+    assert.equal((await post('ready')).status, 200);
+    assert.equal(await stateOf('worker-1'), 'ready');
+    assert.deepEqual(await distinctAnswers(`${proxy.url}/`, 20), ['worker-1', 'worker-2']);
+  } finally {
+    await proxy.stop();
   }
 });
