@@ -13,9 +13,12 @@ export interface HealthCheckOptions {
 
 /**
  * Active health checks of a host's workers: every interval, one GET to each worker that is ready
- * or out for failing its checks (the collector's Prober: keep-alive, any answer below 500 within
- * the timeout passes), and the HealthTracker's verdict applied to the route table. Workers that
- * are draining, down or ejected are left to their drivers and to outlier detection.
+ * or out for failing its checks or ejected by outlier detection (the collector's Prober:
+ * keep-alive, any answer below 500 within the timeout passes), and the HealthTracker's verdict
+ * applied to the route table. An ejected worker that passes is readmitted before its ejection
+ * ends, as Envoy does by default (successful_active_health_check_uneject_host): ejections grow to
+ * maxEjectionMs, which would keep a recovered worker out for minutes. Workers that are draining
+ * or down are left to their drivers.
  */
 export class HealthChecker {
   private readonly tracker: HealthTracker;
@@ -41,20 +44,21 @@ export class HealthChecker {
     if (this.checking) return;
     this.checking = true;
     try {
-      const checked = this.registry.list().filter((w) => w.state === WorkerState.ready || w.state === WorkerState.unhealthy);
+      const out = (w: WorkerRecord): boolean => w.state === WorkerState.unhealthy || w.state === WorkerState.ejected;
+      const checked = this.registry.list().filter((w) => w.state === WorkerState.ready || out(w));
       // Counted per registration (slot and incarnation), so a new worker under an old id starts afresh.
       const key = (w: WorkerRecord): string => `${w.slot}:${w.incarnation}`;
       const results = await Promise.all(
-        checked.map(async (w) => ({ id: key(w), ok: (await this.prober.probe(w.host, w.port)) !== null, unhealthy: w.state === WorkerState.unhealthy })),
+        checked.map(async (w) => ({ id: key(w), ok: (await this.prober.probe(w.host, w.port)) !== null, unhealthy: out(w) })),
       );
       const verdict = this.tracker.record(results);
       const { path, unhealthyThreshold, healthyThreshold } = this.options;
       // The worker may have moved on while the checks ran (a drain, a crash, a new worker under
       // its id): only the very record that was checked, still in its state, is changed.
       const probed = new Map(checked.map((w) => [key(w), w]));
-      const still = (k: string, state: number): WorkerRecord | undefined => {
+      const still = (k: string, ...states: number[]): WorkerRecord | undefined => {
         const w = probed.get(k);
-        return w !== undefined && this.registry.get(w.id) === w && w.state === state ? w : undefined;
+        return w !== undefined && this.registry.get(w.id) === w && states.includes(w.state) ? w : undefined;
       };
       for (const k of verdict.unhealthy) {
         const w = still(k, WorkerState.ready);
@@ -63,10 +67,11 @@ export class HealthChecker {
         this.log(`worker ${w.id} failed ${unhealthyThreshold} health checks in a row (GET ${path}): out of the table until it passes ${healthyThreshold}`);
       }
       for (const k of verdict.healthy) {
-        const w = still(k, WorkerState.unhealthy);
+        const w = still(k, WorkerState.unhealthy, WorkerState.ejected);
         if (w === undefined) continue;
+        const ejected = w.state === WorkerState.ejected;
         this.registry.setState(w.id, WorkerState.ready);
-        this.log(`worker ${w.id} passed ${healthyThreshold} health checks in a row: back in the table`);
+        this.log(`worker ${w.id} passed ${healthyThreshold} health checks in a row: back in the table${ejected ? ' before its ejection ended' : ''}`);
       }
     } finally {
       this.checking = false;

@@ -59,6 +59,43 @@ test('active health checks take a worker that fails them (an error, a 503, a bod
   }
 });
 
+test('a worker ejected by outlier detection that passes its health checks is back before its ejection ends', async () => {
+  const servers = await Promise.all(
+    ['a', 'b'].map((id) =>
+      startHttpServer((req, res) => {
+        // a fails real requests to /boom (the ejection) but passes its checks.
+        if (id === 'a' && req.url === '/boom') res.statusCode = 500;
+        res.end(req.url === '/healthz' ? '' : `${id}\n`);
+      }),
+    ),
+  );
+  const log: string[] = [];
+  const proxy = await startProxy(
+    {
+      policy: 'round-robin',
+      driver: { kind: 'static', upstreams: servers.map((s, i) => ({ url: s.url, id: ['a', 'b'][i]! })) },
+      outlierDetection: { consecutiveFailures: 3, baseEjectionMs: 300_000 },
+      healthCheck: { enabled: true, path: '/healthz', intervalMs: 100, timeoutMs: 100, unhealthyThreshold: 2, healthyThreshold: 2 },
+    },
+    log,
+  );
+  const state = async (id: string): Promise<string> =>
+    (JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/workers`)).body.toString()) as { id: string; state: string }[]).find((w) => w.id === id)!.state;
+  try {
+    await eventually('a ejected', async () => {
+      await fetchRaw(`${proxy.url}/boom`);
+      return log.some((l) => /^worker a ejected for \d+ ms/.test(l)) ? true : undefined;
+    });
+    // Five minutes of ejection, cut short by two passed checks.
+    await eventually('a back', async () => ((await state('a')) === 'ready' ? true : undefined));
+    assert.ok(log.some((l) => /^worker a passed 2 health checks in a row: back in the table before its ejection ended$/.test(l)), log.join('\n'));
+    assert.deepEqual(await distinctAnswers(`${proxy.url}/`, 20), ['a', 'b']);
+  } finally {
+    await proxy.stop();
+    await Promise.all(servers.map((s) => s.close()));
+  }
+});
+
 test('health checks are off by default, and a timeout above the interval is refused', () => {
   assert.equal(resolveConfig({}).healthCheck.enabled, false);
   assert.throws(() => resolveConfig({ healthCheck: { enabled: true, intervalMs: 1000, timeoutMs: 2000 } }), /healthCheck\.timeoutMs: must not exceed intervalMs/);
