@@ -1,3 +1,5 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { collector } from '../../actors/collector.js';
 import { ingressAgent, type AppliedWeights } from '../../actors/ingress-agent.js';
@@ -11,7 +13,7 @@ import { connectBus } from '../bus/connect.js';
 import type { LeadershipStatus } from '../cluster/leadership.js';
 import { Presence } from '../cluster/presence.js';
 import type { Config } from '../config/schema.js';
-import { WeighbridgeError } from '../errors.js';
+import { ConfigError, WeighbridgeError } from '../errors.js';
 import type { WorkerScore } from '../scoring/score-book.js';
 import { MemoryStateStore } from '../state/memory-store.js';
 import { Reconciler } from '../state/reconciler.js';
@@ -69,6 +71,9 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
   let presence: Presence | null = null;
   let stopped = false;
 
+  // Listen addresses that are no address (a typo, a name that does not resolve) stop the start
+  // before any worker runs, as the configuration's fault.
+  await checkListenHosts(config, roles.has('ingress'));
   // The state store first: a wrong Redis URL or password stops the start before anything runs.
   let store: StateStore | null = null;
   if (roles.has('reconciler') || roles.has('autoscaler')) store = config.redis ? await RedisStateStore.connect(config.redis.url, config.appId, { tls: config.redis.tls }) : new MemoryStateStore(config.appId);
@@ -222,4 +227,16 @@ export async function startWeighbridge(config: Config, log: Log = (l) => console
       return stopping;
     },
   };
+}
+
+/** Each listen host (the ingress's, the admin API's) is an address or a name that resolves. */
+async function checkListenHosts(config: Config, ingress: boolean): Promise<void> {
+  const fields: [string, string][] = [['admin.host', config.admin.host]];
+  if (ingress) fields.unshift(['host', config.host]);
+  for (const [field, host] of fields) {
+    if (isIP(host) !== 0) continue;
+    await lookup(host).catch((err: NodeJS.ErrnoException) => {
+      throw new ConfigError(`${field}: "${host}" is neither an IP address nor a name that resolves (${err.code ?? err.message})`);
+    });
+  }
 }

@@ -66,6 +66,10 @@ test('a bad config file or flag is one clear error naming the field, and nothing
   const r3 = await runCli(['--config', join(dir, 'nope.yaml')]);
   assert.equal(r3.code, 2);
   assert.match(r3.stderr, /cannot read config file .*nope\.yaml/);
+  // A listen host that is no address: a config error, before any worker starts.
+  const r4 = await runCli(['--port', String(port), '--host', '999.1.1.1', '--workers', '1']);
+  assert.equal(r4.code, 2);
+  assert.match(r4.stderr.trim(), /^weighbridge: host: "999\.1\.1\.1" is neither an IP address nor a name that resolves \([A-Z_]+\)$/);
 });
 
 test('a port already in use is a clear error, and the workers it started are stopped', async () => {
