@@ -354,7 +354,9 @@ export class ResponseParser {
     else if (this.sawTE) kind = this.chunked ? 'chunked' : 'close';
     else if (this.contentLength >= 0) kind = 'length';
     else kind = 'close';
-    this.keepAlive = kind !== 'close' && !this.connClose && (this.minor === 1 || this.connKeepAlive);
+    // An HTTP/1.0 message with Transfer-Encoding is read, but its connection is not reused
+    // (RFC 9112 section 6.1: its framing may be faulty); llhttp would reuse it.
+    this.keepAlive = kind !== 'close' && !this.connClose && (this.minor === 1 || (this.connKeepAlive && !this.sawTE));
     const cl = kind === 'length' ? this.contentLength : -1;
     this.h.onHead(status, this.lines, kind, cl, this.keepAlive);
 
