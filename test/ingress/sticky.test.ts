@@ -46,6 +46,8 @@ function wsGreeting(url: string, cookie: string): Promise<string> {
       ws.close();
     });
     ws.once('error', reject);
+    // A session dropped before the greeting fails here rather than hanging the test.
+    ws.once('close', (code) => reject(new Error(`the WebSocket closed (${code}) before its greeting`)));
   });
 }
 
