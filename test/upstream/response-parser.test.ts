@@ -289,20 +289,17 @@ test("the Keep-Alive field's timeout: a plain number of seconds, else no hint", 
   // On the parser, per response: a later response without the field has no hint.
   let hint = -2;
   const parser = new ResponseParser({ onHead: () => undefined, onBody: () => undefined, onComplete: () => (hint = parser.keepAliveTimeoutS) });
-  parser.expect(false);
-  read(parser, latin1('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=100\r\nContent-Length: 0\r\n\r\n'));
-  assert.equal(hint, 5);
-  parser.expect(false);
-  read(parser, latin1('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
-  assert.equal(hint, -1);
+  const hintOf = (response: string): number => {
+    parser.expect(false);
+    read(parser, latin1(response));
+    return hint;
+  };
+  assert.equal(hintOf('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=100\r\nContent-Length: 0\r\n\r\n'), 5);
+  assert.equal(hintOf('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'), -1);
   // A second line without a timeout leaves the first one's.
-  parser.expect(false);
-  read(parser, latin1('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nKeep-Alive: max=100\r\nContent-Length: 0\r\n\r\n'));
-  assert.equal(hint, 5);
+  assert.equal(hintOf('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nKeep-Alive: max=100\r\nContent-Length: 0\r\n\r\n'), 5);
   // Not from trailers.
-  parser.expect(false);
-  read(parser, latin1('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nKeep-Alive: timeout=3\r\n\r\n'));
-  assert.equal(hint, -1);
+  assert.equal(hintOf('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nKeep-Alive: timeout=3\r\n\r\n'), -1);
 });
 
 test('a Transfer-Encoding other than one chunked is parsed, and flagged', () => {
