@@ -1,20 +1,21 @@
 /**
  * The floor under weighbridge: what uWebSockets.js and Node cost per proxied request before any
  * of weighbridge's own work. The same platform as the ingress (uWS.js Apps in worker threads on
- * one port, weighbridge's TcpSocket to the backends, writes held to the end of the loop
- * iteration) doing as little as a proxy can: round robin over the backends, the request line,
- * Host and X-Forwarded-For/-Proto/-Host out, the status and body back. It skips what makes a
- * proxy correct: no parsing or checking of either head, no response header forwarded, no
- * stats, timeouts, retries or limits, and it assumes each response is sized and arrives in one
- * read (as the bench backends' do); any other answer gets a 502, which the bench counts as an
- * error. Not a usable proxy: a reference, so that bench:proxy shows how much of weighbridge's
- * gap to HAProxy is weighbridge's and how much is the platform's.
+ * one port, the client-address cache, weighbridge's TcpSocket to the backends, writes held to
+ * the end of the loop iteration) doing as little as a proxy can: round robin over the backends,
+ * the request line, Host and X-Forwarded-For/-Proto/-Host out, the status and body back. It
+ * skips what makes a proxy correct: no parsing or checking of either head, no response header
+ * forwarded, no stats, timeouts, retries or limits, and it assumes each response is sized and
+ * arrives in one read (as the bench backends' do); any other answer gets a 502, which the bench
+ * counts as an error. Not a usable proxy: a reference, so that bench:proxy shows how much of
+ * weighbridge's gap to HAProxy is weighbridge's and how much is the platform's.
  *
  * Run as: node uws-floor-server.js --port P --upstreams http://h:p,http://h:p [--threads N] [--tls-cert F --tls-key F]
  */
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, workerData } from 'node:worker_threads';
+import { installPeerCache } from '../../src/ingress/peer-cache.js';
 import { TcpSocket } from '../../src/upstream/tcp-socket.js';
 
 type UWS = typeof import('uWebSockets.js');
@@ -115,6 +116,8 @@ function serve(o: FloorOptions): void {
 
 if (isMainThread) {
   const { threads, floor } = options();
+  // The platform weighbridge runs on includes its client-address cache.
+  installPeerCache();
   for (let i = 0; i < threads; i++) new Worker(new URL(import.meta.url), { workerData: floor });
   console.log(`uws-floor: ${threads} thread(s) on 127.0.0.1:${floor.port}`);
 } else {

@@ -2,8 +2,9 @@
  * The client's address as text, the way uWS's getRemoteAddressAsText() writes it ("a.b.c.d", or
  * eight groups of four hex digits for IPv6), but formatted here from the binary address and
  * cached: uWS formats with snprintf into a fresh ArrayBuffer on every call, which measured about
- * 3,500 instructions per request, most of the cost of X-Forwarded-For. The binary address still
- * costs a getpeername per request; uWS.js 20.30 has no per-connection hook to cache it on.
+ * 3,500 instructions per request, most of the cost of X-Forwarded-For. The binary address is a
+ * getpeername() per request in uWS.js 20.30, answered from accept()'s result where
+ * native/peer-cache is built (see peer-cache.ts).
  */
 
 /** Recent addresses by their bytes; cleared when full, so a scan of many clients cannot grow it. */

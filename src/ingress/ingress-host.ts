@@ -6,6 +6,7 @@ import { StatsTable } from '../shared/stats-table.js';
 import type { IngressThreadApi, IngressThreadData, ReloadableSettings, ThreadSnapshot } from './thread-api.js';
 import type { TlsFiles } from './tls-files.js';
 import { Backoff } from '../util/backoff.js';
+import { installPeerCache } from './peer-cache.js';
 
 export type IngressThreadOptions = Omit<IngressThreadData, 'threadIndex'>;
 
@@ -70,6 +71,8 @@ export class IngressHost {
         host.options.tls = { ...options.tls, port: tlsPort };
         await assertPortFree(options.host, host.options.tls.port);
       }
+      const peers = installPeerCache();
+      if (!peers.active) log(`client addresses: a getpeername() per request (${peers.reason})`);
       await Promise.all(Array.from({ length: count }, (_, i) => host.spawn(i, host.port)));
     } catch (err) {
       await host.close();

@@ -16,6 +16,7 @@ import { RouteTableWriter } from '../shared/route-table.js';
 import { StatsSampler, type WorkerStatsReport } from '../shared/stats-sampler.js';
 import { StatsTable } from '../shared/stats-table.js';
 import { WorkerDirectory, WorkerState } from '../shared/worker-directory.js';
+import { peerCacheStatus, type PeerCacheStatus } from '../ingress/peer-cache.js';
 
 /**
  * Clients the per-client rate limit tracks at once per host (16 bytes each): more inside their
@@ -24,7 +25,8 @@ import { WorkerDirectory, WorkerState } from '../shared/worker-directory.js';
 const RATE_LIMITED_CLIENTS = 65_536;
 
 export interface DataPlaneStatus {
-  ingress: { host: string; port: number; tlsPort: number | null; threads: number };
+  /** clientAddressCache: native/peer-cache, whether it answers the ingress's getpeername() calls. */
+  ingress: { host: string; port: number; tlsPort: number | null; threads: number; clientAddressCache: PeerCacheStatus };
   policy: string;
   driver: string;
   routeGeneration: number;
@@ -165,7 +167,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
       endpoints: () => registry.list().map((w) => ({ id: w.id, host: w.host, port: w.port })),
     },
     status: () => ({
-      ingress: { host: config.host, port: ingressHost.port, tlsPort: ingressHost.tlsPort, threads: ingressHost.threadCount },
+      ingress: { host: config.host, port: ingressHost.port, tlsPort: ingressHost.tlsPort, threads: ingressHost.threadCount, clientAddressCache: peerCacheStatus() },
       policy: config.policy,
       driver: driver.kind,
       routeGeneration: routes.generation,

@@ -1,0 +1,23 @@
+// Builds the client-address cache addon (peer_cache.c) at `npm ci`. It is optional: without a C
+// toolchain (python3, make, cc) the build fails, this says so, and the install goes on; the
+// ingress then makes a getpeername() call per request, with the same answers.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const dir = path.dirname(fileURLToPath(import.meta.url));
+// npm names its bundled node-gyp to the scripts it runs; by hand, it sits beside npm.
+const gyp = process.env.npm_config_node_gyp ?? path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+
+if (process.platform !== 'linux') {
+  console.log('weighbridge: native/peer-cache is for Linux only; not built');
+} else if (!existsSync(gyp)) {
+  console.warn(`weighbridge: node-gyp not found at ${gyp}; native/peer-cache not built (the ingress will make a getpeername() call per request)`);
+} else {
+  const run = spawnSync(process.execPath, [gyp, 'rebuild', '--directory', dir], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  if (run.status !== 0) {
+    const why = `${run.stderr ?? ''}${run.error?.message ?? ''}`.split('\n').filter((l) => /ERR!|error/i.test(l)).slice(0, 6).join('\n');
+    console.warn(`weighbridge: native/peer-cache was not built (the ingress will make a getpeername() call per request):\n${why}`);
+  }
+}

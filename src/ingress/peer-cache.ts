@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+/**
+ * The client-address cache of native/peer-cache (see peer_cache.c for why and how): installed
+ * once per process, before any listener, it makes uWS.js's getRemoteAddress() answer from what
+ * accept() returned instead of a getpeername() system call per request.
+ *
+ * Optional by design: where the addon was not built (no compiler at `npm ci`), or cannot find
+ * its way into this uWS.js binary, every request makes the system call as before, with the same
+ * answers. `installPeerCache()` says which, for the start-up line and /api/status.
+ */
+
+const require = createRequire(import.meta.url);
+const ADDON = '../../../native/peer-cache/build/Release/peer_cache.node';
+
+interface PeerCacheAddon {
+  install(binaryPath: string): string;
+  counters(): [number, number];
+}
+
+export interface PeerCacheState {
+  active: boolean;
+  /** Why it is off; empty when active. */
+  reason: string;
+}
+
+/** For /api/status: the state, and the addresses answered from the cache and by real calls. */
+export interface PeerCacheStatus extends PeerCacheState {
+  hits: number;
+  misses: number;
+}
+
+let state: PeerCacheState | null = null;
+let addon: PeerCacheAddon | null = null;
+
+export function installPeerCache(): PeerCacheState {
+  if (state !== null) return state;
+  state = tryInstall();
+  return state;
+}
+
+export function peerCacheStatus(): PeerCacheStatus {
+  const [hits, misses] = addon?.counters() ?? [0, 0];
+  return { ...(state ?? { active: false, reason: 'not installed' }), hits, misses };
+}
+
+function tryInstall(): PeerCacheState {
+  if (process.platform !== 'linux') return { active: false, reason: 'Linux only' };
+  try {
+    addon = require(ADDON) as PeerCacheAddon;
+  } catch {
+    return { active: false, reason: 'native/peer-cache is not built (npm ci builds it where a C compiler is installed)' };
+  }
+  // Loads the binary, so that its offset table can be found by its path among this process's mappings.
+  require('uWebSockets.js');
+  const binary = loadedUwsBinary();
+  if (binary === null) return { active: false, reason: 'the uWebSockets.js binary is not among the mapped files' };
+  const reason = addon.install(binary);
+  return { active: reason === '', reason };
+}
+
+function loadedUwsBinary(): string | null {
+  for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+    const path = line.slice(line.indexOf('/'));
+    if (line.includes('/') && /\/uws_[^/]*\.node$/.test(path)) return path;
+  }
+  return null;
+}
