@@ -121,6 +121,13 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
   private aborted = false;
   private finished = false;
   private responding = false;
+  /**
+   * The worker's head as written for the client, held until its body's first bytes or its end
+   * (before either the client could not read it anyway: uWS ends a head with its framing field at
+   * the first write), so that a response found bad before then (a broken first chunk, a reset, an
+   * idle worker) still gets a 502 or 504 instead of a cut connection.
+   */
+  private heldHead: Buffer | null = null;
   private bodyKind: BodyKind = 'none';
   private contentLength = -1;
   private status = 0;
@@ -348,6 +355,9 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
   cork(fn: () => void): void {
     if (this.aborted) return fn();
     this.res.cork(fn);
+    // A head that came without body bytes waits past this read: a copy, as forwardedHead's result
+    // is a view of a buffer the next head reuses.
+    if (this.heldHead !== null) this.heldHead = Buffer.from(this.heldHead);
     if (this.chunks.length > 0 || this.endAfterChunks) this.flushChunks();
   }
 
@@ -370,12 +380,19 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     this.contentLength = contentLength;
     const own = this.ctx.responseFields;
     const lines = own.proxied(this.request, this.workerToken);
-    this.res.writeStatus(forwardedHead(fields, this.request.method === 'HEAD', own.replaced(this.request.scheme), this.ctx.draining ? `${lines}\r\nconnection: close` : lines));
+    this.heldHead = forwardedHead(fields, this.request.method === 'HEAD', own.replaced(this.request.scheme), this.ctx.draining ? `${lines}\r\nconnection: close` : lines);
+  }
+
+  /** The held head goes to uWS with the body's first bytes or the response's end. */
+  private writeHead(): void {
+    this.res.writeStatus(this.heldHead!);
+    this.heldHead = null;
   }
 
   onUpstreamBody(chunk: Buffer): void {
     // An empty write would end a chunked response in uWS.
     if (this.aborted || chunk.length === 0) return;
+    if (this.heldHead !== null) this.writeHead();
     this.ctx.stats.countBytesOut(this.slot, chunk.length);
     this.bytesOut += chunk.length;
     if (this.bodyKind !== 'length') {
@@ -492,6 +509,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     if (this.aborted) return;
     this.letClientGo();
     const res = this.res;
+    if (this.heldHead !== null) this.writeHead();
     if (this.bodyKind === 'none') {
       // endWithoutBody(length) would leave uWS 20.30 waiting for a body; a HEAD response's
       // length header was written with the head instead.
@@ -542,6 +560,12 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
       this.unsent = unsent;
       this.dispatch(failed);
       return;
+    }
+    if (this.heldHead !== null) {
+      // Nothing of the worker's response has left (its head waits for its body): the client
+      // can still have an error of its own rather than a cut connection.
+      this.heldHead = null;
+      this.responding = false;
     }
     if (this.responding) {
       // Headers are out: the only honest signal left is to cut the connection.

@@ -167,6 +167,80 @@ test('an upstream sending garbage or an unasked-for 101 gives 502 and the next r
   }
 });
 
+test('a response found bad after its head but before any of its body gets 502 or 504, not a cut connection', async () => {
+  // Each answer is written whole, in one write: the head and what follows arrive in one read.
+  const answers: Record<string, (socket: Socket) => void> = {
+    '/bad-chunk': (socket) => socket.end('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n'),
+    '/bad-chunk-later': (socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n');
+      setTimeout(() => socket.end('zz\r\n'), 50);
+    },
+    '/reset': (socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n');
+      setTimeout(() => socket.resetAndDestroy(), 50);
+    },
+    '/idle': (socket) => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n'),
+  };
+  const server = createServer((socket) => {
+    socket.on('error', () => {});
+    socket.once('data', (head: Buffer) => answers[/^GET (\S+)/.exec(head.toString())?.[1] ?? '']?.(socket));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const proxy = await startProxy({ threads: 1, timeouts: { idleMs: 300 }, outlierDetection: { consecutiveFailures: 0 }, driver: { kind: 'static', upstreams: [{ url: `http://127.0.0.1:${port}` }] } });
+  try {
+    const expected: [string, number, RegExp][] = [
+      ['/bad-chunk', 502, /invalid response from upstream/],
+      ['/bad-chunk-later', 502, /invalid response from upstream/],
+      ['/reset', 502, /upstream closed the connection mid-response/],
+      ['/idle', 504, /upstream idle for 300 ms/],
+    ];
+    for (const [target, status, message] of expected) {
+      const reply = await fetchRaw(`${proxy.url}${target}`, { agent: false });
+      assert.equal(reply.status, status, target);
+      assert.match(reply.body.toString(), message, target);
+    }
+    const [worker] = JSON.parse((await fetchRaw(`${proxy.adminUrl}/api/workers`)).body.toString()) as { inflight: number; errors: number }[];
+    assert.equal(worker!.inflight, 0);
+    assert.equal(worker!.errors, 4);
+  } finally {
+    await proxy.stop();
+    server.close();
+  }
+});
+
+test('a head that arrives before its body is held intact while other responses pass through the thread', async () => {
+  let release!: () => void;
+  const later = new Promise<void>((r) => (release = r));
+  const worker = await startHttpServer((req, res) => {
+    if (req.url === '/slow') {
+      res.writeHead(200, { 'x-which': 'slow', 'content-type': 'text/plain' });
+      res.flushHeaders();
+      void later.then(() => res.end('slow body'));
+    } else {
+      res.writeHead(200, { 'x-which': 'quick-quick-quick', 'x-other': 'other' });
+      res.end('quick body');
+    }
+  });
+  const proxy = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+  try {
+    const slow = fetchRaw(`${proxy.url}/slow`, { agent: false });
+    // Let the slow head reach the ingress, then send others through before its body comes.
+    await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 3; i++) assert.equal((await fetchRaw(`${proxy.url}/quick`, { agent: false })).headers['x-which'], 'quick-quick-quick');
+    release();
+    const reply = await slow;
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers['x-which'], 'slow');
+    assert.equal(reply.headers['content-type'], 'text/plain');
+    assert.equal(reply.headers['x-other'], undefined);
+    assert.equal(reply.body.toString(), 'slow body');
+  } finally {
+    await proxy.stop();
+    await worker.close();
+  }
+});
+
 test('with no worker at all the ingress answers 503 with Retry-After', async () => {
   const proxy = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: 'http://127.0.0.1:9', weight: 0 }] } });
   try {
