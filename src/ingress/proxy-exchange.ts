@@ -716,7 +716,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     if (log !== null) {
       const { client, method, scheme, target, requestId } = this.request;
       const durationMs = this.ctx.stats.now() - this.startedAt;
-      log.write({ client, method, scheme, target, status: this.sentStatus, worker: this.workerId, durationMs, bytesIn: this.bytesIn, bytesOut: this.bytesOut, outcome: this.slot < 0 ? 'rejected' : ACCESS_OUTCOME[outcome], requestId });
+      log.write({ client, method, scheme, target, status: this.sentStatus, worker: this.workerId, durationMs, bytesIn: this.bytesIn, bytesOut: this.bytesOut, outcome: this.workerId === null ? 'rejected' : ACCESS_OUTCOME[outcome], requestId });
     }
   }
 

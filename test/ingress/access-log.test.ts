@@ -10,6 +10,7 @@ import { eventually } from '../helpers/eventually.js';
 import { sendRaw } from '../helpers/raw-http.js';
 import { fetchRaw, startExampleWorkers, startProxy, stopProcesses } from '../helpers/servers.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { freePort } from '../../src/drivers/free-port.js';
 
 const KEYS = ['time', 'client', 'method', 'scheme', 'target', 'status', 'worker', 'durationMs', 'bytesIn', 'bytesOut', 'outcome'];
 
@@ -124,4 +125,18 @@ test('SIGUSR2 reopens the access log after rotation moved it; a path that cannot
     startProxy({ accessLog: join(dir, 'missing', 'access.log'), driver: { kind: 'static', upstreams: [{ url: workers[0]!.url }] } }),
     /accessLog: cannot append to .*missing\/access\.log/,
   );
+});
+
+test('a request whose worker failed is logged as worker-failed under that worker, whatever the ingress then answered', async () => {
+  const path = join(tempDir('access-failed'), 'access.log');
+  // Nothing listens on the port: each attempt is refused, and the retry finds the same worker.
+  const port = await freePort('127.0.0.1');
+  const proxy = await startProxy({ threads: 1, accessLog: path, outlierDetection: { consecutiveFailures: 0 }, driver: { kind: 'static', upstreams: [{ url: `http://127.0.0.1:${port}`, id: 'gone' }] } });
+  try {
+    assert.equal((await fetchRaw(`${proxy.url}/x`)).status, 502);
+    const [line] = await recordsWhen(path, 1);
+    assert.deepEqual([line!.status, line!.worker, line!.outcome], [502, 'gone', 'worker-failed']);
+  } finally {
+    await proxy.stop();
+  }
 });
