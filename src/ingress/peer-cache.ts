@@ -62,8 +62,9 @@ function tryInstall(): PeerCacheState {
 
 function loadedUwsBinary(): string | null {
   for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
-    const path = line.slice(line.indexOf('/'));
-    if (line.includes('/') && /\/uws_[^/]*\.node$/.test(path)) return path;
+    // "address perms offset dev inode      /path/to/file"
+    const at = line.indexOf('/');
+    if (at >= 0 && /\/uws_[^/]*\.node$/.test(line)) return line.slice(at);
   }
   return null;
 }
