@@ -57,6 +57,8 @@ typedef struct {
 
 static record_t *records;
 static size_t record_count;
+/* One past the highest descriptor recorded, so that counters() reads only records in use. */
+static _Atomic size_t records_used;
 static _Atomic uint64_t misses;
 static const char *installed_reason; /* NULL until install() ran; "" once it succeeded. */
 
@@ -72,6 +74,9 @@ static int cached_accept4(int fd, struct sockaddr *address, socklen_t *length, i
       atomic_store_explicit(&r->length, peer_length, memory_order_release);
     } else {
       atomic_store_explicit(&r->length, 0, memory_order_release);
+    }
+    size_t used = atomic_load_explicit(&records_used, memory_order_relaxed);
+    while ((size_t)client >= used && !atomic_compare_exchange_weak_explicit(&records_used, &used, (size_t)client + 1, memory_order_relaxed, memory_order_relaxed)) {
     }
   }
   if (address != NULL && length != NULL) {
@@ -236,7 +241,8 @@ static napi_value counters(napi_env env, napi_callback_info info) {
   napi_value result, value;
   napi_create_array_with_length(env, 2, &result);
   uint64_t hits = 0;
-  for (size_t i = 0; i < record_count; i++) hits += atomic_load_explicit(&records[i].hits, memory_order_relaxed);
+  size_t used = atomic_load_explicit(&records_used, memory_order_relaxed);
+  for (size_t i = 0; i < used; i++) hits += atomic_load_explicit(&records[i].hits, memory_order_relaxed);
   napi_create_double(env, (double)hits, &value);
   napi_set_element(env, result, 0, value);
   napi_create_double(env, (double)atomic_load(&misses), &value);
