@@ -15,7 +15,12 @@ if (process.platform !== 'linux') {
 } else if (!existsSync(gyp)) {
   console.warn(`weighbridge: node-gyp not found at ${gyp}; native/peer-cache not built (the ingress will make a getpeername() call per request)`);
 } else {
-  const run = spawnSync(process.execPath, [gyp, 'rebuild', '--directory', dir], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  // The headers of the Node that runs this, where its installation has them (Debian's and the
+  // official tarballs do): without a nodedir, node-gyp would download them, and the machines this
+  // runs on may have no internet. npm passes its own nodedir setting, if any, in the environment.
+  const nodedir = path.join(path.dirname(process.execPath), '..');
+  const local = !process.env.npm_config_nodedir && existsSync(path.join(nodedir, 'include', 'node', 'node_api.h')) ? [`--nodedir=${nodedir}`] : [];
+  const run = spawnSync(process.execPath, [gyp, 'rebuild', '--directory', dir, ...local], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   if (run.status !== 0) {
     const why = `${run.stderr ?? ''}${run.error?.message ?? ''}`.split('\n').filter((l) => /ERR!|error/i.test(l)).slice(0, 6).join('\n');
     console.warn(`weighbridge: native/peer-cache was not built (the ingress will make a getpeername() call per request):\n${why}`);

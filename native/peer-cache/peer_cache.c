@@ -30,7 +30,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -139,15 +138,24 @@ static int find_relro(struct dl_phdr_info *info, size_t size, void *data) {
   return 1;
 }
 
-static void collect(ElfW(Addr) base, const ElfW(Rela) *relocations, size_t bytes, const ElfW(Sym) *symbols, const char *strings, hook_t *hooks, int hook_count) {
+/*
+ * Finds the slots that hold the hooked functions' addresses. False if a relocation of another
+ * kind names one of them (an address kept in data, say): that use could not be redirected, and a
+ * cache that misses some accepts or closes would give wrong answers.
+ */
+static int collect(ElfW(Addr) base, const ElfW(Rela) *relocations, size_t bytes, const ElfW(Sym) *symbols, const char *strings, hook_t *hooks, int hook_count) {
   for (size_t i = 0; i < bytes / sizeof(ElfW(Rela)); i++) {
     uint32_t type = ELF64_R_TYPE(relocations[i].r_info);
-    if (type != R_JUMP_SLOT && type != R_GLOB_DAT) continue;
-    const char *name = strings + symbols[ELF64_R_SYM(relocations[i].r_info)].st_name;
+    uint32_t symbol = ELF64_R_SYM(relocations[i].r_info);
+    if (symbol == 0) continue;
+    const char *name = strings + symbols[symbol].st_name;
     for (int h = 0; h < hook_count; h++) {
-      if (strcmp(name, hooks[h].name) == 0 && hooks[h].slot_count < 4) hooks[h].slots[hooks[h].slot_count++] = (void **)(base + relocations[i].r_offset);
+      if (strcmp(name, hooks[h].name) != 0) continue;
+      if ((type != R_JUMP_SLOT && type != R_GLOB_DAT) || hooks[h].slot_count == 4) return 0;
+      hooks[h].slots[hooks[h].slot_count++] = (void **)(base + relocations[i].r_offset);
     }
   }
+  return 1;
 }
 
 static const char *patch(const char *path) {
@@ -175,31 +183,34 @@ static const char *patch(const char *path) {
   }
   if (symbols == NULL || strings == NULL) return "no dynamic symbol table";
   /*
-   * Patched in this order, so that whatever prefix is in place if a step fails is safe: records
-   * are dropped on close before any is kept, and kept before any is read. (A failure also sets
-   * record_count to 0, after which the wrappers keep and answer nothing.)
+   * Patched in this order, so that every prefix is safe should a uWS thread already run: records
+   * are dropped on close before any is kept, and kept before any is read.
    */
   hook_t hooks[] = {
     { "close", (void *)cached_close, {0}, 0 },
     { "accept4", (void *)cached_accept4, {0}, 0 },
     { "getpeername", (void *)cached_getpeername, {0}, 0 },
   };
-  if (plt != NULL) collect(base, plt, plt_bytes, symbols, strings, hooks, 3);
-  if (rela != NULL) collect(base, rela, rela_bytes, symbols, strings, hooks, 3);
+  if ((plt != NULL && !collect(base, plt, plt_bytes, symbols, strings, hooks, 3)) || (rela != NULL && !collect(base, rela, rela_bytes, symbols, strings, hooks, 3))) {
+    return "the binary refers to accept4, getpeername or close other than through its offset table";
+  }
   /* All three or none: a cache that misses accepts or closes would give wrong answers. */
   for (int h = 0; h < 3; h++) if (hooks[h].slot_count == 0) return "the binary does not import accept4, getpeername and close";
+  /*
+   * Slots made read-only after loading (full RELRO) are left alone rather than unprotected and
+   * protected again, which could get the page's protection wrong: uWS.js's binaries keep these
+   * slots in the writable .got.plt.
+   */
   relro_t relro = { base, 0, 0 };
   dl_iterate_phdr(find_relro, &relro);
-  long page = sysconf(_SC_PAGESIZE);
   for (int h = 0; h < 3; h++) {
     for (int s = 0; s < hooks[h].slot_count; s++) {
       uintptr_t slot = (uintptr_t)hooks[h].slots[s];
-      int read_only = slot >= relro.relro_start && slot < relro.relro_end;
-      void *start = (void *)(slot & ~(uintptr_t)(page - 1));
-      if (read_only && mprotect(start, page, PROT_READ | PROT_WRITE) != 0) return "mprotect failed";
-      __atomic_store_n(hooks[h].slots[s], hooks[h].replacement, __ATOMIC_SEQ_CST);
-      if (read_only) mprotect(start, page, PROT_READ);
+      if (slot >= relro.relro_start && slot < relro.relro_end) return "the binary's offset table is read-only (full RELRO)";
     }
+  }
+  for (int h = 0; h < 3; h++) {
+    for (int s = 0; s < hooks[h].slot_count; s++) __atomic_store_n(hooks[h].slots[s], hooks[h].replacement, __ATOMIC_SEQ_CST);
   }
   return "";
 }
@@ -225,7 +236,12 @@ static napi_value install(napi_env env, napi_callback_info info) {
     records = calloc(record_count, sizeof(record_t));
     if (records == NULL) installed_reason = "out of memory";
     else installed_reason = patch(path);
-    if (installed_reason[0] != '\0') record_count = 0;
+    if (installed_reason[0] != '\0') {
+      /* Nothing was patched: the wrappers are unreachable. */
+      free(records);
+      records = NULL;
+      record_count = 0;
+    }
 #else
     installed_reason = "this CPU architecture is not supported";
 #endif

@@ -561,13 +561,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
       this.dispatch(failed);
       return;
     }
-    if (this.heldHead !== null) {
-      // Nothing of the worker's response has left (its head waits for its body): the client
-      // can still have an error of its own rather than a cut connection.
-      this.heldHead = null;
-      this.responding = false;
-    }
-    if (this.responding) {
+    if (this.responding && this.heldHead === null) {
       // Headers are out: the only honest signal left is to cut the connection.
       this.res.close();
       this.finish(Outcome.workerFailed);
@@ -693,6 +687,12 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
 
   /** Answers the client with an error of the ingress's own; the worker's part, if any, ends as `outcome`. */
   private fail(status: number, message: string, closeClient: boolean, outcome: OutcomeValue = Outcome.workerFailed): void {
+    // Nothing of the worker's response has left while its head is held: the client can still
+    // have an answer of the ingress's own (a 502, or a 413 for an upload gone over the limit).
+    if (this.heldHead !== null) {
+      this.heldHead = null;
+      this.responding = false;
+    }
     if (!this.aborted && !this.responding) {
       const { scheme, requestId } = this.request;
       // A client paused for backpressure would never be read again on this connection.

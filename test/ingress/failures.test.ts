@@ -209,6 +209,33 @@ test('a response found bad after its head but before any of its body gets 502 or
   }
 });
 
+test('an upload that goes over maxBodyBytes after the worker sent its head, but none of its body, gets 413', async () => {
+  // The worker answers its head as soon as the request's head arrives, and never its body.
+  const server = createServer((socket) => {
+    socket.on('error', () => {});
+    socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n'));
+    socket.resume();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const proxy = await startProxy({ threads: 1, limits: { maxBodyBytes: 1000 }, driver: { kind: 'static', upstreams: [{ url: `http://127.0.0.1:${port}` }] } });
+  const client = connect(proxy.ingressPort, '127.0.0.1');
+  try {
+    let got = '';
+    client.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    client.write('POST /x HTTP/1.1\r\nHost: t\r\ntransfer-encoding: chunked\r\n\r\n');
+    // The worker's head reaches the ingress before the body goes over the limit.
+    await new Promise((r) => setTimeout(r, 200));
+    for (let i = 0; i < 4 && !got; i++) client.write(`1f4\r\n${'a'.repeat(500)}\r\n`);
+    await eventually(`a 413 (so far: ${JSON.stringify(got)})`, async () => (/request body exceeds 1000 bytes/.test(got) ? true : undefined));
+    assert.match(got, /^HTTP\/1\.1 413 /);
+  } finally {
+    client.destroy();
+    await proxy.stop();
+    server.close();
+  }
+});
+
 test('a head that arrives before its body is held intact while other responses pass through the thread', async () => {
   let release!: () => void;
   const later = new Promise<void>((r) => (release = r));
