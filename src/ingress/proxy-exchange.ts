@@ -716,7 +716,8 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     if (log !== null) {
       const { client, method, scheme, target, requestId } = this.request;
       const durationMs = this.ctx.stats.now() - this.startedAt;
-      log.write({ client, method, scheme, target, status: this.sentStatus, worker: this.workerId, durationMs, bytesIn: this.bytesIn, bytesOut: this.bytesOut, outcome: this.workerId === null ? 'rejected' : ACCESS_OUTCOME[outcome], requestId });
+      // One no worker was picked for was refused by the ingress, unless its client left first.
+      log.write({ client, method, scheme, target, status: this.sentStatus, worker: this.workerId, durationMs, bytesIn: this.bytesIn, bytesOut: this.bytesOut, outcome: this.workerId !== null || this.aborted ? ACCESS_OUTCOME[outcome] : 'rejected', requestId });
     }
   }
 

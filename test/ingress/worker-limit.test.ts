@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { WebSocket } from 'ws';
 import { startBlackhole } from '../helpers/blackhole.js';
 import { eventually } from '../helpers/eventually.js';
 import { fetchRaw, startExampleWorkers, startHttpServer, startProxy, stopProcesses } from '../helpers/servers.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -281,13 +284,14 @@ for (const framing of ['content-length', 'chunked'] as const) {
   });
 }
 
-test('a client that leaves while its request waits gives its place in the queue back; the request never reaches a worker', async () => {
+test('a client that leaves while its request waits gives its place in the queue back; the request never reaches a worker, and is logged as client-ended', async () => {
   const worker = await countingWorker();
-  const proxy = await oneAtATime(worker.url, 20_000);
+  const accessLog = join(tempDir('queue-leave'), 'access.log');
+  const proxy = await startProxy({ threads: 1, accessLog, limits: { maxRequestsPerWorker: 1 }, timeouts: { queueMs: 20_000 }, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
   try {
     const holding = fetchRaw(`${proxy.url}/hold?ms=600`, { agent: false });
     await eventually('the first request to reach the worker', async () => (worker.seen.now === 1 ? true : undefined));
-    const leaving = request(`${proxy.url}/hold?ms=0`, { agent: false });
+    const leaving = request(`${proxy.url}/hold?ms=0&leaving`, { agent: false });
     leaving.on('error', () => {});
     leaving.end();
     await eventually('the second request to be queued', async () => ((await status(proxy.adminUrl)).requests.queued === 1 ? true : undefined));
@@ -297,6 +301,11 @@ test('a client that leaves while its request waits gives its place in the queue 
     assert.equal((await fetchRaw(`${proxy.url}/hold?ms=0`, { agent: false })).status, 200);
     assert.equal(worker.seen.requests, 2);
     assert.equal((await status(proxy.adminUrl)).requests.inflight, 0);
+    const left = await eventually('the leaving request\'s access log line', async () => {
+      const lines = existsSync(accessLog) ? readFileSync(accessLog, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { target: string; status: number; worker: string | null; outcome: string }) : [];
+      return lines.find((l) => l.target === '/hold?ms=0&leaving');
+    });
+    assert.deepEqual([left.status, left.worker, left.outcome], [0, null, 'client-ended']);
   } finally {
     await proxy.stop();
     await worker.close();
