@@ -22,7 +22,7 @@ import { TrustedProxies } from './trusted-proxies.js';
 import type { IngressThreadApi, IngressThreadData } from './thread-api.js';
 import type { KeyPair, TlsFiles } from './tls-files.js';
 import { UpstreamPools } from './upstream-pools.js';
-import { attachWebSocketBridge } from './websocket-bridge.js';
+import { attachWebSocketBridge, endWebSockets } from './websocket-bridge.js';
 import { WorkerQueue } from './worker-queue.js';
 
 /** An ingress thread: one uWebSockets.js App on the shared port, proxying to the route table's picks. */
@@ -190,6 +190,7 @@ const api: IngressThreadApi = {
       if (listener?.socket) uWS.us_listen_socket_close(listener.socket);
       if (listener) listener.socket = null;
     }
+    endWebSockets();
   },
   shutdown() {
     closeAndExit(0);

@@ -60,6 +60,7 @@ const SKIPPED_UPGRADE_FIELDS = new Set(['host', 'sec-websocket-key', 'sec-websoc
 /** Above this many buffered bytes on one side, reading from the other side pauses. */
 const HIGH_WATER = 1 << 20;
 /** The status codes of the close frames the ingress sends when it ends a session itself. */
+const GOING_AWAY = 1001;
 const TRY_AGAIN_LATER = 1013;
 const BAD_GATEWAY = 1014;
 
@@ -89,6 +90,19 @@ function passedClose(code: number): number {
  * would drop messages (send() returns 2), so the bridge never lets it get there (relayDown).
  */
 const maxBuffered = (options: WebSocketOptions): number => options.maxMessageBytes + 2 * HIGH_WATER;
+
+/** This thread's open sessions (both Apps'), for ending them when the ingress drains. */
+const sessions = new Set<Bridge>();
+
+/**
+ * Ends every open session with 1001 (going away) to the client, which the close handler passes
+ * to the worker, as the ingress drains: the client can reconnect at once (to another ingress),
+ * where otherwise its session would hold the drain until timeouts.shutdownMs and then be cut
+ * without a close frame. Upgrades still under way are ended as they open.
+ */
+export function endWebSockets(): void {
+  for (const bridge of sessions) bridge.client?.end(GOING_AWAY, 'the ingress is shutting down');
+}
 
 export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, options: WebSocketOptions, scheme: Scheme): void {
   app.ws<UserData>('/*', {
@@ -258,10 +272,15 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
     open: (ws) => {
       const { bridge } = ws.getUserData();
       bridge.client = ws;
+      sessions.add(bridge);
       const early = bridge.early!;
       bridge.early = null;
       for (const [data, isBinary] of early) relayDown(ctx.stats, bridge, data, isBinary, options);
       if (bridge.client === null) return; // relaying ended the session
+      if (ctx.draining) {
+        ws.end(GOING_AWAY, 'the ingress is shutting down');
+        return;
+      }
       bridge.liveness = setInterval(() => checkWorker(bridge, options), options.idleMs);
       bridge.liveness.unref();
     },
@@ -286,6 +305,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       const { bridge } = ws.getUserData();
       const wasOpen = bridge.client !== null;
       bridge.client = null;
+      sessions.delete(bridge);
       stopLiveness(bridge);
       bridge.release();
       ctx.stats.end(bridge.slot, (ctx.stats.now() - bridge.openedAt) * 1000, bridge.outcome);

@@ -5,14 +5,14 @@ import { eventually } from '../helpers/eventually.js';
 import { fetchRaw, startProxy } from '../helpers/servers.js';
 
 /** A ws server on an ephemeral loopback port as the only worker, and a proxy in front of it. */
-async function bridge(onConnection: (ws: WebSocket) => void, config: { idleMs?: number } = {}) {
+async function bridge(onConnection: (ws: WebSocket) => void, config: { idleMs?: number; shutdownMs?: number } = {}) {
   const worker = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 64 << 20 });
   await new Promise((resolve) => worker.once('listening', resolve));
   worker.on('connection', onConnection);
   const { port } = worker.address() as { port: number };
   const proxy = await startProxy({
     threads: 1,
-    ...(config.idleMs === undefined ? {} : { timeouts: { idleMs: config.idleMs } }),
+    timeouts: { ...(config.idleMs === undefined ? {} : { idleMs: config.idleMs }), ...(config.shutdownMs === undefined ? {} : { shutdownMs: config.shutdownMs }) },
     driver: { kind: 'static', upstreams: [{ url: `http://127.0.0.1:${port}` }] },
   });
   const connect = async (): Promise<WebSocket> => {
@@ -26,12 +26,33 @@ async function bridge(onConnection: (ws: WebSocket) => void, config: { idleMs?: 
     for (const ws of worker.clients) ws.terminate();
     await new Promise((resolve) => worker.close(resolve));
   };
-  return { connect, inflight, stop };
+  return { connect, inflight, stop, proxy };
 }
 
 // Tests that wait for a close or a message have a timeout: without the behaviour they check, the
 // event never comes.
 const closeOf = (ws: WebSocket): Promise<{ code: number; reason: string }> => new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+
+test('a drain ends open WebSockets with 1001 on both sides, without waiting out shutdownMs', { timeout: 20_000 }, async () => {
+  let workerSide: Promise<{ code: number; reason: string }> | null = null;
+  const b = await bridge((ws) => {
+    workerSide = closeOf(ws);
+    ws.on('message', (m) => ws.send(m));
+  }, { shutdownMs: 60_000 });
+  try {
+    const ws = await b.connect();
+    const echoed = new Promise((resolve) => ws.once('message', resolve));
+    ws.send('hi');
+    assert.equal(String(await echoed), 'hi');
+    const closed = closeOf(ws);
+    // The session counts as in flight: before, the stop waited for it until shutdownMs.
+    await b.proxy.stop();
+    assert.deepEqual(await closed, { code: 1001, reason: 'the ingress is shutting down' });
+    assert.deepEqual(await workerSide, { code: 1001, reason: 'the ingress is shutting down' });
+  } finally {
+    await b.stop();
+  }
+});
 
 test('a close frame passes with its code and reason, or without a code, both ways; a dropped connection drops the other', { timeout: 30_000 }, async () => {
   let workerSide: Promise<{ code: number; reason: string }> = Promise.resolve({ code: 0, reason: '' });
