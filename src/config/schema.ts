@@ -100,6 +100,8 @@ export const processDriverSchema = z.strictObject({
   basePort: port.default(0),
   weight: z.number().min(0).max(1e9).default(1),
   restartBackoffMs: z.strictObject({ initial: positiveMs.default(200), max: positiveMs.default(10_000) }).default({ initial: 200, max: 10_000 }),
+  /** A worker gets traffic once it listens on its port; one that does not within this is killed and restarted with backoff. */
+  readyTimeoutMs: positiveMs.default(15_000),
   /** What the collector measures a worker's memory % against (processes have no limit of their own); default: the machine's memory. */
   memoryLimitMb: z.number().int().min(1).optional(),
 });
@@ -201,6 +203,7 @@ export const configSchema = z.strictObject({
     basePort: 0,
     weight: 1,
     restartBackoffMs: { initial: 200, max: 10_000 },
+    readyTimeoutMs: 15_000,
   }),
   limits: z
     .strictObject({

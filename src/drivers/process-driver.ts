@@ -17,6 +17,8 @@ export interface ProcessDriverOptions {
   basePort: number;
   weight: number;
   restartBackoffMs: { initial: number; max: number };
+  /** How long a started worker may take to listen on its port before it is killed and restarted. */
+  readyTimeoutMs: number;
   /** What memory % is measured against; processes have no limit of their own. Default: the machine's memory. */
   memoryLimitBytes?: number;
   log: (line: string) => void;
@@ -25,7 +27,6 @@ export interface ProcessDriverOptions {
 const EXAMPLE_WORKER = fileURLToPath(new URL('../worker/example-worker.js', import.meta.url));
 /** A worker that stayed up this long has its restart backoff reset. */
 const STABLE_MS = 10_000;
-const READY_TIMEOUT_MS = 15_000;
 const STOP_GRACE_MS = 5_000;
 
 /**
@@ -186,10 +187,10 @@ export class ProcessDriver implements ScalableDriver {
     };
     child.once('error', (err) => failed(`could not start: ${err.message}`));
     child.once('exit', (code, signal) => failed(`(pid ${child.pid}) exited with ${signal ?? `code ${code}`}`));
-    const ready = await waitForPort('127.0.0.1', w.port, READY_TIMEOUT_MS, () => alive && !this.stopping && !w.retiring);
+    const ready = await waitForPort('127.0.0.1', w.port, this.options.readyTimeoutMs, () => alive && !this.stopping && !w.retiring);
     if (!ready && alive && !this.stopping && !w.retiring) {
       // Running but not listening: as good as crashed, and never to be put in the table.
-      this.options.log(`worker ${w.id} (pid ${child.pid}) did not listen on port ${w.port} within ${READY_TIMEOUT_MS} ms; killing it`);
+      this.options.log(`worker ${w.id} (pid ${child.pid}) did not listen on port ${w.port} within ${this.options.readyTimeoutMs} ms; killing it`);
       child.kill('SIGKILL');
       return;
     }

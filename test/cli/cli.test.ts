@@ -157,6 +157,27 @@ test('a worker command that cannot be run is retried with backoff, and the start
   assert.equal(await cli.exited, 0);
 });
 
+test('a worker that runs but never listens is killed after readyTimeoutMs and restarted with backoff, and never gets traffic', async () => {
+  const dir = tempDir('cli-deaf');
+  const config = join(dir, 'deaf.json');
+  const command = [process.execPath, '-e', 'setInterval(() => {}, 1000)'];
+  writeFileSync(config, JSON.stringify({ port: 0, admin: { port: 0 }, roles: ['ingress'], driver: { kind: 'process', count: 1, command, readyTimeoutMs: 300, restartBackoffMs: { initial: 100, max: 400 } } }));
+  const cli = await startCli(['--config', config]);
+  try {
+    const killed = await eventually('two workers killed and restarted', async () => {
+      const pids = [...cli.stderr().matchAll(/worker worker-1 \(pid (\d+)\) did not listen on port \d+ within 300 ms; killing it/g)].map((m) => Number(m[1]));
+      const restarted = cli.stderr().match(/worker worker-1 \(pid \d+\) exited with SIGKILL; restarting in \d+ ms/g) ?? [];
+      return pids.length >= 2 && restarted.length >= 2 ? pids : undefined;
+    });
+    for (const pid of killed.slice(0, 2)) assert.throws(() => process.kill(pid, 0), /ESRCH/);
+    const reply = await fetchRaw(`http://127.0.0.1:${cli.ingressPort}/`);
+    assert.equal(reply.status, 503);
+  } finally {
+    cli.child.kill('SIGTERM');
+    await cli.exited;
+  }
+});
+
 // uWS 20.30 refuses a Content-Length of 10^9 or more (it reads at most 9 digits), so the
 // 1 GiB body goes chunked; sized bodies are covered up to 50 MiB in proxy.test.ts.
 test('a 1 GiB upload echoed back streams through without being held in memory', async () => {
