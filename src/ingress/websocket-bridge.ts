@@ -61,6 +61,7 @@ const SKIPPED_UPGRADE_FIELDS = new Set(['host', 'sec-websocket-key', 'sec-websoc
 const HIGH_WATER = 1 << 20;
 /** The status codes of the close frames the ingress sends when it ends a session itself. */
 const GOING_AWAY = 1001;
+const SHUTTING_DOWN = 'the ingress is shutting down';
 const TRY_AGAIN_LATER = 1013;
 const BAD_GATEWAY = 1014;
 
@@ -101,7 +102,7 @@ const sessions = new Set<Bridge>();
  * without a close frame. Upgrades still under way are ended as they open.
  */
 export function endWebSockets(): void {
-  for (const bridge of sessions) bridge.client?.end(GOING_AWAY, 'the ingress is shutting down');
+  for (const bridge of sessions) bridge.client?.end(GOING_AWAY, SHUTTING_DOWN);
 }
 
 export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, options: WebSocketOptions, scheme: Scheme): void {
@@ -278,7 +279,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       for (const [data, isBinary] of early) relayDown(ctx.stats, bridge, data, isBinary, options);
       if (bridge.client === null) return; // relaying ended the session
       if (ctx.draining) {
-        ws.end(GOING_AWAY, 'the ingress is shutting down');
+        ws.end(GOING_AWAY, SHUTTING_DOWN);
         return;
       }
       bridge.liveness = setInterval(() => checkWorker(bridge, options), options.idleMs);
