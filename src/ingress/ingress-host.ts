@@ -27,14 +27,14 @@ function callThread<T>(t: ThreadHandle, call: (api: Comlink.Remote<IngressThread
 
 const THREAD_FILE = new URL('./thread.js', import.meta.url);
 
-/**
- * The host's ingress threads: N uWebSockets.js Apps on one port. A thread that dies is replaced
- * (its connections are lost; the others keep serving). Driven over comlink.
- */
 /** A replacement thread's delays; one that ran this long starts again from the first. */
 const THREAD_RESTART_BACKOFF_MS = { initial: 100, max: 10_000 };
 const THREAD_STABLE_MS = 10_000;
 
+/**
+ * The host's ingress threads: N uWebSockets.js Apps on one port. A thread that dies is replaced
+ * (its connections are lost; the others keep serving). Driven over comlink.
+ */
 export class IngressHost {
   private readonly threads: (ThreadHandle | null)[] = [];
   /**
