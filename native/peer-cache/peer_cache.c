@@ -20,6 +20,9 @@
  * A descriptor is used by one thread from its accept to its close (each ingress thread has its
  * own uWS loop), so a record is written and read by one thread at a time; the release/acquire
  * pair orders a record written by one thread after a close by another.
+ *
+ * The addon also holds the one other thing about that binary that needs native code:
+ * asCallback(), for the ingress's asynchronous WebSocket upgrades (see there).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -58,6 +61,9 @@ static record_t *records;
 static size_t record_count;
 /* One past the highest descriptor recorded, so that counters() reads only records in use. */
 static _Atomic size_t records_used;
+/* The uWS.js binary, for as_callback's look-up; and that look-up's answer, per thread. */
+static void *uws_binary;
+static __thread int *callback_depth;
 static _Atomic uint64_t misses;
 static const char *installed_reason; /* NULL until install() ran; "" once it succeeded. */
 
@@ -228,6 +234,8 @@ static napi_value install(napi_env env, napi_callback_info info) {
   }
   /* Once per process (the offset table is the process's); later calls report the first. */
   if (installed_reason == NULL) {
+    /* Kept open: as_callback looks a symbol up in it from each thread. */
+    uws_binary = dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
 #ifdef R_JUMP_SLOT
     struct rlimit limit;
     record_count = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY ? limit.rlim_cur : 65536;
@@ -248,6 +256,39 @@ static napi_value install(napi_env env, napi_callback_info info) {
   }
   napi_value result;
   napi_create_string_utf8(env, installed_reason, NAPI_AUTO_LENGTH, &result);
+  return result;
+}
+
+/*
+ * asCallback(fn): runs fn as if uWS.js had called it, and says whether it could.
+ *
+ * uWS.js counts, per thread, how deep JS code runs inside its callbacks (insideCorkCallback, which
+ * its CallJS raises around every call into JS); its response methods print a warning when called
+ * at depth 0, outside a cork. The ingress upgrades a client to a WebSocket only once the worker
+ * has accepted, from its own event, outside any uWS callback, and res.cork() is the documented
+ * way to do that. But in uWS.js 20.30, res.cork() reads the response's state after its callback
+ * to decide whether to close the connection, from memory the upgrade has by then handed to the
+ * WebSocket (the socket is reallocated in place, smaller); now and then that memory reads as a
+ * finished response with Connection: close, and the new WebSocket is closed at once, 1006 to the
+ * client (traced to us_socket_close called from res_cork; about one upgrade in 250 under mixed
+ * load). Run through this, the upgrade needs no cork and prints no warning: the 101 is written
+ * straight to the socket.
+ */
+static napi_value as_callback(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value fn, global, ignored, result;
+  napi_get_cb_info(env, info, &argc, &fn, NULL, NULL);
+  /* dlsym gives a thread-local variable's address for the calling thread. */
+  if (callback_depth == NULL && uws_binary != NULL) callback_depth = dlsym(uws_binary, "insideCorkCallback");
+  int available = argc == 1 && callback_depth != NULL;
+  if (available) {
+    napi_get_global(env, &global);
+    (*callback_depth)++;
+    /* A throw stays pending and reaches the caller. */
+    napi_call_function(env, global, fn, 0, NULL, &ignored);
+    (*callback_depth)--;
+  }
+  napi_get_boolean(env, available, &result);
   return result;
 }
 
@@ -272,5 +313,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "install", fn);
   napi_create_function(env, "counters", NAPI_AUTO_LENGTH, counters, NULL, &fn);
   napi_set_named_property(env, exports, "counters", fn);
+  napi_create_function(env, "asCallback", NAPI_AUTO_LENGTH, as_callback, NULL, &fn);
+  napi_set_named_property(env, exports, "asCallback", fn);
   return exports;
 }

@@ -17,6 +17,7 @@ const ADDON = '../../../native/peer-cache/build/Release/peer_cache.node';
 interface PeerCacheAddon {
   install(binaryPath: string): string;
   counters(): [number, number];
+  asCallback(fn: () => void): boolean;
 }
 
 export interface PeerCacheState {
@@ -32,7 +33,8 @@ export interface PeerCacheStatus extends PeerCacheState {
 }
 
 let state: PeerCacheState | null = null;
-let addon: PeerCacheAddon | null = null;
+/** Per thread: undefined until first needed, null where it is not built. */
+let addon: PeerCacheAddon | null | undefined;
 
 export function installPeerCache(): PeerCacheState {
   if (state !== null) return state;
@@ -45,13 +47,30 @@ export function peerCacheStatus(): PeerCacheStatus {
   return { ...(state ?? { active: false, reason: 'not installed' }), hits, misses };
 }
 
+/**
+ * Runs fn as if uWS.js had called it, for an asynchronous WebSocket upgrade outside a cork (see
+ * asCallback in peer_cache.c for why); false, with fn not run, where the addon is not built or did
+ * not find the uWS.js binary at installPeerCache().
+ */
+export function runAsUwsCallback(fn: () => void): boolean {
+  return loadAddon()?.asCallback(fn) ?? false;
+}
+
+function loadAddon(): PeerCacheAddon | null {
+  if (addon === undefined) {
+    try {
+      addon = require(ADDON) as PeerCacheAddon;
+    } catch {
+      addon = null;
+    }
+  }
+  return addon;
+}
+
 function tryInstall(): PeerCacheState {
   if (process.platform !== 'linux') return { active: false, reason: 'Linux only' };
-  try {
-    addon = require(ADDON) as PeerCacheAddon;
-  } catch {
-    return { active: false, reason: 'native/peer-cache is not built (npm ci builds it where a C compiler is installed)' };
-  }
+  const addon = loadAddon();
+  if (addon === null) return { active: false, reason: 'native/peer-cache is not built (npm ci builds it where a C compiler is installed)' };
   // Loads the binary, so that its offset table can be found by its path among this process's mappings.
   require('uWebSockets.js');
   const binary = loadedUwsBinary();

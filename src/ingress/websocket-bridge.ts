@@ -4,6 +4,7 @@ import { WebSocket as UpstreamSocket, type RawData } from 'ws';
 import { isHopByHop } from '../http/hop-by-hop.js';
 import { Outcome, type OutcomeValue, type StatsTable } from '../shared/stats-table.js';
 import { addressText } from './client-address.js';
+import { runAsUwsCallback } from './peer-cache.js';
 import { ACCESS_OUTCOME, type AccessOutcome } from './access-log.js';
 import { ALL_FULL, pickWorker, type ExchangeContext } from './proxy-exchange.js';
 import { requestIdFor, type Scheme } from './request-head.js';
@@ -231,10 +232,10 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
         });
       });
       upstream.once('open', () => {
-        // Not from inside ws's 'open', which runs in Node's HTTP parser on the worker's 101:
-        // upgrading there, uWS.js 20.30 at times closed the client at once (1006, from within
-        // res.upgrade), after the 101 and before any message; in 4 or 5 of 10 runs of the sticky
-        // test, and in none of 16 once deferred. The worker's messages meanwhile wait in `early`.
+        // Not from inside ws's 'open', which runs in Node's HTTP parser on the worker's 101: with
+        // the upgrade in res.cork() (below), the client was closed at once (1006) in 4 or 5 of 10
+        // runs of the sticky test there, far more often than from here. The worker's messages
+        // meanwhile wait in `early`.
         setImmediate(() => {
           if (settled) {
             release();
@@ -248,7 +249,10 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
             return refuse(502, 'the worker closed the WebSocket as it opened', 'worker-failed');
           }
           upgraded = true;
-          res.cork(() => res.upgrade<UserData>({ bridge }, key, upstream.protocol, '', context));
+          // Not in res.cork(), which at times closes the new WebSocket at once (1006) in uWS.js
+          // 20.30: see asCallback in native/peer-cache. Without the addon, in a cork all the same.
+          const upgrade = (): void => res.upgrade<UserData>({ bridge }, key, upstream.protocol, '', context);
+          if (!runAsUwsCallback(upgrade)) res.cork(upgrade);
         });
       });
       upstream.on('error', (err) => {
