@@ -69,13 +69,13 @@ function loadAddon(): PeerCacheAddon | null {
 
 function tryInstall(): PeerCacheState {
   if (process.platform !== 'linux') return { active: false, reason: 'Linux only' };
-  const addon = loadAddon();
-  if (addon === null) return { active: false, reason: 'native/peer-cache is not built (npm ci builds it where a C compiler is installed)' };
+  const loaded = loadAddon();
+  if (loaded === null) return { active: false, reason: 'native/peer-cache is not built (npm ci builds it where a C compiler is installed)' };
   // Loads the binary, so that its offset table can be found by its path among this process's mappings.
   require('uWebSockets.js');
   const binary = loadedUwsBinary();
   if (binary === null) return { active: false, reason: 'the uWebSockets.js binary is not among the mapped files' };
-  const reason = addon.install(binary);
+  const reason = loaded.install(binary);
   return { active: reason === '', reason };
 }
 

@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Agent, request, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import { Agent as TlsAgent, request as tlsRequest } from 'node:https';
+import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { test, type TestContext } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import { seededRandom, type RandomSource } from '../../src/balancing/random.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { eventually } from '../helpers/eventually.js';
-import { sendRaw } from '../helpers/raw-http.js';
 import { fetchRaw, startHttpServer, startProxy } from '../helpers/servers.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 /**
  * A seeded storm of mixed traffic through one ingress: ordinary requests of every framing beside
@@ -23,6 +26,13 @@ const ACTIONS_PER_LANE = 40;
 const MAX_BODY = 2 << 20;
 /** Longer than any action takes when all is well; a request still open then is a hang. */
 const ACTION_TIMEOUT_MS = 20_000;
+
+/** Where the clients go: the plain listener, or the HTTPS one with the certificate to trust. */
+interface Listener {
+  url: string;
+  port: number;
+  ca: Buffer | undefined;
+}
 
 /** Body bytes that depend on their offset, so a byte lost, doubled or moved shows. */
 function pattern(size: number, salt: number): Buffer {
@@ -101,7 +111,7 @@ interface Outcome {
 }
 
 /** One request; every way it can end is an Outcome, and an action that hangs is one too. */
-function exchange(url: string, o: { method?: string; agent: Agent | false; body?: Buffer; chunked?: boolean; headers?: Record<string, string | number>; leaveAfterBytes?: number; readSlowly?: boolean }): Promise<Outcome> {
+function exchange(url: string, o: { ca?: Buffer | undefined; method?: string; agent: Agent | false; body?: Buffer; chunked?: boolean; headers?: Record<string, string | number>; leaveAfterBytes?: number; readSlowly?: boolean }): Promise<Outcome> {
   return new Promise((resolve) => {
     let settled = false;
     const chunks: Buffer[] = [];
@@ -112,7 +122,7 @@ function exchange(url: string, o: { method?: string; agent: Agent | false; body?
       settled = true;
       resolve({ status, headers, body: Buffer.concat(chunks), error });
     };
-    const req = request(url, { method: o.method ?? 'GET', agent: o.agent, headers: o.headers }, (res) => {
+    const req = (o.ca === undefined ? request : tlsRequest)(url, { method: o.method ?? 'GET', agent: o.agent, headers: o.headers, ca: o.ca }, (res) => {
       status = res.statusCode ?? 0;
       headers = res.headers;
       let received = 0;
@@ -147,9 +157,9 @@ function exchange(url: string, o: { method?: string; agent: Agent | false; body?
 }
 
 /** One upload that the client gives up on halfway, on a connection of its own. */
-function leaveMidUpload(url: string, size: number): Promise<void> {
+function leaveMidUpload(l: Listener, size: number): Promise<void> {
   return new Promise((resolve) => {
-    const req = request(`${url}/echo`, { method: 'POST', agent: false, headers: { 'content-length': size } });
+    const req = (l.ca === undefined ? request : tlsRequest)(`${l.url}/echo`, { method: 'POST', agent: false, ca: l.ca, headers: { 'content-length': size } });
     req.on('error', () => resolve());
     req.on('close', () => resolve());
     req.on('response', (res) => res.resume());
@@ -157,15 +167,33 @@ function leaveMidUpload(url: string, size: number): Promise<void> {
   });
 }
 
+/** Bytes that are no request, on a connection of their own (inside TLS on the HTTPS listener); what came back within 300 ms. */
+function sendGarbage(l: Listener, payload: Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = l.ca === undefined ? connect(l.port, '127.0.0.1') : tlsConnect({ host: '127.0.0.1', port: l.port, ca: l.ca });
+    const chunks: Buffer[] = [];
+    const done = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    };
+    const timer = setTimeout(done, 300);
+    socket.once(l.ca === undefined ? 'connect' : 'secureConnect', () => socket.write(payload));
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('close', done);
+    socket.on('error', () => undefined);
+  });
+}
+
 /**
  * A WebSocket session through the ingress: messages of random sizes, each echoed back intact and
  * in order, then a close handshake or a dropped connection. Returns what went wrong, or null.
  */
-function webSocketSession(port: number, random: RandomSource): Promise<string | null> {
+function webSocketSession(l: Listener, random: RandomSource): Promise<string | null> {
   const messages = Array.from({ length: 1 + Math.floor(random() * 6) }, (_, i) => pattern(Math.floor(random() * 100_000), 10 + i));
   const drop = random() < 0.4;
   return new Promise((resolve) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    const ws = new WebSocket(`${l.url.replace(/^http/, 'ws')}/ws`, { ca: l.ca });
     let echoed = 0;
     let problem: string | null = null;
     const timer = setTimeout(() => {
@@ -219,97 +247,103 @@ function sockets(match: (local: number, remote: number) => boolean, states: stri
 const ESTABLISHED = '01';
 const CLOSE_WAIT = '08';
 
-async function storm(t: TestContext, settings: Pick<ConfigInput, 'threads' | 'limits' | 'timeouts'>): Promise<void> {
+async function storm(t: TestContext, settings: Pick<ConfigInput, 'threads' | 'limits' | 'timeouts'>, overTls = false): Promise<void> {
   const seed = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
   t.diagnostic(`seed ${seed} (CHAOS_SEED=${seed} replays it)`);
   const workerRandom = seededRandom(seed ^ 0x9e3779b9);
   const workers = await Promise.all([0, 1].map(() => startHttpServer(chaosWorker(workerRandom))));
   const echoes = workers.map(({ server }) => new WebSocketServer({ server }).on('connection', (ws) => ws.on('message', (m: Buffer) => ws.send(m, { binary: true }))));
+  const cert = overTls ? selfSignedCert() : null;
   const proxy = await startProxy({
     ...settings,
+    ...(cert === null ? {} : { tls: { port: 0, certFile: cert.cert, keyFile: cert.key } }),
     // Every failure here is the test's doing: ejecting a worker for it would turn the ordinary
     // requests into 503s.
     outlierDetection: { consecutiveFailures: 0 },
     driver: { kind: 'static', upstreams: workers.map((w, i) => ({ url: w.url, id: `w${i}` })) },
   });
   const perWorkerLimit = (settings.limits?.maxRequestsPerWorker ?? 0) > 0;
-  const agent = new Agent({ keepAlive: true, maxSockets: LANES });
-  const url = proxy.url;
+  const tlsPort = proxy.dataPlane?.ingressTlsPort ?? 0;
+  const listener: Listener = cert === null ? { url: proxy.url, port: proxy.ingressPort, ca: undefined } : { url: `https://127.0.0.1:${tlsPort}`, port: tlsPort, ca: readFileSync(cert.cert) };
+  const agent = cert === null ? new Agent({ keepAlive: true, maxSockets: LANES }) : new TlsAgent({ keepAlive: true, maxSockets: LANES, ca: listener.ca });
+  /** One request to the listener, at `path`. */
+  const ex = (path: string, o: Parameters<typeof exchange>[1]): Promise<Outcome> => exchange(`${listener.url}${path}`, { ...o, ca: listener.ca });
   const failures: string[] = [];
   const counts = new Map<string, number>();
   try {
     const act = async (random: RandomSource, label: string): Promise<void> => {
       const r = random();
       const size = (max: number): number => (random() < 0.1 ? Math.floor(random() * 2) : Math.floor(random() * max));
+      const count = (kind: string): void => void counts.set(kind, (counts.get(kind) ?? 0) + 1);
       const run = async (kind: string, outcome: Promise<Outcome>, check: Check): Promise<void> => {
-        counts.set(kind, (counts.get(kind) ?? 0) + 1);
+        count(kind);
         const problem = check(await outcome);
         if (problem !== null) failures.push(`${label} ${kind}: ${problem}`);
       };
       if (r < 0.22) {
         const n = size(200_000);
-        return run('sized download', exchange(`${url}/bytes/${n}`, { agent }), whole(pattern(n, 1)));
+        return run('sized download', ex(`/bytes/${n}`, { agent }), whole(pattern(n, 1)));
       }
       if (r < 0.3) {
         const n = size(200_000);
-        return run('chunked download', exchange(`${url}/chunked/${n}`, { agent }), whole(pattern(n, 2)));
+        return run('chunked download', ex(`/chunked/${n}`, { agent }), whole(pattern(n, 2)));
       }
       if (r < 0.4) {
         const body = pattern(size(300_000), 4);
         const chunked = random() < 0.5;
-        return run(`${chunked ? 'chunked' : 'sized'} echo`, exchange(`${url}/echo`, { method: 'POST', agent, body, chunked }), whole(body));
+        return run(`${chunked ? 'chunked' : 'sized'} echo`, ex('/echo', { method: 'POST', agent, body, chunked }), whole(body));
       }
       if (r < 0.44) {
         const n = size(100_000);
-        return run('HEAD', exchange(`${url}/bytes/${n}`, { method: 'HEAD', agent }), (o) => whole(Buffer.alloc(0))(o) ?? (o.headers['content-length'] === String(n) ? null : `content-length ${o.headers['content-length']}`));
+        return run('HEAD', ex(`/bytes/${n}`, { method: 'HEAD', agent }), (o) => whole(Buffer.alloc(0))(o) ?? (o.headers['content-length'] === String(n) ? null : `content-length ${o.headers['content-length']}`));
       }
       if (r < 0.49) {
         const status = [204, 304, 404, 500, 503][Math.floor(random() * 5)]!;
-        return run(`status ${status}`, exchange(`${url}/status/${status}`, { agent }), whole(Buffer.alloc(0), status));
+        return run(`status ${status}`, ex(`/status/${status}`, { agent }), whole(Buffer.alloc(0), status));
       }
       if (r < 0.54) {
         // Retried on the other worker when idempotent, which resets too.
         const method = random() < 0.5 ? 'GET' : 'POST';
-        return run(`${method} reset before any response`, exchange(`${url}/reset-early/0`, { method, agent, body: method === 'POST' ? pattern(1000, 5) : undefined }), statusOnly(502));
+        return run(`${method} reset before any response`, ex('/reset-early/0', { method, agent, body: method === 'POST' ? pattern(1000, 5) : undefined }), statusOnly(502));
       }
-      if (r < 0.58) return run('reset mid-body', exchange(`${url}/reset-mid/100000`, { agent }), cut);
-      if (r < 0.61) return run('garbage response', exchange(`${url}/garbage/0`, { agent }), statusOnly(502));
+      if (r < 0.58) return run('reset mid-body', ex('/reset-mid/100000', { agent }), cut);
+      if (r < 0.61) return run('garbage response', ex('/garbage/0', { agent }), statusOnly(502));
       if (r < 0.67) {
         const n = 20_000 + size(100_000);
-        return run('slow download', exchange(`${url}/slow/${n}`, { agent }), whole(pattern(n, 1)));
+        return run('slow download', ex(`/slow/${n}`, { agent }), whole(pattern(n, 1)));
       }
       if (r < 0.71) {
         const n = 1_000_000 + size(1_000_000);
         const chunked = random() < 0.5;
-        return run(`slow reader, ${chunked ? 'chunked' : 'sized'}`, exchange(`${url}/${chunked ? 'chunked' : 'bytes'}/${n}`, { agent, readSlowly: true }), whole(pattern(n, chunked ? 2 : 1)));
+        return run(`slow reader, ${chunked ? 'chunked' : 'sized'}`, ex(`/${chunked ? 'chunked' : 'bytes'}/${n}`, { agent, readSlowly: true }), whole(pattern(n, chunked ? 2 : 1)));
       }
-      if (r < 0.76) return run('client leaves mid-download', exchange(`${url}/slow/500000`, { agent: false, leaveAfterBytes: 1 }), (o) => (o.error === 'left' ? null : `ended as ${o.error ?? o.status}`));
+      if (r < 0.76) return run('client leaves mid-download', ex('/slow/500000', { agent: false, leaveAfterBytes: 1 }), (o) => (o.error === 'left' ? null : `ended as ${o.error ?? o.status}`));
       if (r < 0.81) {
-        counts.set('client leaves mid-upload', (counts.get('client leaves mid-upload') ?? 0) + 1);
-        return leaveMidUpload(url, 200_000 + size(1_000_000));
+        count('client leaves mid-upload');
+        return leaveMidUpload(listener, 200_000 + size(1_000_000));
       }
       if (r < 0.85) {
         const body = pattern(MAX_BODY + 1 + size(100_000), 6);
         // The 413 goes out at the head, with Connection: close; the rest of the body then meets a
         // closed socket, whose reset can reach the client before it has read the 413.
-        return run('sized upload over the limit', exchange(`${url}/echo`, { method: 'POST', agent, body }), (o) => (o.error !== null && /ECONNRESET|EPIPE|hang up/.test(o.error) ? null : statusOnly(413)(o)));
+        return run('sized upload over the limit', ex('/echo', { method: 'POST', agent, body }), (o) => (o.error !== null && /ECONNRESET|EPIPE|hang up/.test(o.error) ? null : statusOnly(413)(o)));
       }
       if (r < 0.9) {
-        counts.set('client garbage', (counts.get('client garbage') ?? 0) + 1);
+        count('client garbage');
         const garbage = Buffer.from(Array.from({ length: 1 + Math.floor(random() * 2000) }, () => Math.floor(random() * 256)));
-        const { response } = await sendRaw(proxy.ingressPort, Buffer.concat([garbage, Buffer.from('\r\n\r\n')]), 200);
+        const response = await sendGarbage(listener, Buffer.concat([garbage, Buffer.from('\r\n\r\n')]));
         if (response !== '' && !/^HTTP\/1\.1 4\d\d /.test(response)) failures.push(`${label} client garbage: answered ${JSON.stringify(response.slice(0, 40))}`);
         return;
       }
       if (r < 0.95) {
-        counts.set('WebSocket session', (counts.get('WebSocket session') ?? 0) + 1);
-        const problem = await webSocketSession(proxy.ingressPort, random);
+        count('WebSocket session');
+        const problem = await webSocketSession(listener, random);
         // Upgrades do not wait in the queue: with every worker full, the answer is 503.
         if (problem !== null && !(perWorkerLimit && problem === 'error Unexpected server response: 503')) failures.push(`${label} WebSocket session: ${problem}`);
         return;
       }
       const n = size(5000);
-      return run('small GET', exchange(`${url}/bytes/${n}`, { agent }), whole(pattern(n, 1)));
+      return run('small GET', ex(`/bytes/${n}`, { agent }), whole(pattern(n, 1)));
     };
     await Promise.all(
       Array.from({ length: LANES }, async (_, lane) => {
@@ -331,7 +365,7 @@ async function storm(t: TestContext, settings: Pick<ConfigInput, 'threads' | 'li
         queued: status.requests.queued,
         workers: perWorker.map((w) => w.inflight),
         // Client connections the ingress still holds, though every client has closed.
-        clientConnections: sockets((local) => local === proxy.ingressPort, [ESTABLISHED, CLOSE_WAIT]),
+        clientConnections: sockets((local) => local === listener.port, [ESTABLISHED, CLOSE_WAIT]),
         // Worker connections the worker closed and the ingress did not.
         halfClosedUpstreams: sockets((_, remote) => ports.has(remote), [CLOSE_WAIT]),
       });
@@ -341,7 +375,7 @@ async function storm(t: TestContext, settings: Pick<ConfigInput, 'threads' | 'li
     await eventually('nothing left over', async () => ((last = await leftover()) === clean ? true : undefined), 20_000).catch(() => assert.equal(last, clean, `seed ${seed}`));
 
     // And it still serves.
-    for (let i = 0; i < 20; i++) assert.equal((await fetchRaw(`${url}/bytes/1000`, { agent: false })).body.equals(pattern(1000, 1)), true);
+    for (let i = 0; i < 20; i++) assert.equal(whole(pattern(1000, 1))(await ex('/bytes/1000', { agent: false })), null);
   } finally {
     agent.destroy();
     await proxy.stop();
@@ -353,6 +387,8 @@ async function storm(t: TestContext, settings: Pick<ConfigInput, 'threads' | 'li
 test('a seeded storm of ordinary, failing and abandoned requests over two threads is answered right and leaves nothing behind', { timeout: 120_000 }, (t) =>
   storm(t, { threads: 2, limits: { maxBodyBytes: MAX_BODY } }),
 );
+
+test('the same storm over HTTPS', { timeout: 120_000 }, (t) => storm(t, { threads: 2, limits: { maxBodyBytes: MAX_BODY } }, true));
 
 test('the same storm on one thread, with two requests at most per worker and the rest queued', { timeout: 120_000 }, (t) =>
   // Clients then also leave while their request waits; a queue wait long enough that no request
