@@ -36,6 +36,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #if defined(__x86_64__)
@@ -64,6 +65,8 @@ static _Atomic size_t records_used;
 /* The uWS.js binary, for as_callback's look-up; and that look-up's answer, per thread. */
 static void *uws_binary;
 static __thread int *callback_depth;
+/* The descriptor of this thread's latest getpeername() from uWS, for as_callback's TCP_CORK. */
+static __thread int last_peer;
 static _Atomic uint64_t misses;
 static const char *installed_reason; /* NULL until install() ran; "" once it succeeded. */
 
@@ -92,6 +95,7 @@ static int cached_accept4(int fd, struct sockaddr *address, socklen_t *length, i
 }
 
 static int cached_getpeername(int fd, struct sockaddr *address, socklen_t *length) {
+  last_peer = fd + 1;
   if (fd >= 0 && (size_t)fd < record_count) {
     record_t *r = &records[fd];
     uint32_t n = atomic_load_explicit(&r->length, memory_order_acquire);
@@ -271,22 +275,30 @@ static napi_value install(napi_env env, napi_callback_info info) {
  * WebSocket (the socket is reallocated in place, smaller); now and then that memory reads as a
  * finished response with Connection: close, and the new WebSocket is closed at once, 1006 to the
  * client (traced to us_socket_close called from res_cork; 7 of 2,876 sessions in a mixed-traffic
- * test). Run through this, the upgrade needs no cork and prints no warning: the 101 is written
- * straight to the socket.
+ * test). Run through this, the upgrade needs no cork and prints no warning.
+ *
+ * Uncorked, uWS writes the 101 in 24 pieces, a send() and a packet each. asCallback(fn, true)
+ * holds them in the kernel with TCP_CORK on the socket of uWS's latest getpeername() on this
+ * thread (the caller asks for the client's address just before), so they leave as one.
  */
 static napi_value as_callback(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value fn, global, ignored, result;
-  napi_get_cb_info(env, info, &argc, &fn, NULL, NULL);
+  size_t argc = 2;
+  napi_value argv[2], global, ignored, result;
+  bool cork = false;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc == 2) napi_get_value_bool(env, argv[1], &cork);
   /* dlsym gives a thread-local variable's address for the calling thread. */
   if (callback_depth == NULL && uws_binary != NULL) callback_depth = dlsym(uws_binary, "insideCorkCallback");
-  int available = argc == 1 && callback_depth != NULL;
+  int available = argc >= 1 && callback_depth != NULL;
   if (available) {
+    int fd = cork ? last_peer - 1 : -1, on = 1, off = 0;
+    if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
     napi_get_global(env, &global);
     (*callback_depth)++;
     /* A throw stays pending and reaches the caller. */
-    napi_call_function(env, global, fn, 0, NULL, &ignored);
+    napi_call_function(env, global, argv[0], 0, NULL, &ignored);
     (*callback_depth)--;
+    if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
   }
   napi_get_boolean(env, available, &result);
   return result;

@@ -17,7 +17,7 @@ const ADDON = '../../../native/peer-cache/build/Release/peer_cache.node';
 interface PeerCacheAddon {
   install(binaryPath: string): string;
   counters(): [number, number];
-  asCallback(fn: () => void): boolean;
+  asCallback(fn: () => void, corkLastPeer: boolean): boolean;
 }
 
 export interface PeerCacheState {
@@ -48,12 +48,17 @@ export function peerCacheStatus(): PeerCacheStatus {
 }
 
 /**
- * Runs fn as if uWS.js had called it, for an asynchronous WebSocket upgrade outside a cork (see
- * asCallback in peer_cache.c for why); false, with fn not run, where the addon is not built or did
- * not find the uWS.js binary at installPeerCache().
+ * Runs fn as if uWS.js had called it, for an asynchronous WebSocket upgrade of `client` outside a
+ * cork, with the client's socket corked in the kernel instead (see asCallback in peer_cache.c for
+ * why); false, with fn not run, where the addon is not built or did not find the uWS.js binary at
+ * installPeerCache().
  */
-export function runAsUwsCallback(fn: () => void): boolean {
-  return loadAddon()?.asCallback(fn) ?? false;
+export function runAsUwsCallback(fn: () => void, client: { getRemoteAddress(): ArrayBuffer }): boolean {
+  const native = loadAddon();
+  if (native === null) return false;
+  // The addon learns which socket to cork from the getpeername() this makes.
+  client.getRemoteAddress();
+  return native.asCallback(fn, true);
 }
 
 function loadAddon(): PeerCacheAddon | null {

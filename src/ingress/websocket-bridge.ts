@@ -252,7 +252,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
           // Not in res.cork(), which at times closes the new WebSocket at once (1006) in uWS.js
           // 20.30: see asCallback in native/peer-cache. Without the addon, in a cork all the same.
           const upgrade = (): void => res.upgrade<UserData>({ bridge }, key, upstream.protocol, '', context);
-          if (!runAsUwsCallback(upgrade)) res.cork(upgrade);
+          if (!runAsUwsCallback(upgrade, res)) res.cork(upgrade);
         });
       });
       upstream.on('error', (err) => {
