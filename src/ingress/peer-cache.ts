@@ -9,6 +9,8 @@ import { createRequire } from 'node:module';
  * Optional by design: where the addon was not built (no compiler at `npm ci`), or cannot find
  * its way into this uWS.js binary, every request makes the system call as before, with the same
  * answers. `installPeerCache()` says which, for the start-up line and /api/status.
+ *
+ * The addon also runs the ingress's asynchronous WebSocket upgrades (runAsUwsCallback).
  */
 
 const require = createRequire(import.meta.url);
