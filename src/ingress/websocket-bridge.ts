@@ -62,9 +62,10 @@ const SKIPPED_UPGRADE_FIELDS = new Set(['host', 'sec-websocket-key', 'sec-websoc
 const HIGH_WATER = 1 << 20;
 /** The status codes of the close frames the ingress sends when it ends a session itself. */
 const GOING_AWAY = 1001;
-const SHUTTING_DOWN = 'the ingress is shutting down';
 const TRY_AGAIN_LATER = 1013;
 const BAD_GATEWAY = 1014;
+/** The reason sent with GOING_AWAY when the ingress drains. */
+const SHUTTING_DOWN = 'the ingress is shutting down';
 
 export interface WebSocketOptions {
   connectMs: number;
