@@ -48,7 +48,7 @@ export function parseDuration(text: string, flag: string): number {
   return Number(m[1]) * (m[2] === 'm' ? 60 : 1);
 }
 
-function positiveInt(text: string, flag: string): number {
+export function positiveInt(text: string, flag: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: expected a positive integer, got "${text}"`);
   return n;

@@ -51,9 +51,12 @@ ${nginxTempPaths(dir, name)}
 `;
 }
 
-/** NGINX as a reverse proxy: round robin over the backends, pooled keep-alive upstream connections, X-Forwarded-* added. */
+/**
+ * NGINX as a reverse proxy: round robin over the backends, pooled keep-alive upstream connections,
+ * X-Forwarded-* added; with `webSockets`, upgrades pass as NGINX's documentation configures them.
+ */
 export function nginxProxyConf(
-  dir: string, port: number, threads: number, backends: number[], keepalive: number, tls: BenchTls | null,
+  dir: string, port: number, threads: number, backends: number[], keepalive: number, tls: BenchTls | null, webSockets = false,
 ): string {
   const servers = backends.map((b) => `    server ${HOST}:${b};`).join('\n');
   return `# weighbridge bench: nginx reverse proxy
@@ -84,7 +87,9 @@ ${servers}
     location / {
       proxy_pass http://backends;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
+${webSockets ? `      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "upgrade";
+      proxy_read_timeout 300s;` : '      proxy_set_header Connection "";'}
       # The same forwarding work as weighbridge: the client's Host and X-Forwarded-*.
       proxy_set_header Host $http_host;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;

@@ -19,6 +19,8 @@ export interface BenchEnv {
   nginxKeepalive: number;
   /** Each proxy ends TLS with this certificate; null: plain HTTP. */
   tls: BenchTls | null;
+  /** The NGINX proxy passes WebSocket upgrades (bench:websocket). */
+  webSockets?: boolean;
 }
 
 /** A fresh self-signed ECDSA P-256 certificate (certbot's default key type) in dir, made with openssl. */
@@ -77,7 +79,7 @@ export function describeTarget(name: TargetName, threads: number, nginxKeepalive
 }
 
 /** Spawns a server, waits until `url` answers 200, and stops it again if that fails. */
-async function launch(env: BenchEnv, name: string, cmd: string, args: string[], port: number): Promise<Running> {
+export async function launch(env: BenchEnv, name: string, cmd: string, args: string[], port: number): Promise<Running> {
   const proc = startProcess(name, cmd, args, path.join(env.dir, `${name}.log`));
   // Backends are plain HTTP; every proxy speaks the bench's scheme.
   const url = urlFor(port, '/', name.startsWith('backend') ? 'http' : scheme(env));
@@ -152,7 +154,7 @@ async function startHaproxy(env: BenchEnv, backendPorts: number[]): Promise<Runn
 
 async function startNginxProxy(env: BenchEnv, backendPorts: number[]): Promise<Running> {
   const port = await freePort();
-  return startNginx(env, 'nginx-proxy', nginxProxyConf(env.dir, port, env.threads, backendPorts, env.nginxKeepalive, env.tls), port);
+  return startNginx(env, 'nginx-proxy', nginxProxyConf(env.dir, port, env.threads, backendPorts, env.nginxKeepalive, env.tls, env.webSockets), port);
 }
 
 /**
