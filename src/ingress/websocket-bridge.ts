@@ -1,8 +1,7 @@
-import type { IncomingMessage } from 'node:http';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket as ClientSocket } from 'uWebSockets.js';
-import { WebSocket as UpstreamSocket, type RawData } from 'ws';
 import { isHopByHop } from '../http/hop-by-hop.js';
 import { Outcome, type OutcomeValue, type StatsTable } from '../shared/stats-table.js';
+import { parseSubprotocols, UpstreamWebSocket } from '../upstream/websocket-client.js';
 import { addressText } from './client-address.js';
 import { runAsUwsCallback } from './peer-cache.js';
 import { ACCESS_OUTCOME, type AccessOutcome } from './access-log.js';
@@ -30,14 +29,14 @@ import { forwarding, isForwardingField, trustedPeer } from './trusted-proxies.js
  */
 
 interface Bridge {
-  upstream: UpstreamSocket;
+  upstream: UpstreamWebSocket;
   client: ClientSocket<UserData> | null;
   slot: number;
   openedAt: number;
   /** Gives the admission back; runs its body once, whichever way the socket ends. */
   release: () => void;
   /** Worker messages that arrived before the client side opened; null from then on. */
-  early: [RawData, boolean][] | null;
+  early: [Buffer, boolean][] | null;
   /** The worker sent something (a message or a pong) since the last liveness check. */
   heard: boolean;
   /** What the client sent that the worker had not taken yet, at the last liveness check. */
@@ -160,6 +159,13 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       if (ctx.access !== null && !ctx.access.permits(client)) return refuse(403, forbiddenMessage(client), 'rejected');
       const wait = ctx.rates.waitSeconds(client, ctx.limits);
       if (wait > 0) return refuse(429, rateLimitedMessage(client, ctx.limits.clientRequestsPerSecond), 'rejected', wait);
+      let offered: string[];
+      try {
+        offered = parseSubprotocols(protocols);
+      } catch (err) {
+        // Subprotocols no worker could answer (not tokens, or one twice): the client's doing.
+        return refuse(400, `invalid WebSocket upgrade: ${(err as Error).message}`, 'rejected');
+      }
       const limit = ctx.limits.maxConcurrentRequests;
       if (!stats.tryAdmit(limit)) return refuse(503, `more than ${limit} requests in flight`, 'rejected');
 
@@ -170,8 +176,6 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       };
       // Once the client went away, was answered or was upgraded, res must not be touched again.
       let settled = false;
-      /** From here on, uWS's close handler gives the admission back. */
-      let upgraded = false;
       res.onAborted(() => {
         settled = true;
         logEnd(0, 'client-ended', 0, 0);
@@ -193,87 +197,60 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
         if (placed) stats.end(slot, latencyUs, outcome);
         placed = false;
       };
-      let upstream: UpstreamSocket;
-      try {
-        upstream = new UpstreamSocket(
-          `ws://${pool.host.includes(':') ? `[${pool.host}]` : pool.host}:${pool.port}${target}`,
-          protocols ? protocols.split(',').map((p) => p.trim()) : [],
-          { headers, handshakeTimeout: options.connectMs, perMessageDeflate: false, maxPayload: options.maxMessageBytes },
-        );
-      } catch (err) {
-        // ws refuses at once what it could not send on: a malformed or repeated subprotocol, a
-        // '#' in the target. The client's doing, so a 400, and the admission goes back.
-        release();
-        unplace();
-        return refuse(400, `invalid WebSocket upgrade: ${(err as Error).message}`, 'rejected');
-      }
+      let fields = '';
+      for (const [name, value] of Object.entries(headers)) fields += `${name}: ${value}\r\n`;
       const bridge: Bridge = {
-        upstream, client: null, slot, openedAt: ctx.stats.now(), release, early: [], heard: true, backlog: 0, liveness: null, outcome: Outcome.ok, bytesIn: 0, bytesOut: 0,
+        upstream: null as unknown as UpstreamWebSocket, client: null, slot, openedAt: ctx.stats.now(), release, early: [], heard: true, backlog: 0, liveness: null, outcome: Outcome.ok, bytesIn: 0, bytesOut: 0,
         logEnd: (status, outcome) => logEnd(status, outcome, bridge.bytesIn, bridge.bytesOut),
       };
-      upstream.on('message', (data, isBinary) => {
-        bridge.heard = true;
-        // Once the client has gone, what the worker still sends is dropped.
-        if (bridge.client !== null) relayDown(ctx.stats, bridge, data, isBinary, options);
-        else bridge.early?.push([data, isBinary]);
-      });
-      upstream.on('pong', () => (bridge.heard = true));
-      upstream.on('unexpected-response', (_request, response) => {
-        release();
-        const status = response.statusCode ?? 502;
-        unplace(status < 500 ? Outcome.ok : Outcome.workerFailed, (stats.now() - startedAt) * 1000);
-        readRefusal(response, options.idleMs, (body) => {
-          const answer = !settled;
-          settled = true;
-          upstream.terminate();
-          if (!answer) return;
-          if (body === null) return refuse(502, `worker refused the WebSocket upgrade with status ${status}, and its body did not come whole within ${MAX_REFUSAL_BODY} bytes and timeouts.idleMs`, 'worker-failed');
-          relayRefusal(res, response, body, ctx, scheme, requestId);
-          logEnd(status, status < 500 ? 'ok' : 'worker-failed', 0, body.length);
-        });
-      });
-      upstream.once('open', () => {
-        // Not from inside ws's 'open', which runs in Node's HTTP parser on the worker's 101: with
-        // the upgrade in res.cork() (below), the client was closed at once (1006) in 4 or 5 of 10
-        // runs of the sticky test there, far more often than from here. The worker's messages
-        // meanwhile wait in `early`.
-        setImmediate(() => {
+      const upstreamOptions = { connectMs: options.connectMs, idleMs: options.idleMs, maxMessageBytes: options.maxMessageBytes, maxRefusalBytes: MAX_REFUSAL_BODY };
+      const upstream = (bridge.upstream = new UpstreamWebSocket(pool.host, pool.port, target, offered, fields, upstreamOptions, {
+        onOpen: (protocol) => {
           if (settled) {
             release();
             unplace();
             return upstream.terminate();
           }
+          // From here on, uWS's close handler gives the admission back.
           settled = true;
-          if (upstream.readyState !== UpstreamSocket.OPEN) {
-            release();
-            unplace(Outcome.workerFailed);
-            return refuse(502, 'the worker closed the WebSocket as it opened', 'worker-failed');
-          }
-          upgraded = true;
           // Not in res.cork(), which at times closes the new WebSocket at once (1006) in uWS.js
           // 20.30: see asCallback in native/peer-cache. Without the addon, in a cork all the same.
-          const upgrade = (): void => res.upgrade<UserData>({ bridge }, key, upstream.protocol, '', context);
+          const upgrade = (): void => res.upgrade<UserData>({ bridge }, key, protocol, '', context);
           if (!runAsUwsCallback(upgrade, res)) res.cork(upgrade);
-        });
-      });
-      upstream.on('error', (err) => {
-        if (!upgraded) {
+        },
+        onRefused: (status, reason, refusalFields, body) => {
+          release();
+          unplace(status < 500 ? Outcome.ok : Outcome.workerFailed, (stats.now() - startedAt) * 1000);
+          if (settled) return;
+          settled = true;
+          if (body === null) return refuse(502, `worker refused the WebSocket upgrade with status ${status}, and its body did not come whole within ${MAX_REFUSAL_BODY} bytes and timeouts.idleMs`, 'worker-failed');
+          relayRefusal(res, status, reason, refusalFields, body, ctx, scheme, requestId);
+          logEnd(status, status < 500 ? 'ok' : 'worker-failed', 0, body.length);
+        },
+        onMessage: (data, isBinary) => {
+          bridge.heard = true;
+          // Before the client side opens, kept (a copy: data is a view of a read buffer).
+          if (bridge.client !== null) relayDown(ctx.stats, bridge, data, isBinary, options);
+          else bridge.early?.push([Buffer.from(data), isBinary]);
+        },
+        onPong: () => (bridge.heard = true),
+        onError: (err) => {
           release();
           unplace();
-        }
-        if (!settled) refuse(502, `cannot open a WebSocket to the worker: ${err.message}`, 'worker-failed');
-        settled = true;
-      });
-      upstream.on('close', (code, reason) => {
-        stopLiveness(bridge);
-        const clientSocket = bridge.client;
-        bridge.client = null;
-        if (clientSocket === null) return;
-        const passed = passedClose(code);
-        if (passed === DROP) clientSocket.close();
-        else if (passed === NO_CODE) clientSocket.end();
-        else clientSocket.end(passed, reason);
-      });
+          if (!settled) refuse(502, `cannot open a WebSocket to the worker: ${err.message}`, 'worker-failed');
+          settled = true;
+        },
+        onClose: (code, reason) => {
+          stopLiveness(bridge);
+          const clientSocket = bridge.client;
+          bridge.client = null;
+          if (clientSocket === null) return;
+          const passed = passedClose(code);
+          if (passed === DROP) clientSocket.close();
+          else if (passed === NO_CODE) clientSocket.end();
+          else clientSocket.end(passed, reason);
+        },
+      }));
     },
     open: (ws) => {
       const { bridge } = ws.getUserData();
@@ -293,11 +270,12 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
     message: (ws, message, isBinary) => {
       const { bridge } = ws.getUserData();
       const { upstream, slot } = bridge;
-      if (upstream.readyState !== UpstreamSocket.OPEN) return;
+      if (!upstream.isOpen) return;
       ctx.stats.countBytesIn(slot, message.byteLength);
       bridge.bytesIn += message.byteLength;
-      upstream.send(Buffer.from(new Uint8Array(message)), { binary: isBinary });
-      // This uWS build cannot pause a WebSocket's reads, and ws queues without limit: a worker that
+      // Framed (and so copied) at once, while uWS's buffer is valid.
+      upstream.send(new Uint8Array(message), isBinary);
+      // This uWS build cannot pause a WebSocket's reads, and writes queue without limit: a worker that
       // falls this far behind ends the session, as nothing else would bound what the ingress holds.
       if (upstream.bufferedAmount > maxBuffered(options)) {
         endSession(bridge, Outcome.workerFailed, TRY_AGAIN_LATER, `the worker fell more than ${maxBuffered(options)} bytes behind`);
@@ -320,11 +298,11 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       const { upstream } = bridge;
       const passed = passedClose(code);
       if (passed === DROP) return upstream.terminate();
-      // Paused for this client's backlog, the worker's answering close frame would go unread
-      // until ws gives up on it (30 s), holding the connection that long.
+      // Paused for this client's backlog, the worker's ending of the connection would go unread
+      // until the close timeout (30 s), holding the connection that long.
       upstream.resume();
       if (passed === NO_CODE) upstream.close();
-      else upstream.close(passed, Buffer.from(new Uint8Array(message)));
+      else upstream.close(passed, new Uint8Array(message));
     },
   });
 }
@@ -333,41 +311,15 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
 const MAX_REFUSAL_BODY = 64 * 1024;
 
 /**
- * Reads a refusal's body whole, or gives null once it is over MAX_REFUSAL_BODY, breaks off, or
- * stays idle for idleMs.
- */
-function readRefusal(response: IncomingMessage, idleMs: number, done: (body: Buffer | null) => void): void {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let finished = false;
-  const finish = (body: Buffer | null): void => {
-    if (finished) return;
-    finished = true;
-    done(body);
-    if (body === null) response.destroy();
-  };
-  response.setTimeout(idleMs, () => finish(null));
-  response.on('data', (chunk: Buffer) => {
-    size += chunk.length;
-    if (size > MAX_REFUSAL_BODY) finish(null);
-    else chunks.push(chunk);
-  });
-  response.once('end', () => finish(Buffer.concat(chunks)));
-  // After 'end' this changes nothing; before it, the body broke off.
-  response.once('close', () => finish(null));
-}
-
-/**
  * The worker's answer to an upgrade it refused, to the client as the worker sent it: status,
  * end-to-end fields (hop-by-hop ones and framing dropped, as for any response) and body, with the
  * ingress's own fields (HSTS, the request id, the rules' set fields) as on its own answers. The
  * connection closes after it: the client asked for a WebSocket, not for keep-alive.
  */
-function relayRefusal(res: HttpResponse, response: IncomingMessage, body: Buffer, ctx: ExchangeContext, scheme: Scheme, requestId: string): void {
+function relayRefusal(res: HttpResponse, status: number, reason: string, fields: string[], body: Buffer, ctx: ExchangeContext, scheme: Scheme, requestId: string): void {
   const own = ctx.responseFields.relayed(scheme, requestId) ?? {};
-  const fields = response.rawHeaders;
   res.cork(() => {
-    res.writeStatus(`${response.statusCode} ${response.statusMessage ?? ''}`.trimEnd());
+    res.writeStatus(`${status} ${reason}`.trimEnd());
     for (let i = 0; i + 1 < fields.length; i += 2) {
       const name = fields[i]!.toLowerCase();
       // Ours replace the worker's of the same names (replaces() covers every field own() adds).
@@ -414,10 +366,9 @@ function stopLiveness(bridge: Bridge): void {
   bridge.liveness = null;
 }
 
-function relayDown(stats: StatsTable, bridge: Bridge, data: RawData, isBinary: boolean, options: WebSocketOptions): void {
+function relayDown(stats: StatsTable, bridge: Bridge, payload: Buffer, isBinary: boolean, options: WebSocketOptions): void {
   const client = bridge.client;
   if (client === null) return;
-  const payload = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
   stats.countBytesOut(bridge.slot, payload.byteLength);
   bridge.bytesOut += payload.byteLength;
   // 2: uWS dropped the message. maxBuffered leaves room for what comes after the pause, so this

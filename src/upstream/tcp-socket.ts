@@ -37,6 +37,8 @@ interface StreamHandle {
   connect(req: unknown, address: string, port: number): number;
   connect6(req: unknown, address: string, port: number): number;
   setNoDelay(enable: boolean): number;
+  /** Bytes libuv holds for writes the kernel has not taken. */
+  readonly writeQueueSize: number;
   useUserBuffer(buffer: Uint8Array): void;
   readStart(): number;
   readStop(): number;
@@ -202,6 +204,15 @@ export class TcpSocket {
     // libuv holds a Buffer by reference until the write completes (a string, Node copies).
     req.buffer = typeof data === 'string' ? null : data;
     this.libuvWrites++;
+  }
+
+  /** Bytes written and not yet taken by the kernel: held ones and those libuv queued. */
+  get bufferedBytes(): number {
+    return this.heldBytes + this.handle.writeQueueSize;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
   }
 
   pause(): void {
