@@ -5,17 +5,15 @@
  * Everything runs on 127.0.0.1 from a fresh temp dir; every child is killed on exit.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { seededRandom } from '../src/balancing/random.js';
 import { parseBenchArgs, USAGE, type BenchOptions, type TargetName } from './lib/args.js';
 import { httpGet, tlsSession, urlFor } from './lib/net.js';
-import { installCleanup } from './lib/procs.js';
 import {
   describeMachine, formatNotes, formatTable, headerLine, resultsPrefix, wrkCommandLine, writeJson, type Report,
 } from './lib/report.js';
 import { buildRows, type Measurement } from './lib/results.js';
+import { makeTempDir, roundOrder } from './lib/rounds.js';
 import { describeTarget, makeBenchCert, NotAvailable, startBackends, startTarget, type BenchEnv, type Running } from './lib/servers.js';
 import { renderSvg } from './lib/svg.js';
 import { ensureTools, toolVersion, type Tools } from './lib/tools.js';
@@ -26,17 +24,6 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 
 function log(msg: string): void {
   process.stderr.write(`${msg}\n`);
-}
-
-function makeTempDir(keep: boolean): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weighbridge-bench-'));
-  // nginx workers drop to an unprivileged user when started as root; let them reach their temp paths.
-  fs.chmodSync(dir, 0o755);
-  installCleanup(() => {
-    if (keep) log(`temp dir kept: ${dir}`);
-    else fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return dir;
 }
 
 function wrkParams(tools: Tools, o: BenchOptions, url: string, durationSec: number): WrkParams {
@@ -96,7 +83,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const tools = ensureTools();
-  const dir = makeTempDir(opts.keepTmp);
+  const dir = makeTempDir('weighbridge-bench-', opts.keepTmp);
   const env: BenchEnv = { dir, tools, repoRoot: REPO_ROOT, threads: opts.threads, nginxKeepalive: opts.nginxKeepalive, tls: opts.tls ? makeBenchCert(dir) : null };
   const tlsSessions: Record<string, string> = {};
   const timestamp = new Date().toISOString();
@@ -107,10 +94,7 @@ async function main(): Promise<number> {
   const unavailable = new Set<TargetName>();
 
   for (let round = 1; round <= opts.rounds; round++) {
-    // Shuffled (reproducibly), so that no target always runs in one place or right after
-    // another: with a fixed order, weighbridge always ran right after direct had loaded the
-    // backends at their limit, and HAProxy right after weighbridge.
-    for (const name of shuffled(opts.targets, seededRandom(round))) {
+    for (const name of roundOrder(opts.targets, round)) {
       if (unavailable.has(name)) continue; // "not available" will not change between rounds
       const m = await runOnce(env, opts, backends.ports, name, round, tlsSessions);
       if (!m.ok && m.error.startsWith('not available')) unavailable.add(name);
@@ -156,16 +140,6 @@ async function main(): Promise<number> {
   fs.writeFileSync(svgFile, renderSvg(report));
   console.log(`\nwrote ${[...files, svgFile].map((f) => path.relative(process.cwd(), f) || f).join(', ')}`);
   return report.rows.some((r) => r.rps !== null) ? 0 : 1;
-}
-
-/** Fisher-Yates. */
-function shuffled<T>(items: readonly T[], random: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
 }
 
 function readPackageVersion(name: string): string {

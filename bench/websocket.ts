@@ -10,17 +10,15 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { seededRandom } from '../src/balancing/random.js';
 import { parseDuration, positiveInt } from './lib/args.js';
 import { freePort, HOST, urlFor } from './lib/net.js';
-import { installCleanup } from './lib/procs.js';
 import { describeMachine } from './lib/report.js';
 import { median } from './lib/results.js';
+import { makeTempDir, roundOrder } from './lib/rounds.js';
 import { launch, NotAvailable, startTarget, type BenchEnv, type Running } from './lib/servers.js';
 import { ensureTools, toolVersion } from './lib/tools.js';
 import type { LoadResult } from './lib/ws-load.js';
@@ -182,15 +180,6 @@ function describe(target: Target, o: Options): string {
   }
 }
 
-function shuffled<T>(items: readonly T[], random: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
-
 async function main(): Promise<number> {
   const o = options(process.argv.slice(2));
   if (o === null) {
@@ -198,16 +187,13 @@ async function main(): Promise<number> {
     return 0;
   }
   const tools = ensureTools();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weighbridge-bench-ws-'));
-  // nginx workers drop to an unprivileged user when started as root; let them reach their temp paths.
-  fs.chmodSync(dir, 0o755);
-  installCleanup(() => (o.keepTmp ? console.error(`temp dir kept: ${dir}`) : fs.rmSync(dir, { recursive: true, force: true })));
+  const dir = makeTempDir('weighbridge-bench-ws-', o.keepTmp);
   const env: BenchEnv = { dir, tools, repoRoot: REPO_ROOT, threads: o.threads, nginxKeepalive: 64, tls: null, webSockets: true };
   const backends = await startBackends(env);
   const all = new Map<string, Measurement[]>();
   const failures = new Map<Target, string>();
   for (let round = 1; round <= o.rounds; round++) {
-    for (const name of shuffled(o.targets, seededRandom(round))) {
+    for (const name of roundOrder(o.targets, round)) {
       if (failures.has(name)) continue;
       let target: Running;
       try {
