@@ -199,12 +199,9 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       };
       let fields = '';
       for (const [name, value] of Object.entries(headers)) fields += `${name}: ${value}\r\n`;
-      const bridge: Bridge = {
-        upstream: null as unknown as UpstreamWebSocket, client: null, slot, openedAt: ctx.stats.now(), release, early: [], heard: true, backlog: 0, liveness: null, outcome: Outcome.ok, bytesIn: 0, bytesOut: 0,
-        logEnd: (status, outcome) => logEnd(status, outcome, bridge.bytesIn, bridge.bytesOut),
-      };
       const upstreamOptions = { connectMs: options.connectMs, idleMs: options.idleMs, maxMessageBytes: options.maxMessageBytes, maxRefusalBytes: MAX_REFUSAL_BODY };
-      const upstream = (bridge.upstream = new UpstreamWebSocket(pool.host, pool.port, target, offered, fields, upstreamOptions, {
+      // Its events come from later reads, never from the constructor, so they may use `bridge`.
+      const upstream = new UpstreamWebSocket(pool.host, pool.port, target, offered, fields, upstreamOptions, {
         onOpen: (protocol) => {
           if (settled) {
             release();
@@ -229,7 +226,8 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
         },
         onMessage: (data, isBinary) => {
           bridge.heard = true;
-          // Before the client side opens, kept (a copy: data is a view of a read buffer).
+          // Before the client side opens, kept (a copy: data is a view of a read buffer); once it
+          // has gone, dropped.
           if (bridge.client !== null) relayDown(ctx.stats, bridge, data, isBinary, options);
           else bridge.early?.push([Buffer.from(data), isBinary]);
         },
@@ -250,7 +248,11 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
           else if (passed === NO_CODE) clientSocket.end();
           else clientSocket.end(passed, reason);
         },
-      }));
+      });
+      const bridge: Bridge = {
+        upstream, client: null, slot, openedAt: ctx.stats.now(), release, early: [], heard: true, backlog: 0, liveness: null, outcome: Outcome.ok, bytesIn: 0, bytesOut: 0,
+        logEnd: (status, outcome) => logEnd(status, outcome, bridge.bytesIn, bridge.bytesOut),
+      };
     },
     open: (ws) => {
       const { bridge } = ws.getUserData();

@@ -16,6 +16,7 @@ import {
  * was this client's share.
  */
 
+/** Each runs on a later event (a read, a timer, the socket's close), never inside a call into the socket. */
 export interface UpstreamWebSocketEvents {
   /** The worker accepted; `protocol` is the subprotocol it chose ('' for none). */
   onOpen(protocol: string): void;
