@@ -94,8 +94,6 @@ export class UpstreamWebSocket {
   private readonly frames: FrameReader;
   private readonly accept: string;
   private timer: NodeJS.Timeout | null;
-  /** The subprotocol the worker chose. */
-  protocol = '';
   /** A refusal's head and body so far. */
   private refusal: { status: number; reason: string; fields: string[]; body: Buffer[]; bytes: number } | null = null;
   /** A close frame went out (ours, or our answer to the worker's). */
@@ -120,7 +118,9 @@ export class UpstreamWebSocket {
     this.parser.expect(false);
     this.frames = new FrameReader(options.maxMessageBytes, {
       onMessage: (data, isBinary) => this.events.onMessage(data, isBinary),
-      onPing: (payload) => this.state === State.Open && this.socket.write(encodeFrame(OP_PONG, payload)),
+      onPing: (payload) => {
+        if (this.state === State.Open) this.socket.write(encodeFrame(OP_PONG, payload));
+      },
       onPong: () => this.events.onPong(),
       onClose: (code, reason) => this.onCloseFrame(code, reason),
     });
@@ -242,7 +242,6 @@ export class UpstreamWebSocket {
       : '';
     if (why !== '') throw new WebSocketHandshakeError(`the worker's answer to the upgrade is not valid: ${why}`);
     this.clearTimer();
-    this.protocol = protocol;
     this.state = State.Open;
     this.events.onOpen(protocol);
   }
