@@ -33,6 +33,7 @@ const POOL_BYTES = 8192;
 let pool = Buffer.alloc(0);
 let poolAt = 0;
 
+/** `n` random bytes: a view of the pool, to be read at once (later calls refill it). */
 export function randomBytesFromPool(n: number): Buffer {
   if (poolAt + n > pool.length) {
     pool = randomFillSync(Buffer.allocUnsafe(POOL_BYTES));
