@@ -44,13 +44,15 @@ interface StreamHandle {
   readStop(): number;
   writeUtf8String(req: unknown, data: string): number;
   writeBuffer(req: unknown, data: Uint8Array): number;
+  /** `chunks` alternates data and its encoding (ignored for buffers) unless `allBuffers`. */
+  writev(req: unknown, chunks: unknown[], allBuffers: boolean): number;
   close(callback: () => void): void;
 }
 interface WriteRequest {
   handle: StreamHandle;
   oncomplete: (this: WriteRequest, status: number) => void;
   owner: TcpSocket;
-  buffer: Uint8Array | null;
+  buffer: Uint8Array | (string | Uint8Array)[] | null;
 }
 interface ConnectRequest {
   oncomplete: (status: number) => void;
@@ -167,33 +169,42 @@ export class TcpSocket {
     this.flushing = true;
   }
 
-  /** @internal Hands what is held to libuv, in order. */
+  /**
+   * @internal Hands what is held to libuv, in order: several writes in one writev(), so that a
+   * request head and the body that came with it (or a burst of WebSocket frames) cost one system
+   * call, not one each.
+   */
   flush(): void {
     this.flushing = false;
     const held = this.held;
     const count = this.heldCount;
     this.heldCount = 0;
     this.heldBytes = 0;
-    for (let i = 0; i < count; i++) {
-      const data = held[i]!;
-      held[i] = undefined;
-      if (this.closing) (this.unsent ??= []).push(data);
-      else this.writeNow(data);
-    }
+    if (count === 0) return this.drainIfDone();
+    const data = count === 1 ? held[0]! : (held.slice(0, count) as (string | Uint8Array)[]);
+    held.fill(undefined, 0, count);
+    if (!this.closing) this.writeNow(data);
+    else if (Array.isArray(data)) (this.unsent ??= []).push(...data);
+    else (this.unsent ??= []).push(data);
     this.drainIfDone();
   }
 
-  private writeNow(data: string | Uint8Array): void {
+  private writeNow(data: string | Uint8Array | (string | Uint8Array)[]): void {
     // Node wraps the request object only when libuv queues the write, so one object serves every
     // write the kernel takes at once (most of them) and saves an allocation per request.
     const req = spareRequest ?? new WriteWrap();
     spareRequest = null;
     req.handle = this.handle;
     req.owner = this;
-    const err = typeof data === 'string' ? this.handle.writeUtf8String(req, data) : this.handle.writeBuffer(req, data);
+    const err =
+      typeof data === 'string' ? this.handle.writeUtf8String(req, data)
+      : data instanceof Uint8Array ? this.handle.writeBuffer(req, data)
+      : this.handle.writev(req, writevChunks(data), false);
     if (err !== 0) {
       // Refused whole (EPIPE, ECONNRESET: the peer is gone), so none of it left.
-      (this.unsent ??= []).push(data);
+      const unsent = (this.unsent ??= []);
+      if (Array.isArray(data)) unsent.push(...data);
+      else unsent.push(data);
       return this.destroy(errnoError(err, 'write'));
     }
     if (streamBaseState[kLastWriteWasAsync] === 0) {
@@ -201,7 +212,7 @@ export class TcpSocket {
       return;
     }
     req.oncomplete = afterWrite;
-    // libuv holds a Buffer by reference until the write completes (a string, Node copies).
+    // libuv holds buffers by reference until the write completes (strings, Node copies).
     req.buffer = typeof data === 'string' ? null : data;
     this.libuvWrites++;
   }
@@ -367,6 +378,16 @@ function flushAll(): void {
     // An onDrain that threw: the sockets after it still hold writes, so they go to the next flush.
     for (i++; i < batch.length; i++) scheduleFlush(batch[i]!);
   }
+}
+
+/** writev()'s chunks for a mix of strings and buffers: each followed by its encoding. */
+function writevChunks(data: readonly (string | Uint8Array)[]): unknown[] {
+  const chunks = new Array<unknown>(2 * data.length);
+  for (let i = 0; i < data.length; i++) {
+    chunks[2 * i] = data[i];
+    chunks[2 * i + 1] = typeof data[i] === 'string' ? 'utf8' : 'buffer';
+  }
+  return chunks;
 }
 
 function noop(): void {}
