@@ -157,12 +157,13 @@ test('frames in the same read as the 101 arrive after onOpen', async () => {
   }
 });
 
-test('a 101 that is not a valid answer is an error: wrong accept, an extension, a subprotocol not offered, no Upgrade', async () => {
+test('an answer that is not a valid 101 is an error: wrong accept, an extension, a subprotocol not offered, no Upgrade, not HTTP at all', async () => {
   const answers: [string, (key: string) => string, RegExp][] = [
     ['wrong accept', () => switching('not-the-key'), /Sec-WebSocket-Accept/],
     ['extension', (key) => switching(key, 'Sec-WebSocket-Extensions: permessage-deflate\r\n'), /extensions/],
     ['subprotocol', (key) => switching(key, 'Sec-WebSocket-Protocol: other\r\n'), /subprotocol "other"/],
     ['no upgrade', (key) => switching(key).replace('Upgrade: websocket\r\n', ''), /does not upgrade/],
+    ['not HTTP', () => 'SSH-2.0-OpenSSH_9.2\r\n\r\n', /invalid upstream status line/],
   ];
   for (const [name, answer, message] of answers) {
     const raw = await rawServer(answer);
