@@ -16,7 +16,7 @@ import { buildRows, type Measurement } from './lib/results.js';
 import { makeTempDir, roundOrder } from './lib/rounds.js';
 import { describeTarget, makeBenchCert, NotAvailable, startBackends, startTarget, type BenchEnv, type Running } from './lib/servers.js';
 import { renderSvg } from './lib/svg.js';
-import { ensureTools, toolVersion, type Tools } from './lib/tools.js';
+import { ensureTools, toolVersion } from './lib/tools.js';
 import { parseWrk, runWrk, type WrkParams, type WrkResult } from './lib/wrk.js';
 
 // dist/bench/proxy.js -> repo root
@@ -26,8 +26,10 @@ function log(msg: string): void {
   process.stderr.write(`${msg}\n`);
 }
 
-function wrkParams(tools: Tools, o: BenchOptions, url: string, durationSec: number): WrkParams {
-  return { bin: tools.wrk, url, threads: o.wrkThreads, connections: o.connections, durationSec };
+function wrkParams(env: BenchEnv, o: BenchOptions, url: string, durationSec: number): WrkParams {
+  const params: WrkParams = { bin: env.tools.wrk, url, threads: o.wrkThreads, connections: o.connections, durationSec };
+  if (o.postBytes > 0) params.script = path.join(env.dir, 'post.lua');
+  return params;
 }
 
 /**
@@ -38,9 +40,9 @@ async function measure(env: BenchEnv, o: BenchOptions, target: Running): Promise
   const check = await httpGet(target.url);
   if (check.status !== 200) throw new Error(`pre-check GET ${target.url} answered HTTP ${check.status}`);
   const logFile = path.join(env.dir, `wrk-${target.name}.log`);
-  if (o.warmupSec > 0) await runWrk(wrkParams(env.tools, o, target.url, o.warmupSec), logFile, false);
+  if (o.warmupSec > 0) await runWrk(wrkParams(env, o, target.url, o.warmupSec), logFile, false);
   const cpuBefore = target.cpuSeconds?.();
-  const wrk = parseWrk(await runWrk(wrkParams(env.tools, o, target.url, o.durationSec), logFile, true));
+  const wrk = parseWrk(await runWrk(wrkParams(env, o, target.url, o.durationSec), logFile, true));
   const cpuAfter = target.cpuSeconds?.();
   const cpuUsPerRequest = cpuBefore !== undefined && cpuAfter !== undefined && wrk.requests > 0 ? ((cpuAfter - cpuBefore) * 1e6) / wrk.requests : null;
   return { wrk, cpuUsPerRequest };
@@ -50,6 +52,8 @@ async function measure(env: BenchEnv, o: BenchOptions, target: Running): Promise
 async function runOnce(
   env: BenchEnv, o: BenchOptions, backendPorts: number[], name: TargetName, round: number, tlsSessions: Record<string, string>,
 ): Promise<Measurement> {
+  // The floor writes a request line and fixed fields, never a body.
+  if (name === 'uws-floor' && o.postBytes > 0) return { round, ok: false, error: 'not available: uws-floor forwards no request body' };
   let target: Running;
   try {
     target = await startTarget(name, env, backendPorts);
@@ -87,6 +91,7 @@ async function main(): Promise<number> {
   const env: BenchEnv = { dir, tools, repoRoot: REPO_ROOT, threads: opts.threads, nginxKeepalive: opts.nginxKeepalive, tls: opts.tls ? makeBenchCert(dir) : null };
   const tlsSessions: Record<string, string> = {};
   const timestamp = new Date().toISOString();
+  if (opts.postBytes > 0) fs.writeFileSync(path.join(dir, 'post.lua'), `wrk.method = "POST"\nwrk.body = string.rep("x", ${opts.postBytes})\nwrk.headers["Content-Type"] = "text/plain"\n`);
 
   log(`starting 2 nginx backends in ${dir}`);
   const backends = await startBackends(env);
@@ -119,6 +124,7 @@ async function main(): Promise<number> {
       wrkCommand: wrkCommandLine(opts),
       backends: backends.ports.map((p) => urlFor(p)),
       tls: opts.tls,
+      postBytes: opts.postBytes,
     },
     ...(opts.tls ? { tlsSessions } : {}),
     versions: {

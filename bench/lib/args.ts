@@ -22,6 +22,8 @@ export interface BenchOptions {
   nginxKeepalive: number;
   /** Clients speak HTTPS to every proxy (TLS ended there); the backends stay plain HTTP. */
   tls: boolean;
+  /** wrk POSTs a body of this many bytes instead of GETs; 0 = GET. */
+  postBytes: number;
   outDir: string;
   keepTmp: boolean;
 }
@@ -37,6 +39,8 @@ export const USAGE = `Usage: npm run bench:proxy -- [flags]
   --nginx-keepalive N idle upstream connections the nginx proxy caches per worker (default 64)
   --tls               wrk speaks HTTPS to each proxy, which ends the TLS (a fresh self-signed
                       ECDSA P-256 certificate); results go to proxy-tls-*.json and .svg
+  --post-bytes N      wrk POSTs an N-byte body instead of GETs (default 0: GET); results go to
+                      proxy-post-*.json and .svg (uws-floor forwards no body: not run)
   --out DIR           results directory (default bench/results)
   --keep-tmp          keep the temp dir with configs and logs
   --help`;
@@ -81,6 +85,7 @@ export function parseBenchArgs(argv: string[], defaultOutDir: string): BenchOpti
       out: { type: 'string' },
       'keep-tmp': { type: 'boolean', default: false },
       tls: { type: 'boolean', default: false },
+      'post-bytes': { type: 'string', default: '0' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -97,6 +102,7 @@ export function parseBenchArgs(argv: string[], defaultOutDir: string): BenchOpti
     outDir: values.out ? path.resolve(values.out) : defaultOutDir,
     keepTmp: values['keep-tmp'],
     tls: values.tls,
+    postBytes: values['post-bytes'].trim() === '0' ? 0 : positiveInt(values['post-bytes'], '--post-bytes'),
   };
   if (opts.durationSec < 1) throw new Error('--duration must be at least 1s');
   if (opts.connections < opts.wrkThreads) {

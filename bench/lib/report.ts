@@ -29,6 +29,8 @@ export interface Report {
     backends: string[];
     /** Clients spoke HTTPS to the proxies. */
     tls: boolean;
+    /** wrk POSTed a body of this many bytes; 0: GETs. */
+    postBytes: number;
   };
   /** --tls: the protocol and cipher each target negotiated with an OpenSSL client. */
   tlsSessions?: Record<string, string>;
@@ -48,7 +50,7 @@ export function describeMachine(): Machine {
 }
 
 export function wrkCommandLine(o: BenchOptions): string {
-  return `wrk -t ${o.wrkThreads} -c ${o.connections} -d ${o.durationSec}s --latency`;
+  return `wrk -t ${o.wrkThreads} -c ${o.connections} -d ${o.durationSec}s --latency${o.postBytes > 0 ? ` (POST, a ${o.postBytes}-byte body)` : ''}`;
 }
 
 export function headerLine(r: Report): string {
@@ -125,9 +127,9 @@ export function formatNotes(rows: Row[]): string {
 
 const indent = (text: string, n: number): string => text.split('\n').map((l) => ' '.repeat(n) + l).join('\n');
 
-/** proxy, or proxy-tls for an HTTPS run, so that neither kind overwrites the other's latest results. */
+/** proxy, plus -tls for an HTTPS run and -post for POSTs, so that no kind overwrites another's latest results. */
 export function resultsPrefix(report: Report): string {
-  return report.params.tls ? 'proxy-tls' : 'proxy';
+  return `proxy${report.params.tls ? '-tls' : ''}${report.params.postBytes > 0 ? '-post' : ''}`;
 }
 
 /** Writes <prefix>-<timestamp>.json and <prefix>-latest.json; returns their paths. */

@@ -81,7 +81,7 @@ export function renderSvg(report: Report): string {
   const H = plotBottom + 78;
   const body: string[] = [
     `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
-    text(20, 30, `Proxy throughput on loopback${report.params.tls ? ', HTTPS ended at the proxy' : ''}: requests per second (higher is better)`, 'class="title"'),
+    text(20, 30, `Proxy throughput on loopback${report.params.tls ? ', HTTPS ended at the proxy' : ''}${report.params.postBytes > 0 ? `, POSTs of ${report.params.postBytes} bytes` : ''}: requests per second (higher is better)`, 'class="title"'),
     text(20, 52, `${p.wrkCommand}${p.warmupSec ? ` after ${p.warmupSec}s warm-up` : ''} · proxy threads ${p.threads} · ` +
       `${p.rounds > 1 ? `median of ${p.rounds} interleaved rounds` : '1 round'} · 2 nginx hello backends`, 'class="meta"'),
     text(20, 70, `${m.cores} cores (${m.cpuModel}) · node ${m.node} · ${report.timestamp}`, 'class="meta"'),

@@ -8,6 +8,8 @@ export interface WrkParams {
   threads: number;
   connections: number;
   durationSec: number;
+  /** A wrk Lua script (-s), e.g. for a POST body. */
+  script?: string;
 }
 
 export interface WrkResult {
@@ -61,6 +63,7 @@ export function parseWrk(text: string): WrkResult {
 export function wrkArgs(p: WrkParams, withLatency: boolean): string[] {
   const args = ['-t', String(p.threads), '-c', String(p.connections), '-d', `${p.durationSec}s`];
   if (withLatency) args.push('--latency');
+  if (p.script) args.push('-s', p.script);
   args.push(p.url);
   return args;
 }
