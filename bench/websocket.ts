@@ -141,7 +141,7 @@ interface Row {
 }
 
 function buildRow(target: Target, mode: Mode, all: Map<string, Measurement[]>, failures: Map<string, string>): Row {
-  const ms = all.get(`${target}/${mode}`) ?? [];
+  const ms = all.get(`${target}/${mode}`)!;
   const haproxy = all.get(`haproxy/${mode}`) ?? [];
   const rate = (m: Measurement): number => m.count / m.seconds;
   const ratios = ms.flatMap((m) => haproxy.filter((h) => h.round === m.round && h.count > 0).map((h) => rate(m) / rate(h)));
@@ -190,14 +190,15 @@ async function main(): Promise<number> {
   const dir = makeTempDir('weighbridge-bench-ws-', o.keepTmp);
   const env: BenchEnv = { dir, tools, repoRoot: REPO_ROOT, threads: o.threads, nginxKeepalive: 64, tls: null, webSockets: true };
   const backends = await startBackends(env);
-  const all = new Map<string, Measurement[]>();
+  const backendPorts = backends.map(portOf);
+  const all = new Map<string, Measurement[]>(o.targets.flatMap((t) => MODES.map((mode) => [`${t}/${mode}`, []] as [string, Measurement[]])));
   const failures = new Map<Target, string>();
   for (let round = 1; round <= o.rounds; round++) {
     for (const name of roundOrder(o.targets, round)) {
       if (failures.has(name)) continue;
       let target: Running;
       try {
-        target = await startTarget(name, env, backends.map(portOf));
+        target = await startTarget(name, env, backendPorts);
       } catch (err) {
         failures.set(name, `${err instanceof NotAvailable ? 'not available' : 'failed to start'}: ${(err as Error).message.split('\n')[0]}`);
         continue;
@@ -206,7 +207,7 @@ async function main(): Promise<number> {
         const url = `ws://${HOST}:${portOf(target)}/`;
         for (const mode of MODES) {
           const m = { round, ...(await runLoad(o, url, mode, target)) };
-          (all.get(`${name}/${mode}`) ?? all.set(`${name}/${mode}`, []).get(`${name}/${mode}`)!).push(m);
+          all.get(`${name}/${mode}`)!.push(m);
           console.error(`[round ${round}/${o.rounds}] ${name.padEnd(11)} ${mode.padEnd(8)} ${Math.round(m.count / m.seconds)}/s, p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms, errors ${m.errors}${m.cpuUs === null ? '' : `, CPU ${m.cpuUs.toFixed(1)} us`}`);
         }
       } catch (err) {
