@@ -5,6 +5,11 @@
       "sources": ["peer_cache.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
       "libraries": ["-ldl"]
+    },
+    {
+      "target_name": "request_head",
+      "sources": ["request_head.cc"],
+      "cflags_cc": ["-O2", "-Wall", "-Wextra", "-std=gnu++17"]
     }
   ]
 }

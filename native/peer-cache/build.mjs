@@ -1,6 +1,8 @@
-// Builds the client-address cache addon (peer_cache.c) at `npm ci`. It is optional: without a C
-// toolchain (python3, make, cc) the build fails, this says so, and the install goes on; the
-// ingress then makes a getpeername() call per request, with the same answers.
+// Builds the addons for the uWS.js binary at `npm ci`: the client-address cache (peer_cache.c) and
+// the request-head reader (request_head.cc). They are optional: without a C and C++ toolchain
+// (python3, make, cc, c++) the build fails, this says so, and the install goes on; the ingress
+// then makes a getpeername() call per request, with the same answers, and forwards request heads
+// as uWS.js reads them (see src/ingress/raw-head.ts).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -13,7 +15,7 @@ const gyp = process.env.npm_config_node_gyp ?? path.join(path.dirname(process.ex
 if (process.platform !== 'linux') {
   console.log('weighbridge: native/peer-cache is for Linux only; not built');
 } else if (!existsSync(gyp)) {
-  console.warn(`weighbridge: node-gyp not found at ${gyp}; native/peer-cache not built (the ingress will make a getpeername() call per request)`);
+  console.warn(`weighbridge: node-gyp not found at ${gyp}; native/peer-cache not built (the ingress will make a getpeername() call per request and forward request heads as uWS.js reads them)`);
 } else {
   // The headers of the Node that runs this, where its installation has them (Debian's and the
   // official tarballs do): without a nodedir, node-gyp would download them, and the machines this
@@ -23,6 +25,6 @@ if (process.platform !== 'linux') {
   const run = spawnSync(process.execPath, [gyp, 'rebuild', '--directory', dir, ...local], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   if (run.status !== 0) {
     const why = `${run.stderr ?? ''}${run.error?.message ?? ''}`.split('\n').filter((l) => /ERR!|error/i.test(l)).slice(0, 6).join('\n');
-    console.warn(`weighbridge: native/peer-cache was not built (the ingress will make a getpeername() call per request):\n${why}`);
+    console.warn(`weighbridge: native/peer-cache was not built (the ingress will make a getpeername() call per request and forward request heads as uWS.js reads them):\n${why}`);
   }
 }

@@ -3,6 +3,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { connectionTokens, isHopByHop } from '../http/hop-by-hop.js';
 import { addressText } from './client-address.js';
 import { NO_RULES, type HeaderRules } from './header-rules.js';
+import { readHead, requestLine } from './raw-head.js';
 import { cookieValue } from './sticky.js';
 import { forwarding, isForwardingField, trustedPeer, type TrustedProxies } from './trusted-proxies.js';
 
@@ -13,19 +14,19 @@ export type Scheme = 'http' | 'https';
 export interface ClientRequestHead {
   /** As sent, e.g. "GET". */
   method: string;
-  /** Path and query as sent. */
+  /** Path and query as sent, a byte string (see raw-head.ts). */
   target: string;
   /** The client's address: the socket's, or behind trusted proxies the one they forwarded. */
   client: string;
   scheme: Scheme;
-  /** The upstream request head, ready to write (request line, end-to-end fields, X-Forwarded-*). */
+  /** The upstream request head, ready to write (request line, end-to-end fields, X-Forwarded-*), a byte string. */
   upstreamHead: string;
   /** Request line plus field bytes, as counted against limits.maxHeaderBytes. */
   headerBytes: number;
   /** Declared Content-Length, -1 when absent, -2 when malformed. */
   contentLength: number;
   chunked: boolean;
-  /** Why the head is refused with 400 (framing or Host the worker could read otherwise); '' when it is not. */
+  /** Why the head is refused with 400 (framing or Host the worker could read otherwise, a control byte in a field value); '' when it is not. */
   invalid: string;
   /** The sticky-session cookie's value ('' when absent, or sticky sessions are off). */
   stickyToken: string;
@@ -69,7 +70,8 @@ function parseContentLength(value: string): number {
 }
 
 /**
- * Builds the request head the worker will see: method, path and query, every end-to-end field
+ * Builds the request head the worker will see, from the bytes the client sent (raw-head.ts):
+ * method, path and query, every end-to-end field
  * (RFC 9110 section 7.6.1 removes hop-by-hop ones and those Connection names), and
  * X-Forwarded-For (appended to), -Proto and -Host (see forwarding()); other forwarding fields
  * only from a trusted proxy (isForwardingField). Expect is dropped because
@@ -79,10 +81,6 @@ function parseContentLength(value: string): number {
  * headers.request rules drop and set fields.
  */
 export function readRequestHead(req: HttpRequest, res: HttpResponse, scheme: Scheme, options: HeadOptions = PLAIN_HEAD): ClientRequestHead {
-  const method = req.getCaseSensitiveMethod();
-  const query = req.getQuery();
-  const url = req.getUrl();
-  const target = query ? `${url}?${query}` : url;
   // Connection is read with the other fields, not by getHeader() first (a call into uWS per
   // request): the rare value that names more fields than itself takes a second pass.
   const peer = addressText(res.getRemoteAddress());
@@ -90,6 +88,7 @@ export function readRequestHead(req: HttpRequest, res: HttpResponse, scheme: Sch
   readFields(req, undefined, options, trusted !== null);
   const named = connectionTokens(f.connection);
   if (named !== undefined) readFields(req, named, options, trusted !== null);
+  const { method, target } = requestLine;
 
   const fwd = forwarding(trusted, peer, scheme, f.forwardedFor, f.forwardedProto, f.forwardedHost, f.host);
   let head = `${method} ${target} HTTP/1.1\r\n${f.fields}${options.setLines}x-forwarded-for: ${fwd.forwardedFor}\r\nx-forwarded-proto: ${fwd.proto}\r\n`;
@@ -115,12 +114,15 @@ const CHUNKED_ONLY = /^[ \t]*chunked[ \t]*$/i;
  * unannounced: only chunked alone passes, as HAProxy allows.
  */
 function invalidHead(): string {
+  if (f.refused !== '') return f.refused;
   if (f.transferEncoding !== '' && !CHUNKED_ONLY.test(f.transferEncoding)) return `unsupported Transfer-Encoding "${f.transferEncoding}" (only chunked)`;
   if (f.hosts > 1) return 'more than one Host field';
   return '';
 }
 
 interface RequestFields {
+  /** Why readHead refused the head ('' when it did not). */
+  refused: string;
   /** The end-to-end field lines to forward, each ending in CRLF. */
   fields: string;
   /** Name, value and framing bytes of every field line. */
@@ -151,7 +153,7 @@ interface RequestFields {
 
 // forEach is synchronous, so one scratch record and one callback serve every request: no
 // closure or object is allocated per request for them.
-const f: RequestFields = { fields: '', bytes: 0, contentLength: -1, chunked: false, forwardedFor: '', forwardedProto: '', forwardedHost: '', host: '', hosts: 0, transferEncoding: '', connection: '', named: undefined, options: PLAIN_HEAD, trusted: false, stickyToken: '', requestId: '' };
+const f: RequestFields = { refused: '', fields: '', bytes: 0, contentLength: -1, chunked: false, forwardedFor: '', forwardedProto: '', forwardedHost: '', host: '', hosts: 0, transferEncoding: '', connection: '', named: undefined, options: PLAIN_HEAD, trusted: false, stickyToken: '', requestId: '' };
 
 function readFields(req: HttpRequest, named: Set<string> | undefined, options: HeadOptions, trusted: boolean): void {
   f.fields = '';
@@ -170,7 +172,7 @@ function readFields(req: HttpRequest, named: Set<string> | undefined, options: H
   f.trusted = trusted;
   f.stickyToken = '';
   f.requestId = '';
-  req.forEach(readField);
+  f.refused = readHead(req, readField);
 }
 
 function readField(name: string, value: string): void {

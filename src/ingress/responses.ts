@@ -13,15 +13,19 @@ export const STATUS_TEXT: Record<number, string> = {
   504: '504 Gateway Timeout',
 };
 
+const NOT_ASCII = /[^\x00-\x7f]/;
+
 /**
  * Ends a response the ingress generates itself. `close` drops the client connection, needed
- * whenever an unread request body would otherwise be parsed as the next request.
+ * whenever an unread request body would otherwise be parsed as the next request. Header values
+ * are byte strings (a redirect's Location holds the target as received, see raw-head.ts): uWS
+ * would encode a string as UTF-8, so one with bytes above 0x7f goes as those bytes.
  */
 export function sendError(res: HttpResponse, status: number, message: string, close: boolean, extraHeaders?: Record<string, string>): void {
   res.cork(() => {
     res.writeStatus(STATUS_TEXT[status] ?? `${status} Error`);
     res.writeHeader('content-type', 'text/plain; charset=utf-8');
-    if (extraHeaders) for (const [name, value] of Object.entries(extraHeaders)) res.writeHeader(name, value);
+    if (extraHeaders) for (const [name, value] of Object.entries(extraHeaders)) res.writeHeader(name, NOT_ASCII.test(value) ? Buffer.from(value, 'latin1') : value);
     res.end(`${message}\n`, close);
   });
 }

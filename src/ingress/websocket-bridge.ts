@@ -4,6 +4,7 @@ import { Outcome, type OutcomeValue, type StatsTable } from '../shared/stats-tab
 import { parseSubprotocols, UpstreamWebSocket } from '../upstream/websocket-client.js';
 import { addressText } from './client-address.js';
 import { runAsUwsCallback } from './peer-cache.js';
+import { readHead, requestLine } from './raw-head.js';
 import { ACCESS_OUTCOME, type AccessOutcome } from './access-log.js';
 import { ALL_FULL, pickWorker, type ExchangeContext } from './proxy-exchange.js';
 import { requestIdFor, type Scheme } from './request-head.js';
@@ -114,8 +115,6 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
     upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
       const { stats } = ctx;
       const startedAt = stats.now();
-      const query = req.getQuery();
-      const target = query ? `${req.getUrl()}?${query}` : req.getUrl();
       const key = req.getHeader('sec-websocket-key');
       const protocols = req.getHeader('sec-websocket-protocol');
       // One pass over the fields, as the HTTP path reads them: X-Forwarded-For lines joined, the
@@ -129,7 +128,8 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       let stickyToken = '';
       const peer = addressText(res.getRemoteAddress());
       const trusted = trustedPeer(ctx.head.trustedProxies, peer);
-      req.forEach((name, value) => {
+      // Byte strings, as received (see raw-head.ts), as the HTTP path forwards them.
+      const invalid = readHead(req, (name, value) => {
         if (name === 'x-forwarded-for') forwardedFor = forwardedFor ? `${forwardedFor}, ${value}` : value;
         else if (name === 'x-forwarded-proto') forwardedProto = value;
         else if (name === 'x-forwarded-host') forwardedHost = value;
@@ -139,6 +139,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
         // Repeated lines are joined as the HTTP path's worker would read them (cookies with "; ").
         headers[name] = Object.hasOwn(headers, name) ? `${headers[name]}${name === 'cookie' ? '; ' : ', '}${value}` : value;
       });
+      const { target } = requestLine;
       for (const [name, value] of rules.set) headers[name] = value;
       const fwd = forwarding(trusted, peer, scheme, forwardedFor, forwardedProto, forwardedHost, req.getHeader('host'));
       const client = fwd.client;
@@ -156,6 +157,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       };
       const logEnd = (status: number, outcome: AccessOutcome, bytesIn: number, bytesOut: number): void =>
         ctx.accessLog?.write({ client, method: 'GET', scheme, target, status, worker, durationMs: stats.now() - startedAt, bytesIn, bytesOut, outcome, requestId });
+      if (invalid !== '') return refuse(400, `invalid WebSocket upgrade: ${invalid}`, 'rejected');
       if (ctx.access !== null && !ctx.access.permits(client)) return refuse(403, forbiddenMessage(client), 'rejected');
       const wait = ctx.rates.waitSeconds(client, ctx.limits);
       if (wait > 0) return refuse(429, rateLimitedMessage(client, ctx.limits.clientRequestsPerSecond), 'rejected', wait);

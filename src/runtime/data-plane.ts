@@ -17,6 +17,7 @@ import { StatsSampler, type WorkerStatsReport } from '../shared/stats-sampler.js
 import { StatsTable } from '../shared/stats-table.js';
 import { WorkerDirectory, WorkerState } from '../shared/worker-directory.js';
 import { peerCacheStatus, type PeerCacheStatus } from '../ingress/peer-cache.js';
+import { readsRawHeads } from '../ingress/raw-head.js';
 
 /**
  * Clients the per-client rate limit tracks at once per host (16 bytes each): more inside their
@@ -25,8 +26,11 @@ import { peerCacheStatus, type PeerCacheStatus } from '../ingress/peer-cache.js'
 const RATE_LIMITED_CLIENTS = 65_536;
 
 export interface DataPlaneStatus {
-  /** clientAddressCache: native/peer-cache, whether it answers the ingress's getpeername() calls. */
-  ingress: { host: string; port: number; tlsPort: number | null; threads: number; clientAddressCache: PeerCacheStatus };
+  /**
+   * clientAddressCache: native/peer-cache, whether it answers the ingress's getpeername() calls;
+   * rawRequestHeads: whether request heads are read as received (src/ingress/raw-head.ts).
+   */
+  ingress: { host: string; port: number; tlsPort: number | null; threads: number; clientAddressCache: PeerCacheStatus; rawRequestHeads: boolean };
   policy: string;
   driver: string;
   routeGeneration: number;
@@ -167,7 +171,7 @@ export async function startDataPlane(config: Config, log: (line: string) => void
       endpoints: () => registry.list().map((w) => ({ id: w.id, host: w.host, port: w.port })),
     },
     status: () => ({
-      ingress: { host: config.host, port: ingressHost.port, tlsPort: ingressHost.tlsPort, threads: ingressHost.threadCount, clientAddressCache: peerCacheStatus() },
+      ingress: { host: config.host, port: ingressHost.port, tlsPort: ingressHost.tlsPort, threads: ingressHost.threadCount, clientAddressCache: peerCacheStatus(), rawRequestHeads: readsRawHeads },
       policy: config.policy,
       driver: driver.kind,
       routeGeneration: routes.generation,

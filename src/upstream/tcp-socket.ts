@@ -10,7 +10,7 @@ import { getSystemErrorName } from 'node:util';
  * net.Socket's Writable state machine, its per-write nextTick (afterWriteTick) and its read
  * bookkeeping cost about 4 us of CPU per request on the bench machine, 8% of the whole proxy's
  * CPU per request (a bare uWS.js proxy measured both ways, interleaved, against HAProxy). This
- * class makes the same handle calls net.Socket makes (connect, writeUtf8String, writeBuffer,
+ * class makes the same handle calls net.Socket makes (connect, writeLatin1String, writeBuffer,
  * readStart with a user buffer, close) and nothing else. Its contract is small: writes go out in
  * order, reads arrive in one reused buffer, and every socket ends with exactly one onClose.
  *
@@ -42,7 +42,7 @@ interface StreamHandle {
   useUserBuffer(buffer: Uint8Array): void;
   readStart(): number;
   readStop(): number;
-  writeUtf8String(req: unknown, data: string): number;
+  writeLatin1String(req: unknown, data: string): number;
   writeBuffer(req: unknown, data: Uint8Array): number;
   /** `chunks` alternates data and its encoding (ignored for buffers) unless `allBuffers`. */
   writev(req: unknown, chunks: unknown[], allBuffers: boolean): number;
@@ -142,7 +142,8 @@ export class TcpSocket {
 
   /**
    * Sends data after what was written before, at the end of this event-loop iteration; false
-   * means wait for onDrain before writing more.
+   * means wait for onDrain before writing more. A string is a byte string, a character (0-255)
+   * per byte: the ingress forwards bytes as it received them (see raw-head.ts).
    *
    * Why at the end: the requests that one poll of the event loop brings in then reach the workers
    * back to back, after the poll, instead of one at a time between the parsing of the others.
@@ -197,7 +198,7 @@ export class TcpSocket {
     req.handle = this.handle;
     req.owner = this;
     const err =
-      typeof data === 'string' ? this.handle.writeUtf8String(req, data)
+      typeof data === 'string' ? this.handle.writeLatin1String(req, data)
       : data instanceof Uint8Array ? this.handle.writeBuffer(req, data)
       : this.handle.writev(req, writevChunks(data), false);
     if (err !== 0) {
@@ -385,7 +386,7 @@ function writevChunks(data: readonly (string | Uint8Array)[]): unknown[] {
   const chunks = new Array<unknown>(2 * data.length);
   for (let i = 0; i < data.length; i++) {
     chunks[2 * i] = data[i];
-    chunks[2 * i + 1] = typeof data[i] === 'string' ? 'utf8' : 'buffer';
+    chunks[2 * i + 1] = typeof data[i] === 'string' ? 'latin1' : 'buffer';
   }
   return chunks;
 }
