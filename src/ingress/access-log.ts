@@ -1,5 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
+import { bytesAsText, isAscii } from '../http/byte-strings.js';
 import { Outcome, type OutcomeValue } from '../shared/stats-table.js';
 import { LineAppender } from '../util/line-appender.js';
 import type { Scheme } from './request-head.js';
@@ -18,7 +19,7 @@ export interface AccessRecord {
   method: string;
   /** The listener the request came in on. */
   scheme: Scheme;
-  /** Path and query as the client sent them. */
+  /** Path and query as the client sent them: a byte string (see raw-head.ts) to write(), text in the line. */
   target: string;
   /** What the client got; 0 when it got nothing (it left first, or the response was cut). */
   status: number;
@@ -75,7 +76,9 @@ export class AccessLog {
       this.iso = new Date(now).toISOString();
       this.isoAt = now;
     }
-    this.out.append(formatAccessLine(this.iso, record));
+    // Bytes above 0x7f in a target (rare: clients percent-encode) are read as the UTF-8 they
+    // mostly are, so that the line is readable text; others become U+FFFD.
+    this.out.append(formatAccessLine(this.iso, isAscii(record.target) ? record : { ...record, target: bytesAsText(record.target) }));
   }
 
   /** After the file was moved away (log rotation): write to a new file at the same path. */

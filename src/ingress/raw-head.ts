@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { HttpRequest } from 'uWebSockets.js';
+import { utf8Bytes } from '../http/byte-strings.js';
 
 /**
  * A client's request line and fields as byte strings: Latin-1, one character per byte received,
@@ -66,15 +67,11 @@ export function readHead(req: HttpRequest, field: (name: string, value: string) 
   return '';
 }
 
-const NOT_ASCII = /[^\x00-\x7f]/;
-
-/** A string as uWS.js decoded it (UTF-8), as the byte string of its UTF-8 bytes. */
-const asBytes = (text: string): string => (NOT_ASCII.test(text) ? Buffer.from(text, 'utf8').toString('latin1') : text);
-
 function readThroughUws(req: HttpRequest, field: (name: string, value: string) => void): string {
   requestLine.method = req.getCaseSensitiveMethod();
   const query = req.getQuery();
-  requestLine.target = asBytes(query ? `${req.getUrl()}?${query}` : req.getUrl());
-  req.forEach((name, value) => field(name, asBytes(value)));
+  // What uWS.js decoded as UTF-8, as the byte string of its UTF-8 bytes.
+  requestLine.target = utf8Bytes(query ? `${req.getUrl()}?${query}` : req.getUrl());
+  req.forEach((name, value) => field(name, utf8Bytes(value)));
   return '';
 }

@@ -1,4 +1,5 @@
 import type { HttpResponse } from 'uWebSockets.js';
+import { isAscii } from '../http/byte-strings.js';
 
 /** Statuses the ingress answers by itself, with a short plain-text reason. */
 export const STATUS_TEXT: Record<number, string> = {
@@ -13,8 +14,6 @@ export const STATUS_TEXT: Record<number, string> = {
   504: '504 Gateway Timeout',
 };
 
-const NOT_ASCII = /[^\x00-\x7f]/;
-
 /**
  * Ends a response the ingress generates itself. `close` drops the client connection, needed
  * whenever an unread request body would otherwise be parsed as the next request. Header values
@@ -25,7 +24,7 @@ export function sendError(res: HttpResponse, status: number, message: string, cl
   res.cork(() => {
     res.writeStatus(STATUS_TEXT[status] ?? `${status} Error`);
     res.writeHeader('content-type', 'text/plain; charset=utf-8');
-    if (extraHeaders) for (const [name, value] of Object.entries(extraHeaders)) res.writeHeader(name, NOT_ASCII.test(value) ? Buffer.from(value, 'latin1') : value);
+    if (extraHeaders) for (const [name, value] of Object.entries(extraHeaders)) res.writeHeader(name, isAscii(value) ? value : Buffer.from(value, 'latin1'));
     res.end(`${message}\n`, close);
   });
 }
