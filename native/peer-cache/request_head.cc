@@ -15,9 +15,10 @@
  * nulled once the handler returns), whose first member is its array of {key, value}
  * std::string_views: [0] the method and the target as sent, then the fields (names lowercased in
  * place), ended by an empty key. That layout is uWS's, so the ingress uses this only with the
- * uWS.js version it was written against (see raw-head.ts). Every pointer is checked against the
- * record before it, and a line that does not look as uWS leaves it gives up (-1): the caller
- * then reads the head through uWS.js's own methods.
+ * uWS.js version it was written against (see raw-head.ts). As a check on that, each name must be
+ * followed by its colon and each value uWS kept must lie within the line found for it; a head that
+ * does not look so, or does not fit the scratch buffer, gives up (-1), and the caller then reads
+ * it through uWS.js's own methods.
  *
  * Output: bind(bytes, positions) gives each thread its scratch buffer and an Int32Array; readHead
  * then returns the head as a string (method, target, then each name and value, back to back) with
@@ -50,7 +51,7 @@ struct Header {
   std::string_view key, value;
 };
 
-/* uWS's limit on fields is 50; the record of a request never holds more. */
+/* uWS's record holds about 50 fields at most (it serves 48): more entries than this is not its record. */
 constexpr int kMaxEntries = 64;
 /* A field line never runs past uWS's head limit (4 KiB by default, at most 64 KiB here). */
 constexpr size_t kMaxLine = 64 * 1024;
