@@ -71,6 +71,8 @@ function redirectToHttps(res: uWS.HttpResponse, req: uWS.HttpRequest): void {
   const head = readRequestHead(req, res, 'http', ctx.head);
   // The body, if any, is not read: the connection closes after the answer.
   const close = head.chunked || head.contentLength !== -1;
+  // A head the proxy would refuse (a control byte in a value, framing it cannot read) is refused here too.
+  if (head.invalid !== '') return refuse(res, head, 400, head.invalid, true);
   if (ctx.access !== null && !ctx.access.permits(head.client)) return refuse(res, head, 403, forbiddenMessage(head.client), close);
   const location = httpsLocation(req.getHeader('host'), head.target, data.tls!.port);
   if (location === null) return refuse(res, head, 400, 'a valid Host field is needed for the redirect to HTTPS', close);

@@ -13,6 +13,7 @@ import { stickyToken } from '../../src/ingress/sticky.js';
 import { checkKeyPair, checkTlsFiles } from '../../src/ingress/tls-files.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
+import { sendRaw } from '../helpers/raw-http.js';
 import { fetchRaw, startExampleWorkers, startHttpServer, startProxy, stopProcesses, type ExampleWorker } from '../helpers/servers.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { selfSignedCert } from '../helpers/tls.js';
@@ -258,6 +259,11 @@ test('with redirectHttp the plain listener sends every request to HTTPS with a 3
     assert.match(post, new RegExp(`\r\nlocation: https://example\\.com:${tlsPort}/echo\r\n`, 'i'));
     assert.match(post, /\r\nconnection: close\r\n/i);
     assert.equal((await fetchRaw(`${proxy.url}/`, { agent: false, headers: { host: 'evil.com/x' } })).status, 400);
+    // The target goes into the location byte for byte; a head the proxy would refuse is refused.
+    const utf8 = await sendRaw(proxy.ingressPort, Buffer.from('GET /caf\xc3\xa9 HTTP/1.1\r\nhost: example.com\r\n\r\n', 'latin1'), 300);
+    assert.match(utf8.response, /^HTTP\/1\.1 308 /);
+    assert.match(utf8.response, new RegExp(`\r\nlocation: https://example\\.com:${tlsPort}/caf\xc3\xa9\r\n`, 'i'));
+    assert.match((await sendRaw(proxy.ingressPort, 'GET / HTTP/1.1\r\nhost: example.com\r\nx-bad: a\x7fb\r\n\r\n', 300)).response, /^HTTP\/1\.1 400 /);
     // Following the redirect works, and only that request reaches a worker. The counts are
     // sampled once a second, so the check waits for the followed one and then one more sample.
     const followed = await fetchTls(get.headers.location, certA.cert);
@@ -269,10 +275,10 @@ test('with redirectHttp the plain listener sends every request to HTTPS with a 3
     const lines = await eventually('the access log lines', async () => {
       const text = existsSync(accessLog) ? readFileSync(accessLog, 'utf8') : '';
       const parsed = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { scheme: string; status: number; outcome: string; target: string });
-      return parsed.length >= 5 ? parsed : undefined;
+      return parsed.length >= 7 ? parsed : undefined;
     });
     // Two threads write their own lines, so the order across them is not kept.
-    assert.deepEqual(lines.map((l) => `${l.scheme} ${l.status} ${l.outcome}`).sort(), ['http 308 redirected', 'http 308 redirected', 'http 400 rejected', 'http 403 rejected', 'https 200 ok']);
+    assert.deepEqual(lines.map((l) => `${l.scheme} ${l.status} ${l.outcome}`).sort(), ['http 308 redirected', 'http 308 redirected', 'http 308 redirected', 'http 400 rejected', 'http 400 rejected', 'http 403 rejected', 'https 200 ok']);
   } finally {
     await proxy.stop();
   }
