@@ -170,7 +170,7 @@ test('proxy: non-ASCII bytes in the target and field values reach the worker byt
   }
 });
 
-test('proxy: a WebSocket handshake passes non-ASCII field values to the worker byte-exact', async () => {
+test('proxy: a WebSocket handshake passes non-ASCII field values to the worker byte-exact, and one with a control character gets 400', async () => {
   const worker = await startHttpServer((_req, res) => res.end());
   const handshakes: string[][] = [];
   new WebSocketServer({ server: worker.server }).on('connection', (ws, req) => {
@@ -185,6 +185,11 @@ test('proxy: a WebSocket handshake passes non-ASCII field values to the worker b
     ws.close();
     const raw = handshakes[0]!;
     assert.equal(raw[raw.findIndex((v, i) => i % 2 === 0 && v.toLowerCase() === 'x-name') + 1], 'Jos\xc3\xa9');
+    // A DEL in a value is refused before any worker sees the upgrade.
+    const refused = await sendRaw(proxy.ingressPort, 'GET / HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Bad: a\x7fb\r\n\r\n', 500);
+    assert.match(refused.response, /^HTTP\/1\.1 400 /);
+    assert.match(refused.response, /control character/);
+    assert.equal(handshakes.length, 1);
   } finally {
     await proxy.stop();
     await worker.close();
