@@ -13,6 +13,7 @@ import {
   describeMachine, formatNotes, formatTable, headerLine, resultsPrefix, wrkCommandLine, writeJson, type Report,
 } from './lib/report.js';
 import { buildRows, type Measurement } from './lib/results.js';
+import { cpuSeconds } from './lib/procs.js';
 import { makeTempDir, roundOrder } from './lib/rounds.js';
 import { describeTarget, makeBenchCert, NotAvailable, startBackends, startTarget, type BenchEnv, type Running } from './lib/servers.js';
 import { renderSvg } from './lib/svg.js';
@@ -34,18 +35,23 @@ function wrkParams(env: BenchEnv, o: BenchOptions, url: string, durationSec: num
 
 /**
  * Warm-up (not recorded) and the measured wrk run against an already running target, with the
- * CPU its processes spent per request during the measured run.
+ * CPU its processes spent per request during the measured run, and the user-space part of it.
  */
-async function measure(env: BenchEnv, o: BenchOptions, target: Running): Promise<{ wrk: WrkResult; cpuUsPerRequest: number | null }> {
+async function measure(env: BenchEnv, o: BenchOptions, target: Running): Promise<{ wrk: WrkResult; cpuUsPerRequest: number | null; userUsPerRequest: number | null }> {
   const check = await httpGet(target.url);
   if (check.status !== 200) throw new Error(`pre-check GET ${target.url} answered HTTP ${check.status}`);
   const logFile = path.join(env.dir, `wrk-${target.name}.log`);
   if (o.warmupSec > 0) await runWrk(wrkParams(env, o, target.url, o.warmupSec), logFile, false);
-  const cpuBefore = target.cpuSeconds?.();
+  const cpuBefore = target.cpuTimes?.();
   const wrk = parseWrk(await runWrk(wrkParams(env, o, target.url, o.durationSec), logFile, true));
-  const cpuAfter = target.cpuSeconds?.();
-  const cpuUsPerRequest = cpuBefore !== undefined && cpuAfter !== undefined && wrk.requests > 0 ? ((cpuAfter - cpuBefore) * 1e6) / wrk.requests : null;
-  return { wrk, cpuUsPerRequest };
+  const cpuAfter = target.cpuTimes?.();
+  if (cpuBefore === undefined || cpuAfter === undefined || wrk.requests === 0) return { wrk, cpuUsPerRequest: null, userUsPerRequest: null };
+  const perRequest = (seconds: number): number => (seconds * 1e6) / wrk.requests;
+  return {
+    wrk,
+    cpuUsPerRequest: perRequest(cpuSeconds(cpuAfter) - cpuSeconds(cpuBefore)),
+    userUsPerRequest: perRequest(cpuAfter.userSeconds - cpuBefore.userSeconds),
+  };
 }
 
 /** One round for one target: start it, measure, stop it. Never throws; failures become error measurements. */
@@ -77,7 +83,7 @@ function progress(name: TargetName, round: number, rounds: number, m: Measuremen
   const w = m.wrk;
   return `${head} ${Math.round(w.rps).toLocaleString('en-US')} req/s, p50 ${w.p50Ms.toFixed(2)} ms, ` +
     `p99 ${w.p99Ms.toFixed(2)} ms, errors ${w.errors}` +
-    (m.cpuUsPerRequest === null ? '' : `, CPU ${m.cpuUsPerRequest.toFixed(1)} us/req`);
+    (m.cpuUsPerRequest === null ? '' : `, CPU ${m.cpuUsPerRequest.toFixed(1)} us/req (user ${m.userUsPerRequest!.toFixed(1)})`);
 }
 
 async function main(): Promise<number> {

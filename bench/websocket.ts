@@ -18,6 +18,7 @@ import { parseDuration, positiveInt } from './lib/args.js';
 import { freePort, HOST, urlFor } from './lib/net.js';
 import { describeMachine } from './lib/report.js';
 import { median } from './lib/results.js';
+import { cpuSeconds, type CpuTimes } from './lib/procs.js';
 import { makeTempDir, roundOrder } from './lib/rounds.js';
 import { launch, NotAvailable, startTarget, type BenchEnv, type Running } from './lib/servers.js';
 import { ensureTools, toolVersion } from './lib/tools.js';
@@ -97,16 +98,16 @@ async function runLoad(o: Options, url: string, mode: Mode, target: Running): Pr
   const script = path.join(REPO_ROOT, 'dist', 'bench', 'lib', 'ws-load.js');
   const child = spawn(process.execPath, [script, '--url', url, '--mode', mode, '--clients', String(o.clients), '--seconds', String(o.durationSec), '--warmup', String(o.warmupSec)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  let cpuBefore: number | undefined;
+  let cpuBefore: CpuTimes | undefined;
   let result: LoadResult | null = null;
   for await (const line of readline.createInterface({ input: child.stdout })) {
-    if (line === 'measuring') cpuBefore = target.cpuSeconds?.();
+    if (line === 'measuring') cpuBefore = target.cpuTimes?.();
     else if (line.startsWith('{')) result = JSON.parse(line) as LoadResult;
   }
-  const cpuAfter = target.cpuSeconds?.();
+  const cpuAfter = target.cpuTimes?.();
   const code = await exited;
   if (result === null) throw new Error(`the load generator exited (${code}) without a result`);
-  const cpuUs = cpuBefore !== undefined && cpuAfter !== undefined && result.count > 0 ? ((cpuAfter - cpuBefore) * 1e6) / result.count : null;
+  const cpuUs = cpuBefore !== undefined && cpuAfter !== undefined && result.count > 0 ? ((cpuSeconds(cpuAfter) - cpuSeconds(cpuBefore)) * 1e6) / result.count : null;
   return { ...result, cpuUs };
 }
 

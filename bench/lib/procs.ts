@@ -52,13 +52,22 @@ export function startProcess(name: string, cmd: string, args: string[], logFile:
   return m;
 }
 
+/** CPU seconds a process group has used so far, split as /proc splits them. */
+export interface CpuTimes {
+  /** In the processes' own code. */
+  userSeconds: number;
+  /** In the kernel on their behalf: for a proxy mostly its socket calls, the same work whatever the proxy. */
+  systemSeconds: number;
+}
+
 /**
- * CPU seconds (user + system, every thread) used so far by the live processes of a process group,
- * read from /proc. Comparing proxies by CPU per request is steadier than by throughput on a
- * shared machine whose other tenants take cores away at random.
+ * CPU seconds (every thread) used so far by the live processes of a process group, read from
+ * /proc. Comparing proxies by CPU per request is steadier than by throughput on a shared machine
+ * whose other tenants take cores away at random.
  */
-export function groupCpuSeconds(pgid: number): number {
-  let ticks = 0;
+export function groupCpuTimes(pgid: number): CpuTimes {
+  let user = 0;
+  let system = 0;
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
@@ -69,9 +78,20 @@ export function groupCpuSeconds(pgid: number): number {
     }
     // Fields after the parenthesised command name: state ppid pgrp ... utime(14) stime(15).
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12]);
+    if (Number(fields[2]) !== pgid) continue;
+    user += Number(fields[11]);
+    system += Number(fields[12]);
   }
-  return ticks / CLOCK_TICKS_PER_SECOND;
+  return { userSeconds: user / CLOCK_TICKS_PER_SECOND, systemSeconds: system / CLOCK_TICKS_PER_SECOND };
+}
+
+/** User plus system seconds. */
+export function cpuSeconds(times: CpuTimes): number {
+  return times.userSeconds + times.systemSeconds;
+}
+
+export function groupCpuSeconds(pgid: number): number {
+  return cpuSeconds(groupCpuTimes(pgid));
 }
 
 /** USER_HZ, which Linux fixes at 100 for /proc on every architecture it runs benchmarks on. */

@@ -68,6 +68,7 @@ export function headerLine(r: Report): string {
 const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const fmtMs = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 const fmtRatio = (n: number | null): string => (n === null ? 'n/a' : `${n.toFixed(2)}x`);
+const fmtUs = (n: number | null): string => (n === null ? 'n/a' : n.toFixed(1));
 
 function fmtErrors(r: Row): string {
   if (r.errors === 0) return '0';
@@ -75,8 +76,8 @@ function fmtErrors(r: Row): string {
   return `${fmtInt(r.errors)} (${pct})${r.flagged ? ' FLAGGED' : ''}`;
 }
 
-const COLUMNS = ['target', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio to HAProxy', 'rounds', 'p99 vs HAProxy', 'p99 <= HAProxy', 'CPU us/req', 'CPU vs HAProxy'];
-const RIGHT_ALIGNED = new Set([1, 2, 3, 5, 6, 7, 8, 9, 10]);
+const COLUMNS = ['target', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio to HAProxy', 'rounds', 'p99 vs HAProxy', 'p99 <= HAProxy', 'CPU us/req', 'CPU vs HAProxy', 'user us/req'];
+const RIGHT_ALIGNED = new Set([1, 2, 3, 5, 6, 7, 8, 9, 10, 11]);
 const fmtCount = (c: Row['p99AtOrBelowHaproxy']): string => (c === null ? '' : `${c.rounds} of ${c.of}`);
 const fmtRange = (range: [number, number] | null): string => (range === null ? '' : `${range[0].toFixed(2)}-${range[1].toFixed(2)}x`);
 const fmtWithInterval = (n: number | null, interval: [number, number] | null): string =>
@@ -89,7 +90,7 @@ export function formatTable(rows: Row[]): string {
       ? null
       : [
           r.target, fmtInt(r.rps), fmtMs(r.p50Ms!), fmtMs(r.p99Ms!), fmtErrors(r), fmtRatio(r.ratioToHaproxy), fmtRange(r.ratioRange), fmtWithInterval(r.p99VsHaproxy, r.p99Interval), fmtCount(r.p99AtOrBelowHaproxy),
-          r.cpuUsPerRequest === null ? 'n/a' : r.cpuUsPerRequest.toFixed(1), fmtRatio(r.cpuVsHaproxy),
+          fmtUs(r.cpuUsPerRequest), fmtRatio(r.cpuVsHaproxy), fmtUs(r.userUsPerRequest),
         ],
   );
   const widths = COLUMNS.map((c, i) =>

@@ -6,7 +6,7 @@ import type { WrkResult } from './wrk.js';
 export const ERROR_FLAG_RATE = 0.01;
 
 export type Measurement =
-  | { round: number; ok: true; wrk: WrkResult; cpuUsPerRequest: number | null }
+  | { round: number; ok: true; wrk: WrkResult; cpuUsPerRequest: number | null; userUsPerRequest: number | null }
   | { round: number; ok: false; error: string };
 
 export interface Row {
@@ -20,6 +20,11 @@ export interface Row {
   p99Ms: number | null;
   /** Median CPU microseconds (user + system, all the target's processes) per request. */
   cpuUsPerRequest: number | null;
+  /**
+   * The median user-space part: the proxy's own code. The system part is mostly the kernel's
+   * socket work, which every proxy asks for about equally, so a gap in CPU shows here.
+   */
+  userUsPerRequest: number | null;
   /** Totals over all successful rounds. */
   requests: number;
   errors: number;
@@ -100,6 +105,7 @@ function summarizeFailures(rounds: Measurement[]): string | null {
 function buildRow(target: TargetName, description: string, rounds: Measurement[]): Row {
   const ok = rounds.flatMap((m) => (m.ok ? [m.wrk] : []));
   const cpu = rounds.flatMap((m) => (m.ok && m.cpuUsPerRequest !== null ? [m.cpuUsPerRequest] : []));
+  const user = rounds.flatMap((m) => (m.ok && m.userUsPerRequest !== null ? [m.userUsPerRequest] : []));
   const requests = ok.reduce((a, w) => a + w.requests, 0);
   const errors = ok.reduce((a, w) => a + w.errors, 0);
   const sum = (f: (w: WrkResult) => number): number => ok.reduce((a, w) => a + f(w), 0);
@@ -119,6 +125,7 @@ function buildRow(target: TargetName, description: string, rounds: Measurement[]
     p50Ms: median(ok.map((w) => w.p50Ms)),
     p99Ms: median(ok.map((w) => w.p99Ms)),
     cpuUsPerRequest: median(cpu),
+    userUsPerRequest: median(user),
     requests,
     errors,
     errorKinds,

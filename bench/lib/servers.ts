@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { TargetName } from './args.js';
 import { haproxyConf, nginxBackendConf, nginxProxyConf, type BenchTls } from './configs.js';
 import { freePort, urlFor, waitFor200 } from './net.js';
-import { groupCpuSeconds, logTail, startProcess, stopProcess } from './procs.js';
+import { groupCpuTimes, logTail, startProcess, stopProcess, type CpuTimes } from './procs.js';
 import type { Tools } from './tools.js';
 
 export interface BenchEnv {
@@ -40,8 +40,8 @@ function scheme(env: BenchEnv): 'http' | 'https' {
 export interface Running {
   name: string;
   url: string;
-  /** CPU seconds its processes used so far; undefined for the no-proxy baseline. */
-  cpuSeconds?: () => number;
+  /** CPU time its processes used so far; undefined for the no-proxy baseline. */
+  cpuTimes?: () => CpuTimes;
   stop(): Promise<void>;
 }
 
@@ -91,7 +91,7 @@ export async function launch(env: BenchEnv, name: string, cmd: string, args: str
     const exit = proc.exitInfo && proc.exitInfo !== 'SIGTERM' ? ` [${proc.exitInfo}]` : '';
     throw new Error(`${name}: ${(err as Error).message}${exit}${tail ? `\n${tail}` : ''}`);
   }
-  return { name, url, cpuSeconds: () => groupCpuSeconds(proc.child.pid!), stop: () => stopProcess(proc) };
+  return { name, url, cpuTimes: () => groupCpuTimes(proc.child.pid!), stop: () => stopProcess(proc) };
 }
 
 function writeConf(env: BenchEnv, file: string, text: string): string {

@@ -63,7 +63,7 @@ function barRow(r: Row, y: number, axisMax: number): string[] {
   out.push(text(lx, y + 13, `${fmtInt(r.rps)} req/s`, 'class="val"'));
   const parts = [`p50 ${fmtMs(r.p50Ms!)} ms`, `p99 ${fmtMs(r.p99Ms!)} ms`];
   if (r.target !== 'haproxy' && r.ratioToHaproxy !== null) parts.push(`${r.ratioToHaproxy.toFixed(2)}x HAProxy`);
-  if (r.cpuUsPerRequest !== null) parts.push(`CPU ${r.cpuUsPerRequest.toFixed(1)} us/req`);
+  if (r.cpuUsPerRequest !== null) parts.push(`CPU ${r.cpuUsPerRequest.toFixed(1)} us/req (user ${r.userUsPerRequest!.toFixed(1)})`);
   if (r.errors > 0) parts.push(`${fmtInt(r.errors)} errors${r.flagged ? ' (FLAGGED)' : ''}`);
   out.push(text(lx, y + 28, parts.join(' · '), `class="sub"${r.flagged ? ' fill="#d62828"' : ''}`));
   return out;
