@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError } from '../errors.js';
+import { removeCreatedContainers } from '../drivers/docker-driver.js';
 import { killSpawnedWorkers } from '../drivers/process-driver.js';
 import { startWeighbridge } from '../runtime/weighbridge.js';
 import { parseCommandLine, USAGE } from './args.js';
@@ -48,9 +49,12 @@ async function main(): Promise<void> {
     }
     signalled = true;
     console.error(`weighbridge: ${signal}: draining (up to ${config.timeouts.shutdownMs} ms)`);
+    // Once exitNow() has begun, it ends the process: the graceful stop, which its removing of the
+    // workers may hurry along, must not end it first with an exit code.
     wb.stop().then(
-      () => process.exit(0),
+      () => exitingNow || process.exit(0),
       (err: Error) => {
+        if (exitingNow) return;
         console.error(`weighbridge: shutdown failed: ${err.stack ?? err.message}`);
         process.exit(1);
       },
@@ -84,15 +88,28 @@ async function main(): Promise<void> {
   });
 }
 
+/** Set by exitNow(), which then alone ends the process. */
+let exitingNow = false;
+
+/** How long an exit now waits for Docker to remove the containers this process started. */
+const CONTAINER_REMOVAL_MS = 3_000;
+
 /**
- * Ends the process now, by the signal's own default action: the worker processes it started are
- * killed first, as they run in process groups of their own that the signal does not reach. Not
- * by process.exit(), which aborts the process while ingress threads hold uWS handles.
+ * Ends the process now, by the signal's own default action: the worker processes and containers
+ * it started go first, as the signal reaches neither (processes run in groups of their own,
+ * containers under the Docker engine). Not by process.exit(), which aborts the process while
+ * ingress threads hold uWS handles. A signal while containers are being removed ends it at once.
  */
 function exitNow(signal: NodeJS.Signals): void {
+  exitingNow = true;
+  const die = (): void => {
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
+  };
   killSpawnedWorkers();
-  process.removeAllListeners(signal);
-  process.kill(process.pid, signal);
+  process.removeAllListeners('SIGINT').removeAllListeners('SIGTERM');
+  process.on('SIGINT', die).on('SIGTERM', die);
+  void removeCreatedContainers(CONTAINER_REMOVAL_MS).then(die);
 }
 
 main().catch((err: Error) => {

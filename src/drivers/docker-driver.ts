@@ -41,6 +41,27 @@ interface Container extends ScalableWorker {
 }
 
 const APP_LABEL = 'weighbridge.app';
+
+/**
+ * Every container this process created and has not removed, over all Docker drivers: for
+ * removeCreatedContainers(). Nothing else would stop them when the process must end now.
+ */
+const created = new Set<Docker.Container>();
+
+/**
+ * Removes (kills first) every container this process created, for a process that must end now (a
+ * second SIGINT or SIGTERM, or one while it is still starting); resolves once Docker answered for
+ * each, or after `timeoutMs` for an engine that does not answer, so that ending is not held up.
+ * A container left by then goes at the next start, with the other leftovers of its application.
+ */
+export async function removeCreatedContainers(timeoutMs: number): Promise<void> {
+  const removals = [...created].map((container) => container.remove({ force: true }).catch(() => undefined));
+  created.clear();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+  await Promise.race([Promise.all(removals), late]);
+  clearTimeout(timer);
+}
 /** How often containers are checked for having died or been removed behind weighbridge's back. */
 const MONITOR_MS = 1_000;
 const STOP_GRACE_S = 5;
@@ -209,11 +230,13 @@ export class DockerDriver implements ScalableDriver {
         ...(o.memoryMb === undefined ? {} : { Memory: o.memoryMb * 1024 * 1024 }),
       },
     });
+    created.add(container);
     const w: Container = { id, container, isDefault, startedAt: Date.now(), retiring: false, latest: null, stats: null };
     try {
       await container.start();
     } catch (err) {
       await container.remove({ force: true }).catch(() => undefined);
+      created.delete(container);
       throw err;
     }
     // Watched by check() only once started: a created container is not running yet.
@@ -233,6 +256,7 @@ export class DockerDriver implements ScalableDriver {
     (w.stats as unknown as { destroy?(): void } | null)?.destroy?.();
     await w.container.stop({ t: STOP_GRACE_S }).catch(() => undefined);
     await w.container.remove({ force: true }).catch(() => undefined);
+    created.delete(w.container);
   }
 
   /** Containers that stopped running (crashed, or stopped or removed by someone else) leave the pool. */

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { DriverError } from '../../src/errors.js';
 import { RedisStateStore } from '../../src/state/redis-store.js';
@@ -7,6 +9,8 @@ import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { containersOf, docker, ensureDockerWithWorkerImage, WORKER_IMAGE } from '../helpers/docker.js';
 import { fetchRaw, startProxy } from '../helpers/servers.js';
 import { eventually } from '../helpers/eventually.js';
+import { startCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 let redis: RedisServer;
 before(async () => {
@@ -71,6 +75,30 @@ test('docker workers: limited containers on host networking behind the ingress, 
     await store.close();
   }
   assert.deepEqual(await containersOf(appId), [], 'no container left after stop');
+});
+
+test('docker: a second SIGTERM ends weighbridge at once, and the containers it started go before it does', async () => {
+  const appId = `signal-${process.pid}`;
+  const config = join(tempDir('docker-signal'), 'docker.json');
+  writeFileSync(config, JSON.stringify({ appId, port: 0, admin: { port: 0 }, threads: 1, driver: { kind: 'docker', image: WORKER_IMAGE, count: 2 } }));
+  const cli = await startCli(['--config', config]);
+  try {
+    assert.equal((await containersOf(appId)).length, 2);
+    const ended = new Promise<NodeJS.Signals | null>((resolve) => cli.child.once('exit', (_code, signal) => resolve(signal)));
+    // A request that keeps the graceful stop draining, so the second signal finds the containers up.
+    const slow = fetchRaw(`http://127.0.0.1:${cli.ingressPort}/work?latency_ms=5000`, { agent: false }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    cli.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    cli.child.kill('SIGTERM');
+    assert.equal(await ended, 'SIGTERM', cli.stderr());
+    assert.match(cli.stderr(), /SIGTERM again, exiting now/);
+    assert.deepEqual(await containersOf(appId), [], 'containers outlived weighbridge');
+    await slow;
+  } finally {
+    cli.child.kill('SIGKILL');
+    await Promise.all((await containersOf(appId)).map((c) => docker.getContainer(c.Id).remove({ force: true })));
+  }
 });
 
 test('docker: an unknown image or an unreachable engine is one clear error, and nothing runs', async () => {
