@@ -22,6 +22,17 @@ export function connectionTokens(value: string): Set<string> | undefined {
   return names;
 }
 
+/**
+ * Whether a request's Connection value is the close option alone (in any case): the client closes
+ * after this exchange (RFC 9112 section 9.6), and so does uWS, which ends a connection after the
+ * response to exactly such a request. A list that holds close among others (`keep-alive, close`)
+ * uWS leaves open, for the client to close, so it does not count here: a response must not say
+ * close on a connection that stays open.
+ */
+export function asksToClose(value: string): boolean {
+  return value.length === 5 && value.toLowerCase() === 'close';
+}
+
 /** Methods a client may repeat without a different outcome (RFC 9110 section 9.2.2). */
 export function isIdempotent(upperMethod: string): boolean {
   switch (upperMethod) {

@@ -380,7 +380,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     this.contentLength = contentLength;
     const own = this.ctx.responseFields;
     const lines = own.proxied(this.request, this.workerToken);
-    this.heldHead = forwardedHead(fields, this.request.method === 'HEAD', own.replaced(this.request.scheme), this.ctx.draining ? `${lines}\r\nconnection: close` : lines);
+    this.heldHead = forwardedHead(fields, this.request.method === 'HEAD', own.replaced(this.request.scheme), this.ctx.draining || this.request.closes ? `${lines}\r\nconnection: close` : lines);
   }
 
   /** The held head goes to uWS with the body's first bytes or the response's end. */
@@ -696,7 +696,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     if (!this.aborted && !this.responding) {
       const { scheme, requestId } = this.request;
       // A client paused for backpressure would never be read again on this connection.
-      sendError(this.res, status, message, closeClient || this.clientPaused || this.ctx.draining, this.ctx.responseFields.own(scheme, requestId, status === 503 ? { 'retry-after': '1' } : undefined));
+      sendError(this.res, status, message, closeClient || this.clientPaused || this.ctx.draining || this.request.closes, this.ctx.responseFields.own(scheme, requestId, status === 503 ? { 'retry-after': '1' } : undefined));
       this.sentStatus = status;
     }
     this.finish(outcome);

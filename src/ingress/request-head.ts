@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { connectionTokens, isHopByHop } from '../http/hop-by-hop.js';
+import { asksToClose, connectionTokens, isHopByHop } from '../http/hop-by-hop.js';
 import { addressText } from './client-address.js';
 import { NO_RULES, type HeaderRules } from './header-rules.js';
 import { readHead, requestLine } from './raw-head.js';
@@ -26,6 +26,8 @@ export interface ClientRequestHead {
   /** Declared Content-Length, -1 when absent, -2 when malformed. */
   contentLength: number;
   chunked: boolean;
+  /** The client's Connection field says close: the response says so too, and the connection ends after it. */
+  closes: boolean;
   /** Why the head is refused with 400 (framing or Host the worker could read otherwise, a control byte in a field value); '' when it is not. */
   invalid: string;
   /** The sticky-session cookie's value ('' when absent, or sticky sessions are off). */
@@ -101,7 +103,7 @@ export function readRequestHead(req: HttpRequest, res: HttpResponse, scheme: Sch
   if (f.chunked) head += 'transfer-encoding: chunked\r\n';
   else if (f.contentLength >= 0) head += `content-length: ${f.contentLength}\r\n`;
   head += '\r\n';
-  return { method, target, client: fwd.client, scheme, upstreamHead: head, headerBytes: method.length + target.length + 11 + f.bytes, contentLength: f.contentLength, chunked: f.chunked, invalid: invalidHead(), stickyToken: f.stickyToken, requestId };
+  return { method, target, client: fwd.client, scheme, upstreamHead: head, headerBytes: method.length + target.length + 11 + f.bytes, contentLength: f.contentLength, chunked: f.chunked, closes: asksToClose(f.connection), invalid: invalidHead(), stickyToken: f.stickyToken, requestId };
 }
 
 const CHUNKED_ONLY = /^[ \t]*chunked[ \t]*$/i;

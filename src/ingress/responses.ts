@@ -16,7 +16,8 @@ export const STATUS_TEXT: Record<number, string> = {
 
 /**
  * Ends a response the ingress generates itself. `close` drops the client connection, needed
- * whenever an unread request body would otherwise be parsed as the next request. Header values
+ * whenever an unread request body would otherwise be parsed as the next request, and says so in
+ * the response (RFC 9112 section 9.6; uWS closes without a word). Header values
  * are byte strings (a redirect's Location holds the target as received, see raw-head.ts): uWS
  * would encode a string as UTF-8, so one with bytes above 0x7f goes as those bytes.
  */
@@ -25,6 +26,7 @@ export function sendError(res: HttpResponse, status: number, message: string, cl
     res.writeStatus(STATUS_TEXT[status] ?? `${status} Error`);
     res.writeHeader('content-type', 'text/plain; charset=utf-8');
     if (extraHeaders) for (const [name, value] of Object.entries(extraHeaders)) res.writeHeader(name, isAscii(value) ? value : Buffer.from(value, 'latin1'));
+    if (close) res.writeHeader('connection', 'close');
     res.end(`${message}\n`, close);
   });
 }

@@ -157,7 +157,7 @@ let pending: uWS.TemplatedApp | null = null;
 
 /** Answers a request the ingress turns away before any worker sees it. */
 function refuse(res: uWS.HttpResponse, head: ClientRequestHead, status: number, message: string, close: boolean, extraHeaders?: Record<string, string>): void {
-  sendError(res, status, message, close || ctx.draining, ctx.responseFields.own(head.scheme, head.requestId, extraHeaders));
+  sendError(res, status, message, close || ctx.draining || head.closes, ctx.responseFields.own(head.scheme, head.requestId, extraHeaders));
   ctx.accessLog?.write({ client: head.client, method: head.method, scheme: head.scheme, target: head.target, status, worker: null, durationMs: 0, bytesIn: 0, bytesOut: 0, outcome: 'rejected', requestId: head.requestId });
 }
 

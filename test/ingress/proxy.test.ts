@@ -5,6 +5,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { echoUpload } from '../helpers/echo-upload.js';
+import { sendRaw } from '../helpers/raw-http.js';
 import { fetchRaw, startExampleWorkers, startHttpServer, startProxy, stopProcesses, type ExampleWorker } from '../helpers/servers.js';
 
 let workers: ExampleWorker[];
@@ -144,6 +145,28 @@ test('responses keep status, reason and end-to-end headers; hop-by-hop ones are 
   } finally {
     await p.stop();
     await upstream.close();
+  }
+});
+
+test("a client's Connection: close is answered with Connection: close, on proxied and refused requests, and the connection ends", async () => {
+  const port = Number(new URL(proxy.url).port);
+  for (const connection of ['close', 'Close']) {
+    const proxied = await sendRaw(port, `GET / HTTP/1.1\r\nHost: a\r\nConnection: ${connection}\r\n\r\n`);
+    assert.match(proxied.response, /^HTTP\/1\.1 200 /);
+    assert.match(proxied.response, /\r\nconnection: close\r\n/i, proxied.response);
+    assert.equal(proxied.closed, true);
+  }
+  // Refused by the ingress itself (two Host fields).
+  const refused = await sendRaw(port, 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n');
+  assert.match(refused.response, /^HTTP\/1\.1 400 /);
+  assert.match(refused.response, /\r\nconnection: close\r\n/i, refused.response);
+  // Without it, or with close in a list, which uWS leaves for the client to act on, the connection
+  // stays and the response does not say close.
+  for (const fields of ['', 'Connection: keep-alive, close\r\n']) {
+    const kept = await sendRaw(port, `GET / HTTP/1.1\r\nHost: a\r\n${fields}\r\n`, 300);
+    assert.match(kept.response, /^HTTP\/1\.1 200 /);
+    assert.doesNotMatch(kept.response, /connection: close/i);
+    assert.equal(kept.closed, false);
   }
 });
 
