@@ -696,7 +696,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     if (!this.aborted && !this.responding) {
       const { scheme, requestId } = this.request;
       // A client paused for backpressure would never be read again on this connection.
-      sendError(this.res, status, message, closeClient || this.clientPaused || this.ctx.draining || this.request.closes, this.ctx.responseFields.own(scheme, requestId, status === 503 ? { 'retry-after': '1' } : undefined));
+      sendError(this.res, status, message, closeClient || this.clientPaused || this.ctx.draining, this.ctx.responseFields.own(scheme, requestId, status === 503 ? { 'retry-after': '1' } : undefined), this.request.closes);
       this.sentStatus = status;
     }
     this.finish(outcome);
