@@ -21,6 +21,11 @@
  * own uWS loop), so a record is written and read by one thread at a time; the release/acquire
  * pair orders a record written by one thread after a close by another.
  *
+ * The same hooks check request framing: recv, hooked as well, runs every read from a client
+ * connection through framing.c before uWS parses it, and fails the read (uWS then closes the
+ * connection) at the first byte a strict HTTP/1.1 reader and uWS could read differently. A
+ * connection's check starts at accept and its state lives in the connection's record.
+ *
  * The addon also holds the one other thing about that binary that needs native code:
  * asCallback(), for the ingress's asynchronous WebSocket upgrades (see there).
  */
@@ -37,7 +42,10 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <errno.h>
 #include <unistd.h>
+
+#include "framing.h"
 
 #if defined(__x86_64__)
 #define R_JUMP_SLOT R_X86_64_JUMP_SLOT
@@ -56,6 +64,8 @@ typedef struct {
    * descriptor's thread writes, rather than in one counter that every thread would contend for.
    */
   _Atomic uint64_t hits;
+  /* The connection's request framing so far (framing.c); reset at accept. */
+  framing_t framing;
 } record_t;
 
 static record_t *records;
@@ -68,6 +78,8 @@ static __thread int *callback_depth;
 /* The descriptor of this thread's latest getpeername() from uWS, for as_callback's TCP_CORK. */
 static __thread int last_peer;
 static _Atomic uint64_t misses;
+/* Connections refused for their framing since install. */
+static _Atomic uint64_t refused;
 static const char *installed_reason; /* NULL until install() ran; "" once it succeeded. */
 
 static int cached_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
@@ -77,6 +89,7 @@ static int cached_accept4(int fd, struct sockaddr *address, socklen_t *length, i
   if (client < 0) return client;
   if ((size_t)client < record_count) {
     record_t *r = &records[client];
+    memset(&r->framing, 0, sizeof r->framing);
     if (peer_length <= sizeof r->address) {
       memcpy(&r->address, &peer, peer_length);
       atomic_store_explicit(&r->length, peer_length, memory_order_release);
@@ -110,6 +123,22 @@ static int cached_getpeername(int fd, struct sockaddr *address, socklen_t *lengt
   }
   atomic_fetch_add_explicit(&misses, 1, memory_order_relaxed);
   return getpeername(fd, address, length);
+}
+
+/*
+ * uWS's reads from its sockets. A read from a connection uWS accepted is checked (framing.c); one
+ * that holds a byte the check refuses fails whole, as a reset connection's would, and uWS closes
+ * the connection without parsing any of it. Only accepted connections have a record that is set.
+ */
+static ssize_t checked_recv(int fd, void *buffer, size_t length, int flags) {
+  ssize_t n = recv(fd, buffer, length, flags);
+  if (n <= 0 || fd < 0 || (size_t)fd >= record_count) return n;
+  record_t *r = &records[fd];
+  if (framing_opaque(&r->framing) || atomic_load_explicit(&r->length, memory_order_relaxed) == 0) return n;
+  if (framing_feed(&r->framing, buffer, (size_t)n) == (size_t)n) return n;
+  atomic_fetch_add_explicit(&refused, 1, memory_order_relaxed);
+  errno = ECONNRESET;
+  return -1;
 }
 
 static int cached_close(int fd) {
@@ -200,12 +229,14 @@ static const char *patch(const char *path) {
     { "close", (void *)cached_close, {0}, 0 },
     { "accept4", (void *)cached_accept4, {0}, 0 },
     { "getpeername", (void *)cached_getpeername, {0}, 0 },
+    { "recv", (void *)checked_recv, {0}, 0 },
   };
-  if ((plt != NULL && !collect(base, plt, plt_bytes, symbols, strings, hooks, 3)) || (rela != NULL && !collect(base, rela, rela_bytes, symbols, strings, hooks, 3))) {
-    return "the binary refers to accept4, getpeername or close other than through its offset table";
+  const int hook_count = sizeof hooks / sizeof hooks[0];
+  if ((plt != NULL && !collect(base, plt, plt_bytes, symbols, strings, hooks, hook_count)) || (rela != NULL && !collect(base, rela, rela_bytes, symbols, strings, hooks, hook_count))) {
+    return "the binary refers to accept4, getpeername, close or recv other than through its offset table";
   }
-  /* All three or none: a cache that misses accepts or closes would give wrong answers. */
-  for (int h = 0; h < 3; h++) if (hooks[h].slot_count == 0) return "the binary does not import accept4, getpeername and close";
+  /* All or none: a cache that misses accepts or closes would give wrong answers, a check that misses reads would pass what it did not see. */
+  for (int h = 0; h < hook_count; h++) if (hooks[h].slot_count == 0) return "the binary does not import accept4, getpeername, close and recv";
   /*
    * Slots made read-only after loading (full RELRO) are left alone rather than unprotected and
    * protected again, which could get the page's protection wrong: uWS.js's binaries keep these
@@ -213,13 +244,13 @@ static const char *patch(const char *path) {
    */
   relro_t relro = { base, 0, 0 };
   dl_iterate_phdr(find_relro, &relro);
-  for (int h = 0; h < 3; h++) {
+  for (int h = 0; h < hook_count; h++) {
     for (int s = 0; s < hooks[h].slot_count; s++) {
       uintptr_t slot = (uintptr_t)hooks[h].slots[s];
       if (slot >= relro.relro_start && slot < relro.relro_end) return "the binary's offset table is read-only (full RELRO)";
     }
   }
-  for (int h = 0; h < 3; h++) {
+  for (int h = 0; h < hook_count; h++) {
     for (int s = 0; s < hooks[h].slot_count; s++) __atomic_store_n(hooks[h].slots[s], hooks[h].replacement, __ATOMIC_SEQ_CST);
   }
   return "";
@@ -279,7 +310,8 @@ static napi_value install(napi_env env, napi_callback_info info) {
  *
  * Uncorked, uWS writes the 101 in 24 pieces, a send() and a packet each. asCallback(fn, true)
  * holds them in the kernel with TCP_CORK on the socket of uWS's latest getpeername() on this
- * thread (the caller asks for the client's address just before), so they leave as one.
+ * thread (the caller asks for the client's address just before), so they leave as one; and it
+ * stops the framing check on that socket, which from then on carries WebSocket frames.
  */
 static napi_value as_callback(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -293,6 +325,8 @@ static napi_value as_callback(napi_env env, napi_callback_info info) {
   if (available) {
     int fd = cork ? last_peer - 1 : -1, on = 1, off = 0;
     if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+    /* What the client sends from here on is WebSocket frames (framing.c). */
+    if (fd >= 0 && (size_t)fd < record_count) framing_stop(&records[fd].framing);
     napi_get_global(env, &global);
     (*callback_depth)++;
     /* A throw stays pending and reaches the caller. */
@@ -304,11 +338,72 @@ static napi_value as_callback(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* [answers from the cache, real getpeername calls] since install. */
+/*
+ * checkFraming(reads): runs framing.c over a connection's reads (Uint8Arrays, in order), as the
+ * recv hook would, for the tests. [bytes accepted before the first refused one (all of them when
+ * none is), 1 if the check stopped reading the connection (TLS, WebSocket), else 0, the offsets
+ * at which requests ended (fed a byte at a time, which must not change the answer)].
+ */
+static napi_value check_framing(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result, value;
+  uint32_t count = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_array_length(env, argv[0], &count) != napi_ok) {
+    napi_throw_type_error(env, NULL, "checkFraming(reads): an array of Uint8Arrays");
+    return NULL;
+  }
+  framing_t f;
+  memset(&f, 0, sizeof f);
+  double accepted = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value element;
+    void *data = NULL;
+    size_t length = 0;
+    napi_get_element(env, argv[0], i, &element);
+    if (napi_get_typedarray_info(env, element, NULL, &length, &data, NULL, NULL) != napi_ok) {
+      napi_throw_type_error(env, NULL, "checkFraming(reads): an array of Uint8Arrays");
+      return NULL;
+    }
+    size_t passed = framing_feed(&f, data, length);
+    accepted += (double)passed;
+    if (passed < length) break;
+  }
+  napi_value ends;
+  napi_create_array(env, &ends);
+  uint32_t end_count = 0;
+  framing_t bytewise;
+  memset(&bytewise, 0, sizeof bytewise);
+  double offset = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value element;
+    unsigned char *data = NULL;
+    size_t length = 0;
+    napi_get_element(env, argv[0], i, &element);
+    napi_get_typedarray_info(env, element, NULL, &length, (void **)&data, NULL, NULL);
+    for (size_t b = 0; b < length; b++, offset++) {
+      int before = framing_between_requests(&bytewise);
+      if (framing_feed(&bytewise, data + b, 1) != 1) break;
+      if (!before && framing_between_requests(&bytewise)) {
+        napi_create_double(env, offset + 1, &value);
+        napi_set_element(env, ends, end_count++, value);
+      }
+    }
+  }
+  napi_create_array_with_length(env, 3, &result);
+  napi_create_double(env, accepted, &value);
+  napi_set_element(env, result, 0, value);
+  napi_create_uint32(env, (uint32_t)framing_opaque(&f), &value);
+  napi_set_element(env, result, 1, value);
+  napi_set_element(env, result, 2, ends);
+  return result;
+}
+
+/* [answers from the cache, real getpeername calls, connections refused for framing] since install. */
 static napi_value counters(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value result, value;
-  napi_create_array_with_length(env, 2, &result);
+  napi_create_array_with_length(env, 3, &result);
   uint64_t hits = 0;
   size_t used = atomic_load_explicit(&records_used, memory_order_relaxed);
   for (size_t i = 0; i < used; i++) hits += atomic_load_explicit(&records[i].hits, memory_order_relaxed);
@@ -316,6 +411,8 @@ static napi_value counters(napi_env env, napi_callback_info info) {
   napi_set_element(env, result, 0, value);
   napi_create_double(env, (double)atomic_load(&misses), &value);
   napi_set_element(env, result, 1, value);
+  napi_create_double(env, (double)atomic_load(&refused), &value);
+  napi_set_element(env, result, 2, value);
   return result;
 }
 
@@ -327,5 +424,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "counters", fn);
   napi_create_function(env, "asCallback", NAPI_AUTO_LENGTH, as_callback, NULL, &fn);
   napi_set_named_property(env, exports, "asCallback", fn);
+  napi_create_function(env, "checkFraming", NAPI_AUTO_LENGTH, check_framing, NULL, &fn);
+  napi_set_named_property(env, exports, "checkFraming", fn);
   return exports;
 }

@@ -10,6 +10,10 @@ import { createRequire } from 'node:module';
  * its way into this uWS.js binary, every request makes the system call as before, with the same
  * answers. `installPeerCache()` says which, for the start-up line and /api/status.
  *
+ * Installed, it also checks every client connection's request framing before uWS parses it, and
+ * closes one that a strict HTTP/1.1 reader and uWS could divide into requests differently
+ * (framing.c): without it, uWS's lax chunk parsing is all there is.
+ *
  * The addon also runs the ingress's asynchronous WebSocket upgrades (runAsUwsCallback).
  */
 
@@ -18,7 +22,7 @@ const ADDON = '../../../native/peer-cache/build/Release/peer_cache.node';
 
 interface PeerCacheAddon {
   install(binaryPath: string): string;
-  counters(): [number, number];
+  counters(): [number, number, number];
   asCallback(fn: () => void, corkLastPeer: boolean): boolean;
 }
 
@@ -28,10 +32,14 @@ export interface PeerCacheState {
   reason: string;
 }
 
-/** For /api/status: the state, and the addresses answered from the cache and by real calls. */
+/**
+ * For /api/status: the state, the addresses answered from the cache and by real calls, and the
+ * client connections closed for their request framing (framing.c, which the same hooks run).
+ */
 export interface PeerCacheStatus extends PeerCacheState {
   hits: number;
   misses: number;
+  framingRefused: number;
 }
 
 let state: PeerCacheState | null = null;
@@ -45,8 +53,8 @@ export function installPeerCache(): PeerCacheState {
 }
 
 export function peerCacheStatus(): PeerCacheStatus {
-  const [hits, misses] = addon?.counters() ?? [0, 0];
-  return { ...(state ?? { active: false, reason: 'not installed' }), hits, misses };
+  const [hits, misses, framingRefused] = addon?.counters() ?? [0, 0, 0];
+  return { ...(state ?? { active: false, reason: 'not installed' }), hits, misses, framingRefused };
 }
 
 /**

@@ -1,0 +1,46 @@
+/*
+ * A strict check of how a client's byte stream divides into HTTP/1.1 requests, run on every read
+ * uWS makes from a plain-HTTP client connection, before uWS parses it (see framing.c).
+ */
+#ifndef WEIGHBRIDGE_FRAMING_H
+#define WEIGHBRIDGE_FRAMING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Per connection; all zero is a new connection. */
+typedef struct {
+  uint8_t state;
+  /* Per request: FLAG_* below. */
+  uint8_t flags;
+  /* The field being read: FIELD_* in framing.c. */
+  uint8_t field;
+  /* Bytes in buf; NAME_TOO_LONG once a name outgrew it. */
+  uint8_t length;
+  /* Digits read of the current chunk size. */
+  uint8_t digits;
+  /* A field name, lowercased, then the value of a field the check reads. */
+  char buf[27];
+  /* Body bytes left: of a Content-Length body, or of a chunk's data. */
+  uint64_t remaining;
+  uint64_t content_length;
+} framing_t;
+
+/*
+ * Reads `n` more bytes of the connection. Returns n when every byte so far fits HTTP/1.1 framing
+ * as uWS reads it, else the offset in this read of the first byte that does not, and the
+ * connection is refused from then on. After a TLS record's first byte the rest of the connection
+ * passes unread.
+ */
+size_t framing_feed(framing_t *f, const unsigned char *data, size_t n);
+
+/* The connection no longer carries HTTP/1.1 requests (it became a WebSocket): the rest passes unread. */
+void framing_stop(framing_t *f);
+
+/* Whether the check has stopped reading this connection (TLS, or after an upgrade). */
+int framing_opaque(const framing_t *f);
+
+/* Whether the bytes so far end where a request may begin: none yet, or a whole request. */
+int framing_between_requests(const framing_t *f);
+
+#endif

@@ -1,0 +1,274 @@
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { test } from 'node:test';
+import { WebSocket, WebSocketServer } from 'ws';
+import { seededRandom } from '../../src/balancing/random.js';
+import { peerCacheStatus } from '../../src/ingress/peer-cache.js';
+import { sendRaw } from '../helpers/raw-http.js';
+import { fetchRaw, startProxy } from '../helpers/servers.js';
+
+const require = createRequire(import.meta.url);
+const addon = require('../../../native/peer-cache/build/Release/peer_cache.node') as {
+  checkFraming(reads: Uint8Array[]): [accepted: number, opaque: 0 | 1, ends: number[]];
+};
+
+const bytes = (s: string): Buffer => Buffer.from(s, 'latin1');
+/** framing.c over one connection's reads: bytes accepted, whether it stopped reading, where requests ended. */
+const check = (...reads: string[]): { accepted: number; opaque: boolean; ends: number[] } => {
+  const [accepted, opaque, ends] = addon.checkFraming(reads.map(bytes));
+  return { accepted, opaque: opaque === 1, ends };
+};
+
+const chunked = 'POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n';
+
+test('framing: what HAProxy and NGINX answer 400 (and uWS misreads) is refused at its first byte', () => {
+  /** Refused at the first byte of `marker`, plus `skip` bytes. */
+  const refusedAt = (stream: string, marker: string, skip = 0): void => {
+    const at = stream.indexOf(marker);
+    assert.ok(at >= 0, marker);
+    assert.equal(check(stream).accepted, at + skip, JSON.stringify(stream));
+  };
+  // uWS reads ';' as the hex digit 11: `0;a=b` would be a chunk of 0xBADB bytes, the next request its data.
+  refusedAt(`${chunked}0;a=b\r\n\r\nGET /victim HTTP/1.1\r\n\r\n`, ';');
+  refusedAt(`${chunked}3 ;a\r\nabc\r\n0\r\n\r\n`, ' ;');
+  refusedAt(`${chunked}1g\r\n${'x'.repeat(32)}\r\n0\r\n\r\n`, '1g', 1);
+  refusedAt(`${chunked} 3\r\nabc\r\n0\r\n\r\n`, ' 3');
+  refusedAt(`${chunked}3\r\nabcXY0\r\n\r\n`, 'XY');
+  refusedAt(`${chunked}3\rX\nabc\r\n0\r\n\r\n`, 'X\n');
+  refusedAt(`${chunked}3\nabc\r\n0\r\n\r\n`, '\nabc');
+  refusedAt(`${chunked}${'0'.repeat(16)}\r\n\r\n`, '0\r\n\r\n');
+  refusedAt(`${chunked}\r\n0\r\n\r\n`, '\r\n0\r\n\r\n');
+  // Trailers: uWS drops two bytes after the last chunk and reads the rest as the next request.
+  refusedAt(`${chunked}0\r\nX-Sum: 1\r\n\r\n`, 'X-Sum');
+  // A field line's fault shows at its LF; CL beside TE at the head's last LF.
+  refusedAt('POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\nabcGET /smug HTTP/1.1\r\n\r\n', '\n\r\n');
+  refusedAt('POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', '\n0\r\n');
+  // Codings beside chunked, which the ingress answers 400 and closes on: the request is read as
+  // uWS reads it (chunked), so that the 400 goes out, and nothing may follow it.
+  for (const codings of ['gzip, chunked', 'chunked, gzip', 'gzip', 'chunked\r\nTransfer-Encoding: chunked']) {
+    const last = `POST / HTTP/1.1\r\nTransfer-Encoding: ${codings}\r\n\r\n1\r\nx\r\n0\r\n\r\n`;
+    assert.deepEqual(check(last), { accepted: last.length, opaque: false, ends: [last.length] });
+    refusedAt(`${last}GET / HTTP/1.1\r\n\r\n`, 'GET');
+    refusedAt(`${last}\r\n`, '0\r\n\r\n\r\n', 5);
+  }
+  refusedAt('POST / HTTP/1.1\r\nContent-Length: 1, 1\r\n\r\na', '\n\r\n');
+  refusedAt('POST / HTTP/1.1\r\nContent-Length: +1\r\n\r\na', '\n\r\n');
+  refusedAt('GET / HTTP/1.1\r\nContent-Length : 3\r\n\r\nabc', ' : 3');
+  refusedAt('GET / HTTP/1.1\r\nX-A: one\r\n two\r\n\r\n', ' two');
+  refusedAt('GET / HTTP/1.1\nHost: a\n\n', '\nHost');
+  refusedAt('GET / HTTP/1.1\r\nX-A: a\rb\r\n\r\n', 'b\r\n\r\n');
+  // Refused once, refused for good: a later read is not looked at.
+  assert.equal(check(`${chunked}0;x\r\n`, 'GET / HTTP/1.1\r\n\r\n').accepted, chunked.length + 1);
+});
+
+test('framing: sound requests pass whole, however the reads divide them; TLS is left alone, a handshake is read as a request', () => {
+  const stream =
+    '\r\nGET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nX-Tab:\tv\t\r\n\r\n' +
+    'POST /sized HTTP/1.1\r\ncontent-length:  3 \r\nContent-Length: 3\r\n\r\nabc' +
+    `POST /chunked HTTP/1.1\r\nTRANSFER-ENCODING: Chunked\r\n\r\n3\r\nabc\r\n0A\r\n${'z'.repeat(10)}\r\n000\r\n\r\n` +
+    'GET /last HTTP/1.1\r\nUpgrade: h2c\r\nX-DEL: a\x7fb\r\n\r\n';
+  const whole = check(stream);
+  assert.deepEqual(whole, { accepted: stream.length, opaque: false, ends: [stream.indexOf('POST /sized'), stream.indexOf('POST /chunked'), stream.indexOf('GET /last'), stream.length] });
+  for (let cut = 1; cut < stream.length; cut++) assert.deepEqual(check(stream.slice(0, cut), stream.slice(cut)), whole, `cut at ${cut}`);
+
+  // Until the ingress upgrades the connection (asCallback stops the check), what follows a
+  // handshake is read as requests: a refused handshake leaves an HTTP/1.1 connection.
+  const handshake = 'GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+  const next = 'GET /next HTTP/1.1\r\n\r\n';
+  assert.deepEqual(check(handshake, `${next}${chunked}1;x`), { accepted: handshake.length + next.length + chunked.length + 1, opaque: false, ends: [handshake.length, handshake.length + next.length] });
+  assert.deepEqual(check('\x16\x03\x01\x02\x00\x01', 'anything'), { accepted: 14, opaque: true, ends: [] });
+});
+
+// Differential: llhttp, Node's own parser, in strict mode, as Node's HTTP server drives it.
+interface LlhttpParser {
+  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
+  execute(data: Buffer): number | Error;
+  [callback: number]: unknown;
+}
+const { HTTPParser } = require('_http_common') as {
+  HTTPParser: { new (): LlhttpParser; REQUEST: number; kOnMessageComplete: number; kLenientNone: number };
+};
+
+/** Where llhttp's requests end, fed a byte at a time, and how far it read before an error (the whole stream if none). */
+function llhttp(stream: Buffer): { read: number; ends: number[] } {
+  const parser = new HTTPParser();
+  parser.initialize(HTTPParser.REQUEST, {}, 1 << 16, HTTPParser.kLenientNone);
+  const ends: number[] = [];
+  let offset = 0;
+  parser[HTTPParser.kOnMessageComplete] = () => ends.push(offset + 1);
+  for (; offset < stream.length; offset++) {
+    if (parser.execute(stream.subarray(offset, offset + 1)) instanceof Error) break;
+  }
+  return { read: offset, ends };
+}
+
+const METHODS = ['GET', 'POST', 'PUT', 'DELETE'];
+const NAMES = ['Host', 'X-Id', 'Accept', 'Content-Length', 'Transfer-Encoding', 'Connection', 'Cookie'];
+
+/** A random run of pipelined requests that HTTP/1.1 allows, each sized, chunked or without a body. */
+function validStream(random: () => number): string {
+  const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+  let stream = '';
+  for (let n = 1 + Math.floor(random() * 3); n > 0; n--) {
+    let head = `${pick(METHODS)} /${Math.floor(random() * 1000)} HTTP/1.1\r\nHost: h\r\n`;
+    for (let f = Math.floor(random() * 3); f > 0; f--) head += `X-${Math.floor(random() * 99)}: ${pick(['a', ' b ', 'c d', '\te'])}\r\n`;
+    const kind = random();
+    if (kind < 0.35) {
+      const body = 'b'.repeat(Math.floor(random() * 20));
+      stream += `${head}Content-Length: ${body.length}\r\n\r\n${body}`;
+    } else if (kind < 0.7) {
+      let body = '';
+      for (let c = Math.floor(random() * 3); c > 0; c--) {
+        const size = 1 + Math.floor(random() * 20);
+        const hex = size.toString(16);
+        body += `${random() < 0.5 ? hex.toUpperCase() : `0${hex}`}\r\n${'c'.repeat(size)}\r\n`;
+      }
+      stream += `${head}Transfer-Encoding: chunked\r\n\r\n${body}0\r\n\r\n`;
+    } else {
+      stream += `${head}\r\n`;
+    }
+  }
+  return stream;
+}
+
+const NOISE = ['\r', '\n', ' ', '\t', ';', ':', ',', '0', '1', 'a', 'G', 'x', '\x00', '\r\n', 'Content-Length: 2\r\n', 'Transfer-Encoding: chunked\r\n', ' chunked'];
+
+/** The stream with a few bytes inserted, removed or replaced at random places, or a field line or two added. */
+function mutate(stream: string, random: () => number): string {
+  let s = stream;
+  for (let k = 1 + Math.floor(random() * 2); k > 0; k--) {
+    const at = Math.floor(random() * (s.length + 1));
+    const op = random();
+    const noise = NOISE[Math.floor(random() * NOISE.length)]!;
+    if (op < 0.4) s = s.slice(0, at) + noise + s.slice(at);
+    else if (op < 0.7) s = s.slice(0, at) + s.slice(at + 1);
+    else s = s.slice(0, at) + noise + s.slice(at + 1);
+  }
+  return s;
+}
+
+test('framing: differential against llhttp on random and mutated request streams: up to where either stops, both end requests at the same bytes', () => {
+  const random = seededRandom(20261129);
+  let agreedWhole = 0;
+  let mutatedAccepted = 0;
+  for (let i = 0; i < 3000; i++) {
+    const valid = validStream(random);
+    const ours = check(valid);
+    // No false refusals: every stream the grammar allows passes whole, with llhttp's request ends.
+    assert.equal(ours.accepted, valid.length, JSON.stringify(valid));
+    assert.deepEqual(ours.ends, llhttp(bytes(valid)).ends, JSON.stringify(valid));
+
+    const mutated = mutate(valid, random);
+    const mine = check(mutated);
+    const theirs = llhttp(bytes(mutated));
+    if (mine.opaque) continue;
+    // Where both read on, their request ends agree; a stream one of them refuses is not a
+    // disagreement about where a request ends, only about whether to go on.
+    const both = Math.min(mine.accepted, theirs.read);
+    assert.deepEqual(mine.ends.filter((e) => e <= both), theirs.ends.filter((e) => e <= both), JSON.stringify(mutated));
+    if (mine.accepted === mutated.length) {
+      mutatedAccepted++;
+      if (theirs.read === mutated.length) agreedWhole++;
+    }
+  }
+  // The mutations left enough streams whole for the comparison to mean something.
+  assert.ok(mutatedAccepted > 300 && agreedWhole > 300, `${mutatedAccepted} mutated streams passed, ${agreedWhole} of them by llhttp too`);
+});
+
+/** A worker that keeps every byte it is sent and answers each head with an empty 200. */
+async function startRecordingWorker(): Promise<{ url: string; received: () => string; close(): Promise<void> }> {
+  const chunks: Buffer[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      for (let at = chunk.indexOf('\r\n\r\n'); at >= 0; at = chunk.indexOf('\r\n\r\n', at + 4)) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n');
+    });
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received: () => Buffer.concat(chunks).toString('latin1'),
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Writes `first`, then `second` 300 ms later on the same connection; what came back and whether it closed. */
+function sendInTwo(port: number, first: string, second: string): Promise<{ response: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let response = '';
+    socket.on('data', (c: Buffer) => (response += c.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve({ response, closed: true }));
+    socket.on('connect', () => {
+      socket.write(bytes(first));
+      setTimeout(() => socket.write(bytes(second), () => undefined), 300);
+      setTimeout(() => {
+        socket.destroy();
+        resolve({ response, closed: false });
+      }, 1500);
+    });
+  });
+}
+
+test('proxy: a chunk extension cannot smuggle the next request on the connection into a body; the connection closes and the ingress keeps serving', async () => {
+  const worker = await startRecordingWorker();
+  const proxy = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+  try {
+    const refusedBefore = peerCacheStatus().framingRefused;
+    const attack = await sendInTwo(proxy.ingressPort, `${chunked}0;a=b\r\n\r\n`, 'GET /victim HTTP/1.1\r\nHost: a\r\nCookie: session=SECRET\r\n\r\n');
+    assert.equal(attack.closed, true);
+    assert.equal(attack.response, '');
+    // Duplicate lengths with a request behind the body: nothing of it is forwarded.
+    const smuggle = await sendRaw(proxy.ingressPort, 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\nabcGET /smug HTTP/1.1\r\nHost: a\r\n\r\n', 500);
+    assert.equal(smuggle.closed, true);
+    // Trailers, which uWS would read as the start of the next request.
+    const trailers = await sendRaw(proxy.ingressPort, `${chunked}1\r\nx\r\n0\r\nXXGET /trailer HTTP/1.1\r\nHost: a\r\n\r\n`, 500);
+    assert.equal(trailers.closed, true);
+    const seen = worker.received();
+    for (const path of ['/victim', 'SECRET', '/smug', '/trailer']) assert.ok(!seen.includes(path), `${path} reached the worker: ${JSON.stringify(seen)}`);
+    assert.equal(peerCacheStatus().framingRefused - refusedBefore, 3);
+
+    // A sound chunked request, sent in pieces, and the next request on the same connection pass.
+    const sound = await sendInTwo(proxy.ingressPort, `${chunked}5\r\nhel`, 'lo\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\n\r\n');
+    assert.equal(sound.response.match(/HTTP\/1\.1 200 OK/g)?.length, 2, sound.response);
+    assert.ok(worker.received().includes('GET /next HTTP/1.1'));
+    assert.equal(peerCacheStatus().framingRefused - refusedBefore, 3);
+    assert.equal((await fetchRaw(`${proxy.url}/after`)).status, 200);
+  } finally {
+    await proxy.stop();
+    await worker.close();
+  }
+});
+
+test('proxy: once the ingress upgrades a connection to a WebSocket, its frames pass unchecked', async () => {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  server.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+  await new Promise((resolve) => server.once('listening', resolve));
+  const proxy = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }] } });
+  try {
+    const refusedBefore = peerCacheStatus().framingRefused;
+    const client = new WebSocket(`ws://127.0.0.1:${proxy.ingressPort}/`);
+    await new Promise((resolve, reject) => client.once('open', resolve).once('error', reject));
+    // Frames that would be nothing like a request: binary, with CR, LF and ';' in them.
+    const payloads = [Buffer.from('0;a=b\r\n\r\nGET / HTTP/1.1\r\n'), Buffer.from([0x16, 0x0d, 0x0a, 0x00, 0xff])];
+    for (const payload of payloads) {
+      const echoed = new Promise<Buffer>((resolve) => client.once('message', (data) => resolve(data as Buffer)));
+      client.send(payload);
+      assert.deepEqual(await echoed, payload);
+    }
+    client.close();
+    assert.equal(peerCacheStatus().framingRefused, refusedBefore);
+  } finally {
+    await proxy.stop();
+    server.close();
+  }
+});
