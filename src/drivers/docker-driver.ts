@@ -62,6 +62,7 @@ export async function removeCreatedContainers(timeoutMs: number): Promise<void> 
   await Promise.race([Promise.all(removals), late]);
   clearTimeout(timer);
 }
+
 /** How often containers are checked for having died or been removed behind weighbridge's back. */
 const MONITOR_MS = 1_000;
 const STOP_GRACE_S = 5;
