@@ -16,7 +16,7 @@
  * over-long chunk size, anything but CRLF after a chunk's data, trailers, bare CR or LF, an
  * obs-fold line, whitespace before a field's colon, Content-Length beside Transfer-Encoding, or
  * differing Content-Lengths. Those are what HAProxy and NGINX answer 400; here the read fails and
- * uWS closes the connection (it has no way to answer a request it has not parsed). A
+ * uWS closes the connection (peer_cache.c answers 400 first where it safely can). A
  * Transfer-Encoding other than chunked, which the ingress answers 400 itself, may be the
  * connection's last request. Everything else is left to uWS and the ingress. It keeps a
  * few bytes of state per connection and allocates nothing.
@@ -125,6 +125,7 @@ static int end_head(framing_t *f) {
     f->remaining = f->content_length;
   } else {
     f->state = LINE_START;
+    f->ended = 1;
   }
   return 1;
 }
@@ -221,7 +222,10 @@ size_t framing_feed(framing_t *f, const unsigned char *data, size_t n) {
         size_t take = n - i < f->remaining ? n - i : (size_t)f->remaining;
         f->remaining -= take;
         i += take;
-        if (f->remaining == 0) f->state = f->state == BODY ? LINE_START : CHUNK_DATA_CR;
+        if (f->remaining == 0) {
+          f->ended |= f->state == BODY;
+          f->state = f->state == BODY ? LINE_START : CHUNK_DATA_CR;
+        }
         continue;
       }
       case CHUNK_SIZE: {
@@ -256,12 +260,47 @@ size_t framing_feed(framing_t *f, const unsigned char *data, size_t n) {
       case LAST_LF:
         if (c != '\n') goto refuse;
         f->state = LINE_START;
+        f->ended = 1;
         break;
     }
     i++;
   }
   return n;
 refuse:
+  f->refused_in = f->state;
   f->state = REFUSED;
   return i;
+}
+
+int framing_fresh(const framing_t *f) {
+  return f->state == FRESH;
+}
+
+const char *framing_refusal(const framing_t *f) {
+  switch (f->refused_in) {
+    case LEADING_LF:
+    case REQUEST_LINE:
+    case REQUEST_LINE_LF:
+      return "a bare CR or LF in the request line";
+    case FIELD_START:
+      return "a field line that starts with whitespace (obs-fold) or a colon";
+    case FIELD_NAME:
+      return "whitespace or a line end in a field name";
+    case FIELD_VALUE:
+    case FIELD_LF:
+      return f->field == FIELD_LENGTH ? "an invalid Content-Length, or two that differ" : "a bare CR or LF in a field line";
+    case HEAD_END_LF:
+      return (f->flags & FLAG_CHUNKED) && (f->flags & FLAG_LENGTH) ? "Content-Length beside Transfer-Encoding" : "a bare CR at the end of the head";
+    case CHUNK_SIZE:
+    case CHUNK_SIZE_LF:
+      return "a chunk size line that is not hex digits and CRLF alone (chunk extensions are not taken)";
+    case CHUNK_DATA_CR:
+    case CHUNK_DATA_LF:
+      return "chunk data not followed by CRLF";
+    case LAST_CR:
+    case LAST_LF:
+      return "trailer fields after the last chunk (not taken)";
+    default:
+      return "malformed request framing";
+  }
 }

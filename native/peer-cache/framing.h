@@ -19,8 +19,12 @@ typedef struct {
   uint8_t length;
   /* Digits read of the current chunk size. */
   uint8_t digits;
+  /* Whether a request ended on this connection. */
+  uint8_t ended;
+  /* Once refused: the state the refused byte came in. */
+  uint8_t refused_in;
   /* A field name, lowercased, then the value of a field the check reads. */
-  char buf[27];
+  char buf[25];
   /* Body bytes left: of a Content-Length body, or of a chunk's data. */
   uint64_t remaining;
   uint64_t content_length;
@@ -42,5 +46,11 @@ int framing_opaque(const framing_t *f);
 
 /* Whether the bytes so far end where a request may begin: none yet, or a whole request. */
 int framing_between_requests(const framing_t *f);
+
+/* Whether nothing of the connection has been read yet. */
+int framing_fresh(const framing_t *f);
+
+/* Once refused, why, for the 400's body; no request ended on the connection before (`ended`). */
+const char *framing_refusal(const framing_t *f);
 
 #endif

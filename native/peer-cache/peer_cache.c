@@ -43,6 +43,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <errno.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "framing.h"
@@ -126,6 +127,18 @@ static int cached_getpeername(int fd, struct sockaddr *address, socklen_t *lengt
 }
 
 /*
+ * A 400 for a connection the framing check refused in its first request and first read: uWS has
+ * seen nothing of it, so no other response can be under way, and the client learns why, as
+ * HAProxy and NGINX tell it. Later in a connection a response may be, and it is closed without one.
+ */
+static void answer_refusal(int fd, const char *why) {
+  char response[512];
+  int body = (int)strlen(why) + 1;
+  int length = snprintf(response, sizeof response, "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\ncontent-length: %d\r\n\r\n%s\n", body, why);
+  if (length > 0 && (size_t)length < sizeof response && send(fd, response, (size_t)length, MSG_NOSIGNAL | MSG_DONTWAIT) == length) shutdown(fd, SHUT_WR);
+}
+
+/*
  * uWS's reads from its sockets. A read from a connection uWS accepted is checked (framing.c); one
  * that holds a byte the check refuses fails whole, as a reset connection's would, and uWS closes
  * the connection without parsing any of it. Only accepted connections have a record that is set.
@@ -135,8 +148,10 @@ static ssize_t checked_recv(int fd, void *buffer, size_t length, int flags) {
   if (n <= 0 || fd < 0 || (size_t)fd >= record_count) return n;
   record_t *r = &records[fd];
   if (framing_opaque(&r->framing) || atomic_load_explicit(&r->length, memory_order_relaxed) == 0) return n;
+  int fresh = framing_fresh(&r->framing);
   if (framing_feed(&r->framing, buffer, (size_t)n) == (size_t)n) return n;
   atomic_fetch_add_explicit(&refused, 1, memory_order_relaxed);
+  if (fresh && !r->framing.ended) answer_refusal(fd, framing_refusal(&r->framing));
   errno = ECONNRESET;
   return -1;
 }
