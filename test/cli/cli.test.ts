@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { freePort, waitForPort } from '../../src/drivers/free-port.js';
-import { runCli, startCli } from '../helpers/cli.js';
+import { runCli, signalTwiceWhileDraining, startCli } from '../helpers/cli.js';
 import { echoUpload } from '../helpers/echo-upload.js';
 import { eventually } from '../helpers/eventually.js';
 import { CLI, fetchRaw, startExampleWorkers, stopProcesses } from '../helpers/servers.js';
@@ -111,16 +111,8 @@ test('a second SIGTERM ends the process at once, by the signal, and its workers 
   const cli = await startCli(['--port', '0', '--admin-port', '0', '--workers', '2']);
   const workerPids = childPids(cli.child.pid!);
   assert.equal(workerPids.length, 2);
-  const ended = new Promise<NodeJS.Signals | null>((resolve) => cli.child.once('exit', (_code, signal) => resolve(signal)));
-  // A request that keeps the drain going.
-  const slow = fetchRaw(`http://127.0.0.1:${cli.ingressPort}/work?latency_ms=5000`, { agent: false }).catch(() => undefined);
-  await new Promise((r) => setTimeout(r, 300));
-  cli.child.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 300));
-  cli.child.kill('SIGTERM');
   // Not SIGABRT: process.exit() with ingress threads holding uWS handles aborted.
-  assert.equal(await ended, 'SIGTERM');
-  await slow;
+  assert.equal(await signalTwiceWhileDraining(cli), 'SIGTERM');
   assert.match(cli.stderr(), /SIGTERM again, exiting now/);
   await gone(workerPids);
 });

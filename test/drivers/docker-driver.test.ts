@@ -9,7 +9,7 @@ import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { containersOf, docker, ensureDockerWithWorkerImage, WORKER_IMAGE } from '../helpers/docker.js';
 import { fetchRaw, startProxy } from '../helpers/servers.js';
 import { eventually } from '../helpers/eventually.js';
-import { startCli } from '../helpers/cli.js';
+import { signalTwiceWhileDraining, startCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 let redis: RedisServer;
@@ -84,17 +84,10 @@ test('docker: a second SIGTERM ends weighbridge at once, and the containers it s
   const cli = await startCli(['--config', config]);
   try {
     assert.equal((await containersOf(appId)).length, 2);
-    const ended = new Promise<NodeJS.Signals | null>((resolve) => cli.child.once('exit', (_code, signal) => resolve(signal)));
-    // A request that keeps the graceful stop draining, so the second signal finds the containers up.
-    const slow = fetchRaw(`http://127.0.0.1:${cli.ingressPort}/work?latency_ms=5000`, { agent: false }).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 300));
-    cli.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
-    cli.child.kill('SIGTERM');
-    assert.equal(await ended, 'SIGTERM', cli.stderr());
+    // The drain holds the containers up until the second signal.
+    assert.equal(await signalTwiceWhileDraining(cli), 'SIGTERM', cli.stderr());
     assert.match(cli.stderr(), /SIGTERM again, exiting now/);
     assert.deepEqual(await containersOf(appId), [], 'containers outlived weighbridge');
-    await slow;
   } finally {
     cli.child.kill('SIGKILL');
     await Promise.all((await containersOf(appId)).map((c) => docker.getContainer(c.Id).remove({ force: true })));

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { CLI } from './servers.js';
+import { CLI, fetchRaw } from './servers.js';
 
 export interface RunningCli {
   child: ChildProcess;
@@ -37,4 +37,20 @@ export function runCli(args: string[]): Promise<{ code: number | null; stdout: s
   child.stdout!.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+/**
+ * Holds the CLI's graceful stop with a slow request (the example worker's /work), sends SIGTERM,
+ * then SIGTERM again while it drains; resolves with the signal the process died by.
+ */
+export async function signalTwiceWhileDraining(cli: RunningCli): Promise<NodeJS.Signals | null> {
+  const ended = new Promise<NodeJS.Signals | null>((resolve) => cli.child.once('exit', (_code, signal) => resolve(signal)));
+  const slow = fetchRaw(`http://127.0.0.1:${cli.ingressPort}/work?latency_ms=5000`, { agent: false }).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 300));
+  cli.child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  cli.child.kill('SIGTERM');
+  const signal = await ended;
+  await slow;
+  return signal;
 }
