@@ -88,9 +88,13 @@ static int name_is(const framing_t *f, const char *name) {
   return f->length == n && memcmp(f->buf, name, n) == 0;
 }
 
-/* The value of a field the check reads, its trailing whitespace dropped: 1 if it passes. */
+/*
+ * The value of a field the check reads, its trailing whitespace dropped: 1 if it passes. After a
+ * Content-Length's digits only spaces, as llhttp (Node's parser) allows; RFC 9110 would allow a
+ * tab too, which no client sends and llhttp refuses.
+ */
 static int end_field(framing_t *f) {
-  while (f->length > 0 && is_space((unsigned char)f->buf[f->length - 1])) f->length--;
+  while (f->length > 0 && (f->buf[f->length - 1] == ' ' || (f->field != FIELD_LENGTH && f->buf[f->length - 1] == '\t'))) f->length--;
   if (f->field == FIELD_LENGTH) {
     if (f->length == 0 || f->length > 18) return 0;
     uint64_t value = 0;
