@@ -368,34 +368,29 @@ static napi_value check_framing(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "checkFraming(reads): an array of Uint8Arrays");
     return NULL;
   }
-  framing_t f;
+  /* The reads fed as they came (`f`), and the same bytes a byte at a time (`bytewise`). */
+  framing_t f, bytewise;
   memset(&f, 0, sizeof f);
-  double accepted = 0;
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value element;
-    void *data = NULL;
-    size_t length = 0;
-    napi_get_element(env, argv[0], i, &element);
-    if (napi_get_typedarray_info(env, element, NULL, &length, &data, NULL, NULL) != napi_ok) {
-      napi_throw_type_error(env, NULL, "checkFraming(reads): an array of Uint8Arrays");
-      return NULL;
-    }
-    size_t passed = framing_feed(&f, data, length);
-    accepted += (double)passed;
-    if (passed < length) break;
-  }
+  memset(&bytewise, 0, sizeof bytewise);
+  double accepted = 0, offset = 0;
+  int refused_read = 0;
   napi_value ends;
   napi_create_array(env, &ends);
   uint32_t end_count = 0;
-  framing_t bytewise;
-  memset(&bytewise, 0, sizeof bytewise);
-  double offset = 0;
   for (uint32_t i = 0; i < count; i++) {
     napi_value element;
     unsigned char *data = NULL;
     size_t length = 0;
     napi_get_element(env, argv[0], i, &element);
-    napi_get_typedarray_info(env, element, NULL, &length, (void **)&data, NULL, NULL);
+    if (napi_get_typedarray_info(env, element, NULL, &length, (void **)&data, NULL, NULL) != napi_ok) {
+      napi_throw_type_error(env, NULL, "checkFraming(reads): an array of Uint8Arrays");
+      return NULL;
+    }
+    if (!refused_read) {
+      size_t passed = framing_feed(&f, data, length);
+      accepted += (double)passed;
+      refused_read = passed < length;
+    }
     for (size_t b = 0; b < length; b++, offset++) {
       int before = framing_between_requests(&bytewise);
       if (framing_feed(&bytewise, data + b, 1) != 1) break;
