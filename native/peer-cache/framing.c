@@ -16,10 +16,17 @@
  * over-long chunk size, anything but CRLF after a chunk's data, trailers, bare CR or LF, an
  * obs-fold line, whitespace before a field's colon, Content-Length beside Transfer-Encoding, or
  * differing Content-Lengths. Those are what HAProxy and NGINX answer 400; here the read fails and
- * uWS closes the connection (peer_cache.c answers 400 first where it safely can). A
+ * uWS closes the connection (peer_cache.c answers first where it safely can). A
  * Transfer-Encoding other than chunked, which the ingress answers 400 itself, may be the
- * connection's last request. Everything else is left to uWS and the ingress. It keeps a
- * few bytes of state per connection and allocates nothing.
+ * connection's last request.
+ *
+ * It also refuses the heads uWS would leave unanswered, so that their clients get a status that
+ * says why instead of a silent close or a wait for uWS's idle timeout (about 12 s): a method uWS
+ * does not know (501), an HTTP version other than 1.1 (505), a target that is not a path (the
+ * absolute and asterisk forms), a space or control byte in the target, a field name with
+ * characters other than letters, digits and '-', more than 48 fields (431), and no Host field
+ * (which RFC 9112 section 3.2 asks to answer 400). Everything else is left to uWS and the
+ * ingress. It keeps a few bytes of state per connection and allocates nothing.
  *
  * It stops reading a connection that turns out not to carry HTTP/1.1 requests: one whose first
  * byte starts a TLS record (over TLS, uWS decrypts inside its own binary, out of reach of the
@@ -35,7 +42,10 @@ enum {
   FRESH, /* Nothing read yet: a TLS handshake or a request. */
   LINE_START, /* Before a request line (an empty line here is allowed, RFC 9112 section 2.2). */
   LEADING_LF,
-  REQUEST_LINE,
+  METHOD,
+  TARGET_START,
+  TARGET,
+  VERSION,
   REQUEST_LINE_LF,
   FIELD_START,
   FIELD_NAME,
@@ -56,11 +66,70 @@ enum {
 
 enum { FIELD_OTHER, FIELD_LENGTH, FIELD_CODING };
 
+/* Why a connection was refused: framing_t's `fault`, an index into `faults`. */
+enum {
+  FAULT_NONE,
+  FAULT_LINE_END,
+  FAULT_REQUEST_LINE,
+  FAULT_METHOD,
+  FAULT_TARGET_FORM,
+  FAULT_TARGET_BYTE,
+  FAULT_VERSION,
+  FAULT_FIELD_START,
+  FAULT_FIELD_NAME,
+  FAULT_NAME_BYTE,
+  FAULT_FIELD_COUNT,
+  FAULT_FIELD_LINE,
+  FAULT_LENGTH,
+  FAULT_CODING,
+  FAULT_HEAD_END,
+  FAULT_LENGTH_AND_CODING,
+  FAULT_NO_HOST,
+  FAULT_CHUNK_SIZE,
+  FAULT_CHUNK_END,
+  FAULT_TRAILERS,
+  FAULT_AFTER_LAST,
+};
+
+static const struct {
+  uint16_t status;
+  const char *reason;
+} faults[] = {
+  [FAULT_NONE] = { 400, "malformed request framing" },
+  [FAULT_LINE_END] = { 400, "a bare CR or LF in the request line" },
+  [FAULT_REQUEST_LINE] = { 400, "a malformed request line" },
+  [FAULT_METHOD] = { 501, "a method other than GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE and PATCH (not supported)" },
+  [FAULT_TARGET_FORM] = { 400, "a request target that is not a path starting with / (absolute and asterisk forms are not supported)" },
+  [FAULT_TARGET_BYTE] = { 400, "a space or control byte in the request target" },
+  [FAULT_VERSION] = { 505, "an HTTP version other than HTTP/1.1 (not supported)" },
+  [FAULT_FIELD_START] = { 400, "a field line that starts with whitespace (obs-fold) or a colon" },
+  [FAULT_FIELD_NAME] = { 400, "whitespace or a line end in a field name" },
+  [FAULT_NAME_BYTE] = { 400, "a field name with characters other than letters, digits and - (not supported)" },
+  [FAULT_FIELD_COUNT] = { 431, "more than 48 header fields (not supported)" },
+  [FAULT_FIELD_LINE] = { 400, "a bare CR or LF in a field line" },
+  [FAULT_LENGTH] = { 400, "an invalid Content-Length, or two that differ" },
+  [FAULT_CODING] = { 400, "a Transfer-Encoding other than chunked" },
+  [FAULT_HEAD_END] = { 400, "a bare CR at the end of the head" },
+  [FAULT_LENGTH_AND_CODING] = { 400, "Content-Length beside Transfer-Encoding" },
+  [FAULT_NO_HOST] = { 400, "no Host field" },
+  [FAULT_CHUNK_SIZE] = { 400, "a chunk size line that is not hex digits and CRLF alone (chunk extensions are not taken)" },
+  [FAULT_CHUNK_END] = { 400, "chunk data not followed by CRLF" },
+  [FAULT_TRAILERS] = { 400, "trailer fields after the last chunk (not taken)" },
+  [FAULT_AFTER_LAST] = { 400, "a request after one whose Transfer-Encoding was refused" },
+};
+
+/* The methods uWS.js 20.30 answers; it closes the connection on any other, silently. */
+static const char *const METHODS[] = { "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH" };
+
+/* uWS.js 20.30 leaves a request with more fields unanswered (seen: 48 served, 49 not). */
+#define MAX_FIELDS 48
+
 #define FLAG_LENGTH 1u
 #define FLAG_CHUNKED 2u
 #define FLAG_CODING 4u
 /* The ingress answers this request 400 and closes: nothing may follow it (see end_field). */
 #define FLAG_LAST 8u
+#define FLAG_HOST 16u
 
 #define NAME_TOO_LONG 0xFF
 /* 16 hex digits would overflow uint64_t; uWS's own limit is lower still. */
@@ -81,6 +150,16 @@ static int hex_value(unsigned char c) {
   c = lower(c);
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
+}
+
+/* The characters uWS takes in a field name; RFC 9110's tokens allow more, which uWS leaves unanswered. */
+static int is_name_byte(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+/* RFC 9110 section 5.6.2. */
+static int is_token_byte(unsigned char c) {
+  return is_name_byte(c) || (c != 0 && strchr("!#$%&'*+.^_`|~", c) != NULL);
 }
 
 static int name_is(const framing_t *f, const char *name) {
@@ -117,9 +196,25 @@ static int end_field(framing_t *f) {
   return 1;
 }
 
-/* At the head's last LF: what comes after it. 0 if the head's framing is refused. */
-static int end_head(framing_t *f) {
-  if ((f->flags & FLAG_CHUNKED) && (f->flags & FLAG_LENGTH)) return 0;
+static int known_method(const framing_t *f) {
+  for (size_t i = 0; i < sizeof METHODS / sizeof METHODS[0]; i++) {
+    if (name_is(f, METHODS[i])) return 1;
+  }
+  return 0;
+}
+
+/* At the end of the request line's version: the fault, if any. */
+static uint8_t version_fault(const framing_t *f) {
+  if (f->length == 8 && memcmp(f->buf, "HTTP/1.1", 8) == 0) return FAULT_NONE;
+  int well_formed = f->length == 8 && memcmp(f->buf, "HTTP/", 5) == 0 && f->buf[5] >= '0' && f->buf[5] <= '9' && f->buf[6] == '.' && f->buf[7] >= '0' && f->buf[7] <= '9';
+  return well_formed ? FAULT_VERSION : FAULT_REQUEST_LINE;
+}
+
+/* At the head's last LF: what comes after it, or the fault that refuses the head. */
+static uint8_t end_head(framing_t *f) {
+  if ((f->flags & FLAG_CHUNKED) && (f->flags & FLAG_LENGTH)) return FAULT_LENGTH_AND_CODING;
+  if (!(f->flags & FLAG_HOST)) return FAULT_NO_HOST;
+  f->head_ended = 1;
   if (f->flags & FLAG_CHUNKED) {
     f->state = CHUNK_SIZE;
     f->remaining = 0;
@@ -129,9 +224,8 @@ static int end_head(framing_t *f) {
     f->remaining = f->content_length;
   } else {
     f->state = LINE_START;
-    f->ended = 1;
   }
-  return 1;
+  return FAULT_NONE;
 }
 
 void framing_stop(framing_t *f) {
@@ -146,8 +240,15 @@ int framing_between_requests(const framing_t *f) {
   return f->state == FRESH || f->state == LINE_START || f->state == LEADING_LF;
 }
 
+#define REFUSE(why) \
+  do { \
+    fault = (why); \
+    goto refuse; \
+  } while (0)
+
 size_t framing_feed(framing_t *f, const unsigned char *data, size_t n) {
   size_t i = 0;
+  uint8_t fault;
   while (i < n) {
     unsigned char c = data[i];
     switch (f->state) {
@@ -163,27 +264,64 @@ size_t framing_feed(framing_t *f, const unsigned char *data, size_t n) {
         f->state = LINE_START;
         continue;
       case LINE_START:
-        if (f->flags & FLAG_LAST) goto refuse;
+        if (f->flags & FLAG_LAST) REFUSE(FAULT_AFTER_LAST);
         if (c == '\r') {
           f->state = LEADING_LF;
           break;
         }
         f->flags = 0;
+        f->fields = 0;
         f->content_length = 0;
-        f->state = REQUEST_LINE;
+        f->length = 0;
+        f->state = METHOD;
         continue;
       case LEADING_LF:
-        if (c != '\n') goto refuse;
+        if (c != '\n') REFUSE(FAULT_LINE_END);
         f->state = LINE_START;
         break;
-      case REQUEST_LINE:
-        if (c == '\r') f->state = REQUEST_LINE_LF;
-        else if (c == '\n') goto refuse;
+      case METHOD:
+        if (c == ' ' && f->length > 0) {
+          if (!known_method(f)) REFUSE(FAULT_METHOD);
+          f->state = TARGET_START;
+          break;
+        }
+        if (c == '\r' || c == '\n') REFUSE(FAULT_LINE_END);
+        if (!is_token_byte(c)) REFUSE(FAULT_REQUEST_LINE);
+        /* Case counts in a method; one longer than the buffer is none uWS knows. */
+        if (f->length < sizeof f->buf) f->buf[f->length++] = (char)c;
+        else f->length = NAME_TOO_LONG;
+        break;
+      case TARGET_START:
+        if (c != '/') REFUSE(FAULT_TARGET_FORM);
+        f->state = TARGET;
+        break;
+      case TARGET:
+        if (c == ' ') {
+          f->length = 0;
+          f->state = VERSION;
+          break;
+        }
+        /* Bytes above 0x7f, which RFC 3986 does not allow either, uWS passes on; so does the check. */
+        if (c < 0x21 || c == 0x7f) REFUSE(c == '\r' || c == '\n' ? FAULT_LINE_END : FAULT_TARGET_BYTE);
+        break;
+      case VERSION:
+        if (c == '\r') {
+          fault = version_fault(f);
+          if (fault != FAULT_NONE) goto refuse;
+          f->state = REQUEST_LINE_LF;
+          break;
+        }
+        if (c == '\n') REFUSE(FAULT_LINE_END);
+        if (f->length == sizeof f->buf) REFUSE(FAULT_REQUEST_LINE);
+        f->buf[f->length++] = (char)c;
         break;
       case REQUEST_LINE_LF:
+        if (c != '\n') REFUSE(FAULT_LINE_END);
+        f->state = FIELD_START;
+        break;
       case FIELD_LF:
-        if (c != '\n') goto refuse;
-        if (f->state == FIELD_LF && !end_field(f)) goto refuse;
+        if (c != '\n') REFUSE(FAULT_FIELD_LINE);
+        if (!end_field(f)) REFUSE(FAULT_LENGTH);
         f->state = FIELD_START;
         break;
       case FIELD_START:
@@ -192,18 +330,21 @@ size_t framing_feed(framing_t *f, const unsigned char *data, size_t n) {
           break;
         }
         /* A line that starts with whitespace continues the last (obs-fold), which uWS misreads. */
-        if (is_space(c) || c == ':' || c == '\n') goto refuse;
+        if (is_space(c) || c == ':' || c == '\n') REFUSE(FAULT_FIELD_START);
+        if (++f->fields > MAX_FIELDS) REFUSE(FAULT_FIELD_COUNT);
         f->length = 0;
         f->state = FIELD_NAME;
         continue;
       case FIELD_NAME:
         if (c == ':') {
           f->field = name_is(f, "content-length") ? FIELD_LENGTH : name_is(f, "transfer-encoding") ? FIELD_CODING : FIELD_OTHER;
+          if (name_is(f, "host")) f->flags |= FLAG_HOST;
           f->length = 0;
           f->state = FIELD_VALUE;
           break;
         }
-        if (is_space(c) || c == '\r' || c == '\n') goto refuse;
+        if (is_space(c) || c == '\r' || c == '\n') REFUSE(FAULT_FIELD_NAME);
+        if (!is_name_byte(c)) REFUSE(FAULT_NAME_BYTE);
         if (f->length < sizeof f->buf) f->buf[f->length++] = (char)lower(c);
         else f->length = NAME_TOO_LONG;
         break;
@@ -212,24 +353,23 @@ size_t framing_feed(framing_t *f, const unsigned char *data, size_t n) {
           f->state = FIELD_LF;
           break;
         }
-        if (c == '\n') goto refuse;
+        if (c == '\n') REFUSE(FAULT_FIELD_LINE);
         if (f->field != FIELD_OTHER && !(f->length == 0 && is_space(c))) {
-          if (f->length == sizeof f->buf) goto refuse;
+          if (f->length == sizeof f->buf) REFUSE(f->field == FIELD_LENGTH ? FAULT_LENGTH : FAULT_CODING);
           f->buf[f->length++] = (char)lower(c);
         }
         break;
       case HEAD_END_LF:
-        if (c != '\n' || !end_head(f)) goto refuse;
+        if (c != '\n') REFUSE(FAULT_HEAD_END);
+        fault = end_head(f);
+        if (fault != FAULT_NONE) goto refuse;
         break;
       case BODY:
       case CHUNK_DATA: {
         size_t take = n - i < f->remaining ? n - i : (size_t)f->remaining;
         f->remaining -= take;
         i += take;
-        if (f->remaining == 0) {
-          f->ended |= f->state == BODY;
-          f->state = f->state == BODY ? LINE_START : CHUNK_DATA_CR;
-        }
+        if (f->remaining == 0) f->state = f->state == BODY ? LINE_START : CHUNK_DATA_CR;
         continue;
       }
       case CHUNK_SIZE: {
@@ -238,73 +378,45 @@ size_t framing_feed(framing_t *f, const unsigned char *data, size_t n) {
           break;
         }
         int digit = hex_value(c);
-        if (digit < 0 || f->digits == MAX_CHUNK_DIGITS) goto refuse;
+        if (digit < 0 || f->digits == MAX_CHUNK_DIGITS) REFUSE(FAULT_CHUNK_SIZE);
         f->remaining = f->remaining * 16 + (uint64_t)digit;
         f->digits++;
         break;
       }
       case CHUNK_SIZE_LF:
-        if (c != '\n') goto refuse;
+        if (c != '\n') REFUSE(FAULT_CHUNK_SIZE);
         f->state = f->remaining == 0 ? LAST_CR : CHUNK_DATA;
         break;
       case CHUNK_DATA_CR:
-        if (c != '\r') goto refuse;
-        f->state = CHUNK_DATA_LF;
-        break;
       case CHUNK_DATA_LF:
-        if (c != '\n') goto refuse;
-        f->state = CHUNK_SIZE;
-        f->digits = 0;
+        if (c != (f->state == CHUNK_DATA_CR ? '\r' : '\n')) REFUSE(FAULT_CHUNK_END);
+        if (f->state == CHUNK_DATA_CR) {
+          f->state = CHUNK_DATA_LF;
+        } else {
+          f->state = CHUNK_SIZE;
+          f->digits = 0;
+        }
         break;
       case LAST_CR:
-        /* uWS drops two bytes after the last chunk, whatever they are: trailers are refused. */
-        if (c != '\r') goto refuse;
-        f->state = LAST_LF;
-        break;
       case LAST_LF:
-        if (c != '\n') goto refuse;
-        f->state = LINE_START;
-        f->ended = 1;
+        /* uWS drops two bytes after the last chunk, whatever they are: trailers are refused. */
+        if (c != (f->state == LAST_CR ? '\r' : '\n')) REFUSE(FAULT_TRAILERS);
+        f->state = f->state == LAST_CR ? LAST_LF : LINE_START;
         break;
     }
     i++;
   }
   return n;
 refuse:
-  f->refused_in = f->state;
+  f->fault = fault;
   f->state = REFUSED;
   return i;
 }
 
-int framing_fresh(const framing_t *f) {
-  return f->state == FRESH;
+const char *framing_refusal(const framing_t *f) {
+  return faults[f->fault].reason;
 }
 
-const char *framing_refusal(const framing_t *f) {
-  switch (f->refused_in) {
-    case LEADING_LF:
-    case REQUEST_LINE:
-    case REQUEST_LINE_LF:
-      return "a bare CR or LF in the request line";
-    case FIELD_START:
-      return "a field line that starts with whitespace (obs-fold) or a colon";
-    case FIELD_NAME:
-      return "whitespace or a line end in a field name";
-    case FIELD_VALUE:
-    case FIELD_LF:
-      return f->field == FIELD_LENGTH ? "an invalid Content-Length, or two that differ" : "a bare CR or LF in a field line";
-    case HEAD_END_LF:
-      return (f->flags & FLAG_CHUNKED) && (f->flags & FLAG_LENGTH) ? "Content-Length beside Transfer-Encoding" : "a bare CR at the end of the head";
-    case CHUNK_SIZE:
-    case CHUNK_SIZE_LF:
-      return "a chunk size line that is not hex digits and CRLF alone (chunk extensions are not taken)";
-    case CHUNK_DATA_CR:
-    case CHUNK_DATA_LF:
-      return "chunk data not followed by CRLF";
-    case LAST_CR:
-    case LAST_LF:
-      return "trailer fields after the last chunk (not taken)";
-    default:
-      return "malformed request framing";
-  }
+int framing_status(const framing_t *f) {
+  return faults[f->fault].status;
 }

@@ -19,12 +19,14 @@ typedef struct {
   uint8_t length;
   /* Digits read of the current chunk size. */
   uint8_t digits;
-  /* Whether a request ended on this connection. */
-  uint8_t ended;
-  /* Once refused: the state the refused byte came in. */
-  uint8_t refused_in;
-  /* A field name, lowercased, then the value of a field the check reads. */
-  char buf[25];
+  /* Whether a request's head ended on this connection: from then on the ingress may be answering. */
+  uint8_t head_ended;
+  /* Once refused: why (FAULT_* in framing.c). */
+  uint8_t fault;
+  /* Field lines of the current head. */
+  uint8_t fields;
+  /* The method, then the version; a field name, lowercased, then the value of a field the check reads. */
+  char buf[24];
   /* Body bytes left: of a Content-Length body, or of a chunk's data. */
   uint64_t remaining;
   uint64_t content_length;
@@ -32,8 +34,8 @@ typedef struct {
 
 /*
  * Reads `n` more bytes of the connection. Returns n when every byte so far fits HTTP/1.1 framing
- * as uWS reads it, else the offset in this read of the first byte that does not, and the
- * connection is refused from then on. After a TLS record's first byte the rest of the connection
+ * as uWS reads it and makes heads uWS answers, else the offset in this read of the first byte
+ * that does not, and the connection is refused from then on. After a TLS record's first byte the rest of the connection
  * passes unread.
  */
 size_t framing_feed(framing_t *f, const unsigned char *data, size_t n);
@@ -47,10 +49,10 @@ int framing_opaque(const framing_t *f);
 /* Whether the bytes so far end where a request may begin: none yet, or a whole request. */
 int framing_between_requests(const framing_t *f);
 
-/* Whether nothing of the connection has been read yet. */
-int framing_fresh(const framing_t *f);
-
-/* Once refused, why, for the 400's body; no request ended on the connection before (`ended`). */
+/* Once refused, why, for the answer's body (given when no head had ended before the refused read: `head_ended`). */
 const char *framing_refusal(const framing_t *f);
+
+/* Once refused, the answer's status: 400, 431, 501 or 505. */
+int framing_status(const framing_t *f);
 
 #endif

@@ -23,8 +23,9 @@
  *
  * The same hooks check request framing: recv, hooked as well, runs every read from a client
  * connection through framing.c before uWS parses it, and fails the read (uWS then closes the
- * connection) at the first byte a strict HTTP/1.1 reader and uWS could read differently. A
- * connection's check starts at accept and its state lives in the connection's record.
+ * connection) at the first byte a strict HTTP/1.1 reader and uWS could read differently, or that
+ * makes a head uWS would leave unanswered. A connection's check starts at accept and its state
+ * lives in the connection's record.
  *
  * The addon also holds the one other thing about that binary that needs native code:
  * asCallback(), for the ingress's asynchronous WebSocket upgrades (see there).
@@ -127,14 +128,16 @@ static int cached_getpeername(int fd, struct sockaddr *address, socklen_t *lengt
 }
 
 /*
- * A 400 for a connection the framing check refused in its first request and first read: uWS has
- * seen nothing of it, so no other response can be under way, and the client learns why, as
- * HAProxy and NGINX tell it. Later in a connection a response may be, and it is closed without one.
+ * The answer to a connection the framing check refused before uWS was given a whole head of it
+ * (the refused read fails whole, so uWS sees none of it): the ingress has been handed no request,
+ * so no other response can be under way, and the client learns why, as HAProxy and NGINX tell it.
+ * Later in a connection a response may be, and it is closed without one.
  */
-static void answer_refusal(int fd, const char *why) {
+static void answer_refusal(int fd, int status, const char *why) {
+  const char *text = status == 431 ? "Request Header Fields Too Large" : status == 501 ? "Not Implemented" : status == 505 ? "HTTP Version Not Supported" : "Bad Request";
   char response[512];
   int body = (int)strlen(why) + 1;
-  int length = snprintf(response, sizeof response, "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\ncontent-length: %d\r\n\r\n%s\n", body, why);
+  int length = snprintf(response, sizeof response, "HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\ncontent-length: %d\r\n\r\n%s\n", status, text, body, why);
   if (length > 0 && (size_t)length < sizeof response && send(fd, response, (size_t)length, MSG_NOSIGNAL | MSG_DONTWAIT) == length) shutdown(fd, SHUT_WR);
 }
 
@@ -148,10 +151,10 @@ static ssize_t checked_recv(int fd, void *buffer, size_t length, int flags) {
   if (n <= 0 || fd < 0 || (size_t)fd >= record_count) return n;
   record_t *r = &records[fd];
   if (framing_opaque(&r->framing) || atomic_load_explicit(&r->length, memory_order_relaxed) == 0) return n;
-  int fresh = framing_fresh(&r->framing);
+  int answerable = !r->framing.head_ended;
   if (framing_feed(&r->framing, buffer, (size_t)n) == (size_t)n) return n;
   atomic_fetch_add_explicit(&refused, 1, memory_order_relaxed);
-  if (fresh && !r->framing.ended) answer_refusal(fd, framing_refusal(&r->framing));
+  if (answerable) answer_refusal(fd, framing_status(&r->framing), framing_refusal(&r->framing));
   errno = ECONNRESET;
   return -1;
 }
@@ -357,7 +360,8 @@ static napi_value as_callback(napi_env env, napi_callback_info info) {
  * checkFraming(reads): runs framing.c over a connection's reads (Uint8Arrays, in order), as the
  * recv hook would, for the tests. [bytes accepted before the first refused one (all of them when
  * none is), 1 if the check stopped reading the connection (TLS, WebSocket), else 0, the offsets
- * at which requests ended (fed a byte at a time, which must not change the answer)].
+ * at which requests ended (fed a byte at a time, which must not change the answer), the refusal's
+ * status (0 if none)].
  */
 static napi_value check_framing(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -400,12 +404,14 @@ static napi_value check_framing(napi_env env, napi_callback_info info) {
       }
     }
   }
-  napi_create_array_with_length(env, 3, &result);
+  napi_create_array_with_length(env, 4, &result);
   napi_create_double(env, accepted, &value);
   napi_set_element(env, result, 0, value);
   napi_create_uint32(env, (uint32_t)framing_opaque(&f), &value);
   napi_set_element(env, result, 1, value);
   napi_set_element(env, result, 2, ends);
+  napi_create_uint32(env, refused_read ? (uint32_t)framing_status(&f) : 0, &value);
+  napi_set_element(env, result, 3, value);
   return result;
 }
 

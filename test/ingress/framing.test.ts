@@ -10,7 +10,7 @@ import { fetchRaw, startHttpServer, startProxy } from '../helpers/servers.js';
 
 const require = createRequire(import.meta.url);
 const addon = require('../../../native/peer-cache/build/Release/peer_cache.node') as {
-  checkFraming(reads: Uint8Array[]): [accepted: number, opaque: 0 | 1, ends: number[]];
+  checkFraming(reads: Uint8Array[]): [accepted: number, opaque: 0 | 1, ends: number[], status: number];
 };
 
 const bytes = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -19,16 +19,17 @@ const check = (...reads: string[]): { accepted: number; opaque: boolean; ends: n
   const [accepted, opaque, ends] = addon.checkFraming(reads.map(bytes));
   return { accepted, opaque: opaque === 1, ends };
 };
+/** Asserts that `stream` is refused at the first byte of `marker`, plus `skip` bytes, with `status`. */
+const refusedAt = (stream: string, marker: string, skip = 0, status = 400): void => {
+  const at = stream.indexOf(marker);
+  assert.ok(at >= 0, marker);
+  const [accepted, , , refusal] = addon.checkFraming([bytes(stream)]);
+  assert.deepEqual([accepted, refusal], [at + skip, status], JSON.stringify(stream));
+};
 
 const chunked = 'POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n';
 
 test('framing: what HAProxy and NGINX answer 400 (and uWS misreads) is refused at its first byte', () => {
-  /** Refused at the first byte of `marker`, plus `skip` bytes. */
-  const refusedAt = (stream: string, marker: string, skip = 0): void => {
-    const at = stream.indexOf(marker);
-    assert.ok(at >= 0, marker);
-    assert.equal(check(stream).accepted, at + skip, JSON.stringify(stream));
-  };
   // uWS reads ';' as the hex digit 11: `0;a=b` would be a chunk of 0xBADB bytes, the next request its data.
   refusedAt(`${chunked}0;a=b\r\n\r\nGET /victim HTTP/1.1\r\n\r\n`, ';');
   refusedAt(`${chunked}3 ;a\r\nabc\r\n0\r\n\r\n`, ' ;');
@@ -42,21 +43,23 @@ test('framing: what HAProxy and NGINX answer 400 (and uWS misreads) is refused a
   // Trailers: uWS drops two bytes after the last chunk and reads the rest as the next request.
   refusedAt(`${chunked}0\r\nX-Sum: 1\r\n\r\n`, 'X-Sum');
   // A field line's fault shows at its LF; CL beside TE at the head's last LF.
-  refusedAt('POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\nabcGET /smug HTTP/1.1\r\n\r\n', '\n\r\n');
-  refusedAt('POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', '\n0\r\n');
+  refusedAt('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\nabcGET /smug HTTP/1.1\r\n\r\n', '\n\r\n');
+  refusedAt('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', '\n0\r\n');
   // Codings beside chunked, which the ingress answers 400 and closes on: the request is read as
   // uWS reads it (chunked), so that the 400 goes out, and nothing may follow it.
   for (const codings of ['gzip, chunked', 'chunked, gzip', 'gzip', 'chunked\r\nTransfer-Encoding: chunked']) {
-    const last = `POST / HTTP/1.1\r\nTransfer-Encoding: ${codings}\r\n\r\n1\r\nx\r\n0\r\n\r\n`;
+    const last = `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ${codings}\r\n\r\n1\r\nx\r\n0\r\n\r\n`;
     assert.deepEqual(check(last), { accepted: last.length, opaque: false, ends: [last.length] });
     refusedAt(`${last}GET / HTTP/1.1\r\n\r\n`, 'GET');
     refusedAt(`${last}\r\n`, '0\r\n\r\n\r\n', 5);
   }
-  refusedAt('POST / HTTP/1.1\r\nContent-Length: 1, 1\r\n\r\na', '\n\r\n');
-  refusedAt('POST / HTTP/1.1\r\nContent-Length: +1\r\n\r\na', '\n\r\n');
+  refusedAt('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 1\r\n\r\na', '\n\r\n');
+  refusedAt('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\na', '\n\r\n');
   // A tab after the digits: RFC 9110 would take it, llhttp does not (found by the end-to-end fuzz below).
-  refusedAt('POST / HTTP/1.1\r\nContent-Length: 1\t\r\n\r\na', '\n\r\n');
+  refusedAt('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\t\r\n\r\na', '\n\r\n');
   refusedAt('GET / HTTP/1.1\r\nContent-Length : 3\r\n\r\nabc', ' : 3');
+  // A coding longer than the check keeps (24 bytes) cannot be chunked alone.
+  refusedAt('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, deflate, br, chunked\r\n\r\n', ', chunked', 24 - 'gzip, deflate, br'.length);
   refusedAt('GET / HTTP/1.1\r\nX-A: one\r\n two\r\n\r\n', ' two');
   refusedAt('GET / HTTP/1.1\nHost: a\n\n', '\nHost');
   refusedAt('GET / HTTP/1.1\r\nX-A: a\rb\r\n\r\n', 'b\r\n\r\n');
@@ -67,9 +70,9 @@ test('framing: what HAProxy and NGINX answer 400 (and uWS misreads) is refused a
 test('framing: sound requests pass whole, however the reads divide them; TLS is left alone, a handshake is read as a request', () => {
   const stream =
     '\r\nGET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nX-Tab:\tv\t\r\n\r\n' +
-    'POST /sized HTTP/1.1\r\ncontent-length:  3 \r\nContent-Length: 3\r\n\r\nabc' +
-    `POST /chunked HTTP/1.1\r\nTRANSFER-ENCODING: Chunked\r\n\r\n3\r\nabc\r\n0A\r\n${'z'.repeat(10)}\r\n000\r\n\r\n` +
-    'GET /last HTTP/1.1\r\nUpgrade: h2c\r\nX-DEL: a\x7fb\r\n\r\n';
+    'POST /sized HTTP/1.1\r\nhost: a\r\ncontent-length:  3 \r\nContent-Length: 3\r\n\r\nabc' +
+    `POST /chunked HTTP/1.1\r\nHOST: a\r\nTRANSFER-ENCODING: Chunked\r\n\r\n3\r\nabc\r\n0A\r\n${'z'.repeat(10)}\r\n000\r\n\r\n` +
+    'GET /last?q=\xe9%20 HTTP/1.1\r\nUpgrade: h2c\r\nX-DEL: a\x7fb\r\nHost:\r\n\r\n';
   const whole = check(stream);
   assert.deepEqual(whole, { accepted: stream.length, opaque: false, ends: [stream.indexOf('POST /sized'), stream.indexOf('POST /chunked'), stream.indexOf('GET /last'), stream.length] });
   for (let cut = 1; cut < stream.length; cut++) assert.deepEqual(check(stream.slice(0, cut), stream.slice(cut)), whole, `cut at ${cut}`);
@@ -77,9 +80,49 @@ test('framing: sound requests pass whole, however the reads divide them; TLS is 
   // Until the ingress upgrades the connection (asCallback stops the check), what follows a
   // handshake is read as requests: a refused handshake leaves an HTTP/1.1 connection.
   const handshake = 'GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
-  const next = 'GET /next HTTP/1.1\r\n\r\n';
+  const next = 'GET /next HTTP/1.1\r\nHost: a\r\n\r\n';
   assert.deepEqual(check(handshake, `${next}${chunked}1;x`), { accepted: handshake.length + next.length + chunked.length + 1, opaque: false, ends: [handshake.length, handshake.length + next.length] });
   assert.deepEqual(check('\x16\x03\x01\x02\x00\x01', 'anything'), { accepted: 14, opaque: true, ends: [] });
+});
+
+test('framing: heads uWS would leave unanswered are refused at their first byte, with the status that says why', () => {
+  const get = (requestLine: string, fields = 'Host: a\r\n'): string => `${requestLine}\r\n${fields}\r\n`;
+  for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']) {
+    const stream = get(`${method} / HTTP/1.1`);
+    assert.deepEqual(check(stream), { accepted: stream.length, opaque: false, ends: [stream.length] });
+  }
+  // Methods uWS closes the connection on, silently: 501 at the space that ends them.
+  for (const method of ['PROPFIND', 'MKCOL', 'PURGE', 'get', 'Get', 'M-SEARCH', 'X'.repeat(40)]) refusedAt(get(`${method} / HTTP/1.1`), ' /', 0, 501);
+  refusedAt(get('G@T / HTTP/1.1'), '@');
+  refusedAt(get(' GET / HTTP/1.1'), ' GET');
+  // Targets uWS leaves unanswered until its idle timeout.
+  refusedAt(get('GET http://a/x HTTP/1.1'), 'http:');
+  refusedAt(get('OPTIONS * HTTP/1.1'), '*');
+  refusedAt(get('CONNECT a:443 HTTP/1.1'), 'a:443');
+  refusedAt(get('GET  / HTTP/1.1'), ' / HTTP');
+  refusedAt(get('GET /a\x01b HTTP/1.1'), '\x01');
+  refusedAt(get('GET /a\x7f HTTP/1.1'), '\x7f');
+  refusedAt(get('GET /a\tb HTTP/1.1'), '\t');
+  refusedAt('GET /\r\nHost: a\r\n\r\n', '\r\nHost');
+  // Versions: 505 for another HTTP version, 400 for what is none.
+  for (const version of ['HTTP/1.0', 'HTTP/2.0', 'HTTP/0.9', 'HTTP/1.2']) refusedAt(get(`GET / ${version}`), '\r\nHost', 0, 505);
+  for (const version of ['http/1.1', 'HTTP/1.1 ', 'HTTP/1.10', 'HTTP/11', '']) refusedAt(get(`GET / ${version}`), '\r\nHost');
+  // One longer than the 24 bytes the check keeps is refused where it outgrows them.
+  refusedAt(get(`GET / HTTP/1.1${' '.repeat(30)}`), ' '.repeat(30), 24 - 'HTTP/1.1'.length);
+  refusedAt(get('GET /a b HTTP/1.1'), '\r\nHost');
+  // Field names: RFC 9110 allows more than letters, digits and '-'; uWS answers no other.
+  for (const name of ['X_Id', 'X.Id', 'X~Id', 'X\xe9', 'X\x00', 'X"']) refusedAt(get('GET / HTTP/1.1', `Host: a\r\n${name}: 1\r\n`), name.slice(1));
+  const fields = (n: number): string => Array.from({ length: n - 1 }, (_, i) => `X-F${i}: v\r\n`).join('');
+  const most = get('GET / HTTP/1.1', `Host: a\r\n${fields(48)}`);
+  assert.equal(check(most).accepted, most.length);
+  refusedAt(get('GET / HTTP/1.1', `Host: a\r\n${fields(49)}`), 'X-F47', 0, 431);
+  // A head with no Host field, refused at its last LF (RFC 9112 section 3.2).
+  refusedAt(get('GET / HTTP/1.1', 'X-Host: a\r\n'), '\n\r\n', 2);
+  refusedAt(get('POST / HTTP/1.1', 'Content-Length: 0\r\n'), '\n\r\n', 2);
+  // Each request of a connection is read so.
+  const first = get('GET / HTTP/1.1');
+  refusedAt(`${first}${get('PROPFIND / HTTP/1.1')}`, 'FIND', 4, 501);
+  refusedAt(`${first}${get('GET /next HTTP/1.1', '')}`, 'next HTTP/1.1\r\n\r\n', 'next HTTP/1.1\r\n\r'.length);
 });
 
 // Differential: llhttp, Node's own parser, in strict mode, as Node's HTTP server drives it.
@@ -315,6 +358,47 @@ test('proxy: a chunk extension cannot smuggle the next request on the connection
     assert.equal(sound.response.match(/HTTP\/1\.1 200 OK/g)?.length, 2, sound.response);
     assert.ok(worker.received().includes('GET /next HTTP/1.1'));
     assert.equal(peerCacheStatus().framingRefused - refusedBefore, 3);
+    assert.equal((await fetchRaw(`${proxy.url}/after`)).status, 200);
+  } finally {
+    await proxy.stop();
+    await worker.close();
+  }
+});
+
+test('proxy: heads uWS would leave unanswered get their status at once, before any of them reaches the worker; the ingress keeps serving', async () => {
+  const worker = await startRecordingWorker();
+  const proxy = await startProxy({ threads: 1, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+  try {
+    const refusedBefore = peerCacheStatus().framingRefused;
+    const cases: [request: string, status: string, why: string][] = [
+      ['PROPFIND /dav HTTP/1.1\r\nHost: a\r\n\r\n', '501 Not Implemented', 'a method other than GET'],
+      ['GET /old HTTP/1.0\r\n\r\n', '505 HTTP Version Not Supported', 'an HTTP version other than HTTP/1.1'],
+      ['GET http://a/absolute HTTP/1.1\r\nHost: a\r\n\r\n', '400 Bad Request', 'a request target that is not a path'],
+      ['GET /underscore HTTP/1.1\r\nHost: a\r\nX_Id: 1\r\n\r\n', '400 Bad Request', 'a field name with characters other than letters, digits and -'],
+      [`GET /many HTTP/1.1\r\nHost: a\r\n${'X-F: v\r\n'.repeat(60)}\r\n`, '431 Request Header Fields Too Large', 'more than 48 header fields'],
+      ['GET /hostless HTTP/1.1\r\nAccept: */*\r\n\r\n', '400 Bad Request', 'no Host field'],
+    ];
+    // Without the check, uWS would close on the first silently and leave the rest unanswered for
+    // its idle timeout (about 12 s); the 2 s wait here would see no response.
+    const answers = await Promise.all(cases.map(([request]) => sendRaw(proxy.ingressPort, request, 2000)));
+    answers.forEach((answer, i) => {
+      const [, status, why] = cases[i]!;
+      assert.equal(answer.closed, true, status);
+      assert.match(answer.response, new RegExp(`^HTTP/1\\.1 ${status}\r\n[^]*connection: close\r\n[^]*\r\n\r\n${why}`), JSON.stringify(answer.response));
+    });
+    // The head split over two reads: still no head reached the ingress, so the answer goes out.
+    const split = await sendInTwo(proxy.ingressPort, 'GET /split HTTP/1.1\r\nHo', 'st: a\r\nX.Id: 1\r\n\r\n');
+    assert.equal(split.closed, true);
+    assert.match(split.response, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    // After a sound request, whose answer may still be on its way: closed without a word.
+    const later = await sendInTwo(proxy.ingressPort, 'GET /sound HTTP/1.1\r\nHost: a\r\n\r\n', 'MKCOL /later HTTP/1.1\r\nHost: a\r\n\r\n');
+    assert.equal(later.closed, true);
+    assert.equal(later.response.match(/^HTTP\/1\.1 /gm)?.length, 1, later.response);
+    assert.match(later.response, /^HTTP\/1\.1 200 OK/);
+    const seen = worker.received();
+    for (const path of ['/dav', '/old', '/absolute', '/underscore', '/many', '/hostless', '/split', '/later']) assert.ok(!seen.includes(path), `${path} reached the worker`);
+    assert.ok(seen.includes('GET /sound HTTP/1.1'));
+    assert.equal(peerCacheStatus().framingRefused - refusedBefore, cases.length + 2);
     assert.equal((await fetchRaw(`${proxy.url}/after`)).status, 200);
   } finally {
     await proxy.stop();
