@@ -66,7 +66,7 @@ enum {
 
 enum { FIELD_OTHER, FIELD_LENGTH, FIELD_CODING };
 
-/* Why a connection was refused: framing_t's `fault`, an index into `faults`. */
+/* Why a connection was refused (none while it is not): framing_t's `fault`, an index into `faults`. */
 enum {
   FAULT_NONE,
   FAULT_LINE_END,
@@ -95,7 +95,7 @@ static const struct {
   uint16_t status;
   const char *reason;
 } faults[] = {
-  [FAULT_NONE] = { 400, "malformed request framing" },
+  [FAULT_NONE] = { 0, "" },
   [FAULT_LINE_END] = { 400, "a bare CR or LF in the request line" },
   [FAULT_REQUEST_LINE] = { 400, "a malformed request line" },
   [FAULT_METHOD] = { 501, "a method other than GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE and PATCH (not supported)" },
