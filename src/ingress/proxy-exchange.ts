@@ -128,6 +128,15 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
    * idle worker) still gets a 502 or 504 instead of a cut connection.
    */
   private heldHead: Buffer | null = null;
+  /**
+   * The ingress drains, and the client did not say close itself (uWS then closes after the
+   * response on its own): the response says close, and where it ends before any of its body went
+   * out, end(..., true) has uWS write the field and close after it, as RFC 9112 section 9.6 asks.
+   * A streamed body's first write ends the head, and uWS.js 20.30 has no way to close after a
+   * response once that is out, nor to end a 204, 304 or HEAD response with a close: those only
+   * say it, and the connection closes when the client closes it or the drain ends.
+   */
+  private drainClose = false;
   private bodyKind: BodyKind = 'none';
   private contentLength = -1;
   private status = 0;
@@ -380,19 +389,25 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     this.contentLength = contentLength;
     const own = this.ctx.responseFields;
     const lines = own.proxied(this.request, this.workerToken);
-    this.heldHead = forwardedHead(fields, this.request.method === 'HEAD', own.replaced(this.request.scheme), this.ctx.draining || this.request.closes ? `${lines}\r\nconnection: close` : lines);
+    this.drainClose = this.ctx.draining && !this.request.closes;
+    this.heldHead = forwardedHead(fields, this.request.method === 'HEAD', own.replaced(this.request.scheme), this.request.closes ? `${lines}\r\nconnection: close` : lines);
   }
 
-  /** The held head goes to uWS with the body's first bytes or the response's end. */
-  private writeHead(): void {
+  /**
+   * The held head goes to uWS with the body's first bytes or the response's end; `endsNow`: the
+   * response is ended in the same call, where end(..., drainClose) writes the close (drainClose).
+   */
+  private writeHead(endsNow: boolean): void {
     this.res.writeStatus(this.heldHead!);
     this.heldHead = null;
+    if (this.drainClose && !endsNow) this.res.writeHeader('connection', 'close');
   }
 
   onUpstreamBody(chunk: Buffer): void {
     // An empty write would end a chunked response in uWS.
     if (this.aborted || chunk.length === 0) return;
-    if (this.heldHead !== null) this.writeHead();
+    // Only the first chunk can be the whole body.
+    if (this.heldHead !== null) this.writeHead(chunk.length === this.contentLength);
     this.ctx.stats.countBytesOut(this.slot, chunk.length);
     this.bytesOut += chunk.length;
     if (this.bodyKind !== 'length') {
@@ -411,7 +426,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     if (chunk.length === this.contentLength) {
       // The whole body in one read, the common case: end() takes it all (buffering what the
       // socket does not, at most one read) and skips tryEnd's result array and offset call.
-      res.end(chunk);
+      res.end(chunk, this.drainClose);
       return;
     }
     const offset = res.getWriteOffset();
@@ -509,16 +524,18 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     if (this.aborted) return;
     this.letClientGo();
     const res = this.res;
-    if (this.heldHead !== null) this.writeHead();
+    // endWithoutBody(length) would leave uWS 20.30 waiting for a body, and given no length it
+    // writes a bogus one: so these end without closing (a HEAD response's length header was
+    // written with the head instead).
+    const bodiless = this.bodyKind === 'none' && (this.request.method === 'HEAD' || this.status === 204 || this.status === 304);
+    if (this.heldHead !== null) this.writeHead(!bodiless && (this.bodyKind === 'none' || this.contentLength === 0));
     if (this.bodyKind === 'none') {
-      // endWithoutBody(length) would leave uWS 20.30 waiting for a body; a HEAD response's
-      // length header was written with the head instead.
-      if (this.request.method === 'HEAD' || this.status === 204 || this.status === 304) res.endWithoutBody();
-      else res.end();
+      if (bodiless) res.endWithoutBody();
+      else res.end(undefined, this.drainClose);
       this.finish(this.status < 500 ? Outcome.ok : Outcome.workerFailed);
     } else if (this.bodyKind === 'length') {
       // tryEnd ended the response when the last byte went out (or will, from onWritable).
-      if (this.contentLength === 0) res.end();
+      if (this.contentLength === 0) res.end(undefined, this.drainClose);
       if (this.pending === null) this.finish(this.status < 500 ? Outcome.ok : Outcome.workerFailed);
     } else {
       this.endAfterChunks = true;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { echoUpload } from '../helpers/echo-upload.js';
@@ -170,6 +170,79 @@ test("a client's Connection: close is answered with Connection: close, on proxie
     assert.match(kept.response, /^HTTP\/1\.1 200 /);
     assert.doesNotMatch(kept.response, /connection: close/i);
     assert.equal(kept.closed, false);
+  }
+});
+
+test('while draining, responses on kept connections say close, and those that end before their body goes out close', { timeout: 20_000 }, async () => {
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const worker = await startHttpServer((req, res) => {
+    if (req.url === '/hold') return void held.then(() => res.end('held'));
+    if (req.url === '/empty') return void res.end();
+    if (req.url === '/stream') {
+      res.write('a');
+      return void setTimeout(() => res.end('b'), 20);
+    }
+    res.end('sized');
+  });
+  const draining = await startProxy({ threads: 1, timeouts: { shutdownMs: 30_000 }, driver: { kind: 'static', upstreams: [{ url: worker.url }] } });
+  const events: string[] = [];
+  /** A kept connection that logs its responses' status and close field, and its end. */
+  const open = async (name: string): Promise<Socket> => {
+    const socket = connect({ host: '127.0.0.1', port: draining.ingressPort });
+    // A head may come in pieces: the heads are found in all received so far (no body here holds one).
+    let received = '';
+    let heads = 0;
+    socket.on('data', (c: Buffer) => {
+      received += c.toString('latin1');
+      for (const head of (received.match(/HTTP\/1\.1 \d+[^]*?\r\n\r\n/g) ?? []).slice(heads)) {
+        events.push(`${name} ${head.slice(9, 12)} ${(head.match(/\r\nconnection: close\r\n/gi) ?? []).length}`);
+        heads++;
+      }
+    });
+    socket.on('close', () => events.push(`${name} closed`));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    return socket;
+  };
+  const responses = async (name: string, n: number): Promise<void> => {
+    while (events.filter((e) => e.startsWith(`${name} `) && e !== `${name} closed`).length < n) await new Promise((r) => setTimeout(r, 10));
+  };
+  let stopped: Promise<void> | null = null;
+  try {
+    const [sized, empty, stream, nobody, hold] = await Promise.all(['sized', 'empty', 'stream', 'nobody', 'hold'].map(open));
+    sized!.write('GET /sized HTTP/1.1\r\nHost: a\r\n\r\n');
+    await responses('sized', 1);
+    // A request in flight holds the drain open.
+    hold!.write('GET /hold HTTP/1.1\r\nHost: a\r\n\r\n');
+    const inflight = async (): Promise<number> => (JSON.parse((await fetchRaw(`${draining.adminUrl}/api/status`)).body.toString()) as { requests: { inflight: number } }).requests.inflight;
+    while ((await inflight()) === 0) await new Promise((r) => setTimeout(r, 10));
+    stopped = draining.stop();
+    await new Promise((r) => setTimeout(r, 200));
+    sized!.write('GET /sized HTTP/1.1\r\nHost: a\r\n\r\n');
+    empty!.write('GET /empty HTTP/1.1\r\nHost: a\r\n\r\n');
+    nobody!.write('HEAD /sized HTTP/1.1\r\nHost: a\r\n\r\n');
+    stream!.write('GET /stream HTTP/1.1\r\nHost: a\r\n\r\n');
+    await Promise.all([responses('sized', 2), responses('empty', 1), responses('stream', 1), responses('nobody', 1)]);
+    while (!events.includes('sized closed') || !events.includes('empty closed')) await new Promise((r) => setTimeout(r, 10));
+    // Closed by the ingress while the held request still runs: the drain has not ended.
+    assert.equal(events.includes('hold 200 1'), false, events.join(', '));
+    release();
+    await stopped;
+    // Each says close exactly once; before the drain, nothing did.
+    // A streamed body and a HEAD response (204 and 304 alike) say close, and close with the drain.
+    for (const expected of ['sized 200 0', 'sized 200 1', 'empty 200 1', 'stream 200 1', 'nobody 200 1', 'hold 200 1', 'stream closed', 'nobody closed', 'hold closed']) {
+      assert.ok(events.includes(expected), `${expected} in ${events.join(', ')}`);
+    }
+    assert.equal(events.length, 11, events.join(', '));
+    // Those closed with the drain's end, after the held response (uWS's idle timeout would close
+    // them too, after about 10 s: well after the others close, or they would not have).
+    const at = (event: string): number => events.indexOf(event);
+    assert.ok(at('sized closed') < at('hold 200 1') && at('empty closed') < at('hold 200 1'), events.join(', '));
+    assert.ok(at('stream closed') > at('hold 200 1') && at('nobody closed') > at('hold 200 1'), events.join(', '));
+  } finally {
+    release();
+    await (stopped ?? draining.stop());
+    await worker.close();
   }
 });
 
