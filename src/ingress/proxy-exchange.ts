@@ -394,8 +394,8 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
   }
 
   /**
-   * The held head goes to uWS with the body's first bytes or the response's end; `endsNow`: the
-   * response is ended in the same call, where end(..., drainClose) writes the close (drainClose).
+   * The held head goes to uWS with the body's first bytes or the response's end. `endsNow`: the
+   * response is ended in the same call by end(..., drainClose), which writes a close itself.
    */
   private writeHead(endsNow: boolean): void {
     this.res.writeStatus(this.heldHead!);
