@@ -565,8 +565,8 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
       !this.responding &&
       (unsent !== null || (failure.safeToRetry && this.request.contentLength <= 0 && !this.request.chunked && isIdempotent(this.request.method)));
     // An upstream idle while we held it back for a client that takes nothing is the client's doing.
-    const clientStalled = this.awaitingWritable && failure.kind === FailureKind.idleTimeout;
-    this.endOnWorker(clientStalled ? Outcome.clientEnded : Outcome.workerFailed);
+    const outcome = this.awaitingWritable && failure.kind === FailureKind.idleTimeout ? Outcome.clientEnded : Outcome.workerFailed;
+    this.endOnWorker(outcome);
     // The worker's part is counted; nothing below may end it again: res.close() runs onAborted,
     // and so finish(), at once.
     const failed = this.slot;
@@ -579,9 +579,10 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
       return;
     }
     if (this.responding && this.heldHead === null) {
-      // Headers are out: the only honest signal left is to cut the connection.
+      // Headers are out: the only honest signal left is to cut the connection. Finished first:
+      // close() runs onAborted at once, which would log a worker's failure as the client's.
+      this.finish(outcome);
       this.res.close();
-      this.finish(Outcome.workerFailed);
       return;
     }
     this.fail(failure.status, failure.message, !this.requestBodyDone);

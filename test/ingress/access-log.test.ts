@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { WebSocket } from 'ws';
@@ -152,5 +153,22 @@ test('a request whose worker failed is logged as worker-failed under that worker
     assert.deepEqual([line!.status, line!.worker, line!.outcome], [502, 'gone', 'worker-failed']);
   } finally {
     await proxy.stop();
+  }
+});
+
+test('a worker that dies mid-body is logged as worker-failed, with the status the client got, though the client is cut', async () => {
+  const path = join(tempDir('access-cut'), 'access.log');
+  const worker = createServer((socket) => socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc', () => socket.destroy())));
+  await new Promise<void>((resolve) => worker.listen(0, '127.0.0.1', resolve));
+  const proxy = await startProxy({ threads: 1, accessLog: path, outlierDetection: { consecutiveFailures: 0 }, driver: { kind: 'static', upstreams: [{ url: `http://127.0.0.1:${(worker.address() as AddressInfo).port}`, id: 'dies' }] } });
+  try {
+    const cut = await sendRaw(proxy.ingressPort, 'GET /cut HTTP/1.1\r\nHost: a\r\n\r\n');
+    assert.match(cut.response, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nabc$/);
+    assert.equal(cut.closed, true);
+    const [line] = await recordsWhen(path, 1);
+    assert.deepEqual([line!.target, line!.status, line!.worker, line!.bytesOut, line!.outcome], ['/cut', 200, 'dies', 3, 'worker-failed']);
+  } finally {
+    await proxy.stop();
+    worker.close();
   }
 });
