@@ -378,8 +378,8 @@ test('proxy: heads uWS would leave unanswered get their status at once, before a
       [`GET /many HTTP/1.1\r\nHost: a\r\n${'X-F: v\r\n'.repeat(60)}\r\n`, '431 Request Header Fields Too Large', 'more than 48 header fields'],
       ['GET /hostless HTTP/1.1\r\nAccept: */*\r\n\r\n', '400 Bad Request', 'no Host field'],
     ];
-    // Without the check, uWS would close on the first silently and leave the rest unanswered for
-    // its idle timeout (about 12 s); the 2 s wait here would see no response.
+    // Without the check, uWS would close on the unknown method and the missing Host silently and
+    // leave the rest unanswered for its idle timeout (about 12 s): no response in the 2 s here.
     const answers = await Promise.all(cases.map(([request]) => sendRaw(proxy.ingressPort, request, 2000)));
     answers.forEach((answer, i) => {
       const [, status, why] = cases[i]!;
