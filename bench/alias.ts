@@ -11,9 +11,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { weightedRandom } from '../src/balancing/policies/weighted-random.js';
 import { seededRandom } from '../src/balancing/random.js';
 import { RouteTableReader, RouteTableWriter, type RouteEntry } from '../src/shared/route-table.js';
+import { withUsage } from './lib/args.js';
 
 const SIZES = [10, 100, 1_000, 10_000, 100_000];
 const PICKS = 4_000_000;
@@ -163,4 +165,7 @@ function main(): void {
   console.log(`\nwrote ${path.join(OUT_DIR, 'alias.json')} and alias.svg`);
 }
 
+withUsage(`Usage: npm run bench:alias\n  no flags: ns per pick and per republish for 10 to 100,000 workers; bench/results/alias.json and alias.svg`, () =>
+  parseArgs({ options: { help: { type: 'boolean', default: false } } }),
+);
 main();

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { withUsage } from './lib/args.js';
 import { seededRandom } from '../src/balancing/random.js';
 import { renderWorkersChart } from './lib/autoscale-chart.js';
 import { freePort, httpGet, waitFor200 } from './lib/net.js';
@@ -111,7 +112,9 @@ async function run(trace: Trace, policy: (typeof POLICIES)[number], seconds: num
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '150' } } });
+  const { values } = withUsage(`Usage: npm run bench:autoscale -- [--seconds S]\n  --seconds S  seconds per run (default 150, at least 20)\n  --help`, () =>
+    parseArgs({ options: { seconds: { type: 'string', default: '150' }, help: { type: 'boolean', default: false } } }),
+  );
   const seconds = Number(values.seconds);
   if (!(seconds >= 20)) throw new Error('--seconds: expected at least 20');
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'weighbridge-autoscale-'));

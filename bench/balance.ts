@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { withUsage } from './lib/args.js';
 import { fileURLToPath } from 'node:url';
 import { buildAliasTable, sampleAlias } from '../src/balancing/alias-table.js';
 import { leastConnections } from '../src/balancing/policies/least-connections.js';
@@ -106,8 +107,16 @@ function simulation(): (LatencyRow & { maxQueue: number; requests: number })[] {
   });
 }
 
+const USAGE = `Usage: npm run bench:balance -- [flags]
+  --live-seconds S    seconds per live run (default 30, at least 2)
+  --no-live           the simulations only, no live runs
+  --live-config FILE  a weighbridge config for the live runs (other scoring settings, limits)
+  --help`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { 'live-seconds': { type: 'string', default: '30' }, 'no-live': { type: 'boolean', default: false }, 'live-config': { type: 'string' } } });
+  const { values } = withUsage(USAGE, () =>
+    parseArgs({ options: { 'live-seconds': { type: 'string', default: '30' }, 'no-live': { type: 'boolean', default: false }, 'live-config': { type: 'string' }, help: { type: 'boolean', default: false } } }),
+  );
   const liveSeconds = Number(values['live-seconds']);
   if (!(liveSeconds >= 2)) throw new Error('--live-seconds: expected a number of seconds, at least 2');
   const random = seededRandom(SEED);

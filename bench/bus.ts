@@ -9,11 +9,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { Bus } from '../src/bus/bus.js';
 import { InProcessTransport } from '../src/bus/in-process-transport.js';
 import type { MessageOf } from '../src/bus/messages.js';
 import { NatsTransport } from '../src/bus/nats-transport.js';
 import { topics } from '../src/bus/subjects.js';
+import { withUsage } from './lib/args.js';
 import { freePort, waitForPort } from '../src/drivers/free-port.js';
 import { startNatsServer } from '../test/helpers/nats-server.js';
 import { groupCpuSeconds } from './lib/procs.js';
@@ -131,6 +133,9 @@ async function controlPlaneCost(natsUrl: string): Promise<{ workers: number; sec
 }
 
 async function main(): Promise<void> {
+  withUsage(`Usage: npm run bench:bus\n  no flags: the in-process bus and a local nats-server (installed from Debian when run as root); bench/results/bus.json`, () =>
+    parseArgs({ options: { help: { type: 'boolean', default: false } } }),
+  );
   const rows: Row[] = [];
   const local = new InProcessTransport();
   rows.push(await measureTransport('in-process', { pub: new Bus(local, quiet), sub: new Bus(local, quiet) }));

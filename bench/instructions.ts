@@ -14,13 +14,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { withUsage } from './lib/args.js';
 import { freePort, urlFor, waitFor200 } from './lib/net.js';
 import { installCleanup } from './lib/procs.js';
 import { startBackends } from './lib/servers.js';
 import { ensureExecutable, ensureTools } from './lib/tools.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const { values } = parseArgs({ options: { baseline: { type: 'string' }, seconds: { type: 'string', default: '10' }, warmup: { type: 'string', default: '20' } } });
+const USAGE = `Usage: npm run bench:instructions -- [flags]
+  --baseline DIR  another built checkout, measured in the same run
+  --seconds S     measured seconds per build (default 10)
+  --warmup S      unmeasured seconds before (default 20)
+  --help`;
+const { values } = withUsage(USAGE, () =>
+  parseArgs({ options: { baseline: { type: 'string' }, seconds: { type: 'string', default: '10' }, warmup: { type: 'string', default: '20' }, help: { type: 'boolean', default: false } } }),
+);
 const seconds = Number(values.seconds);
 const warmup = Number(values.warmup);
 

@@ -45,6 +45,27 @@ export const USAGE = `Usage: npm run bench:proxy -- [flags]
   --keep-tmp          keep the temp dir with configs and logs
   --help`;
 
+/**
+ * A bench script's flags, parsed by `parse` (node:util's parseArgs, with a `help` flag among its
+ * options): `--help` prints `usage` and exits; a flag it does not know or a missing value prints
+ * the error and the usage and exits with 2, instead of a stack trace or, with no flags, running
+ * the bench anyway.
+ */
+export function withUsage<T extends { values: { help?: boolean | undefined } }>(usage: string, parse: () => T): T {
+  let parsed: T;
+  try {
+    parsed = parse();
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${usage}`);
+    process.exit(2);
+  }
+  if (parsed.values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  return parsed;
+}
+
 /** Parses "10", "10s", "2m" into whole seconds. */
 export function parseDuration(text: string, flag: string): number {
   const m = /^(\d+)(s|m)?$/.exec(text.trim());
