@@ -390,17 +390,19 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     const own = this.ctx.responseFields;
     const lines = own.proxied(this.request, this.workerToken);
     this.drainClose = this.ctx.draining && !this.request.closes;
-    this.heldHead = forwardedHead(fields, this.request.method === 'HEAD', own.replaced(this.request.scheme), this.request.closes ? `${lines}\r\nconnection: close` : lines);
+    this.heldHead = forwardedHead(fields, this.request.method === 'HEAD', own.replaced(this.request.scheme), lines);
   }
 
   /**
-   * The held head goes to uWS with the body's first bytes or the response's end. `endsNow`: the
-   * response is ended in the same call by end(..., drainClose), which writes a close itself.
+   * The held head goes to uWS with the body's first bytes or the response's end, saying close
+   * when the connection ends after it. `endsNow`: the response is ended in the same call, by
+   * end(..., drainClose), which writes the field itself when drainClose (uWS writes none for a
+   * client that said close).
    */
   private writeHead(endsNow: boolean): void {
     this.res.writeStatus(this.heldHead!);
     this.heldHead = null;
-    if (this.drainClose && !endsNow) this.res.writeHeader('connection', 'close');
+    if (this.request.closes || (this.drainClose && !endsNow)) this.res.writeHeader('connection', 'close');
   }
 
   onUpstreamBody(chunk: Buffer): void {
