@@ -9,7 +9,8 @@
     {
       "target_name": "request_head",
       "sources": ["request_head.cc"],
-      "cflags_cc": ["-O2", "-Wall", "-Wextra", "-Wno-cast-function-type", "-std=gnu++17"]
+      "cflags_cc": ["-O2", "-Wall", "-Wextra", "-Wno-cast-function-type", "-std=gnu++17"],
+      "libraries": ["-ldl"]
     }
   ]
 }

@@ -27,7 +27,18 @@
  * value that holds a control byte (other than HTAB) or DEL, which RFC 9110 section 5.5 does not
  * allow, makes the count -1, with the method and target still read: the ingress answers 400.
  * It returns -1 (a number) when it cannot read the head (see above).
+ *
+ * remoteAddress(res): the client's address, as res.getRemoteAddress() gives it, written to the
+ * start of the scratch bytes; returns its length (4 or 16), or -1 where it cannot be read here.
+ * Why: uWS.js answers getRemoteAddress() with a new ArrayBuffer, whose backing store is a
+ * calloc() and a later free() on V8's sweeper; with the ingress asking once per request, that was
+ * about 2% of the ingress's CPU per proxied request under bench:proxy (perf). This calls the
+ * function uWS.js's own getRemoteAddress() calls, us_socket_remote_address() of the uWS.js binary
+ * (found by bind's third argument, that binary's path), on the socket that the JS response
+ * object's internal field 0 holds (HttpResponseWrapper.h): the same answer, with
+ * native/peer-cache's getpeername() hook where it is installed, and nothing allocated.
  */
+#include <dlfcn.h>
 #include <node.h>
 #include <v8.h>
 
@@ -69,6 +80,10 @@ struct Scratch {
 };
 thread_local Scratch scratch;
 
+/* us_socket_remote_address(ssl, socket, buffer, length) of the uWS.js binary; null if not found. */
+using RemoteAddress = void (*)(int, void *, char *, int *);
+RemoteAddress remote_address = nullptr;
+
 bool isOws(uint8_t c) { return c == ' ' || c == '\t'; }
 
 void Bind(const FunctionCallbackInfo<Value> &args) {
@@ -83,6 +98,25 @@ void Bind(const FunctionCallbackInfo<Value> &args) {
   scratch.capacity = bytes->ByteLength();
   scratch.positions = reinterpret_cast<int32_t *>(static_cast<uint8_t *>(positions->Buffer()->Data()) + positions->ByteOffset());
   scratch.slots = positions->Length();
+  if (args.Length() >= 3 && args[2]->IsString() && remote_address == nullptr) {
+    v8::String::Utf8Value path(isolate, args[2]);
+    // The binary is loaded already (uWS.js is); its handle is kept for the process's life.
+    void *binary = *path ? dlopen(*path, RTLD_NOW | RTLD_NOLOAD) : nullptr;
+    if (binary != nullptr) remote_address = reinterpret_cast<RemoteAddress>(dlsym(binary, "us_socket_remote_address"));
+  }
+}
+
+void RemoteAddressOf(const FunctionCallbackInfo<Value> &args) {
+  args.GetReturnValue().Set(-1);
+  if (remote_address == nullptr || scratch.capacity < 16 || args.Length() < 1 || !args[0]->IsObject()) return;
+  Local<Object> object = args[0].As<Object>();
+  if (object->InternalFieldCount() < 1) return;
+  void *socket = object->GetAlignedPointerFromInternalField(0);
+  if (socket == nullptr) return;
+  // The first argument (SSL or not) does not matter to it: both kinds start with the same poll.
+  int length = 16;
+  remote_address(0, socket, reinterpret_cast<char *>(scratch.bytes), &length);
+  if (length == 4 || length == 16) args.GetReturnValue().Set(length);
 }
 
 /* Appends [from, from + length) to the output; false when it does not fit. */
@@ -145,4 +179,5 @@ void ReadHead(const FunctionCallbackInfo<Value> &args) {
 NODE_MODULE_INIT() {
   NODE_SET_METHOD(exports, "bind", Bind);
   NODE_SET_METHOD(exports, "readHead", ReadHead);
+  NODE_SET_METHOD(exports, "remoteAddress", RemoteAddressOf);
 }

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { loadedUwsBinary } from './uws-binary.js';
 
 /**
  * The client-address cache of native/peer-cache (see peer_cache.c for why and how): installed
@@ -92,13 +92,4 @@ function tryInstall(): PeerCacheState {
   if (binary === null) return { active: false, reason: 'the uWebSockets.js binary is not among the mapped files' };
   const reason = loaded.install(binary);
   return { active: reason === '', reason };
-}
-
-function loadedUwsBinary(): string | null {
-  for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
-    // "address perms offset dev inode      /path/to/file"
-    const at = line.indexOf('/');
-    if (at >= 0 && /\/uws_[^/]*\.node$/.test(line)) return line.slice(at);
-  }
-  return null;
 }

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
-import type { HttpRequest } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { utf8Bytes } from '../http/byte-strings.js';
+import { loadedUwsBinary } from './uws-binary.js';
 
 /**
  * A client's request line and fields as byte strings: Latin-1, one character per byte received,
@@ -20,8 +21,10 @@ const LAYOUT_VERSION = '20.30.0-unofficial.0';
 const ADDON = '../../../native/peer-cache/build/Release/request_head.node';
 
 interface RequestHeadAddon {
-  bind(bytes: Uint8Array, positions: Int32Array): void;
+  bind(bytes: Uint8Array, positions: Int32Array, uwsBinary: string | null): void;
   readHead(req: HttpRequest): string | number;
+  /** Writes the client's address to the start of the bound bytes; its length, or -1. */
+  remoteAddress(res: HttpResponse): number;
 }
 
 /** The request line of the last head read (one per thread, overwritten by the next). */
@@ -34,14 +37,19 @@ export const CONTROL_BYTE = 'a field value holds a control character';
 const bytes = new Uint8Array(64 * 1024);
 const positions = new Int32Array(2 + 4 * 64);
 const native = loadAddon();
+// Where remoteAddress() leaves an address, by its length.
+const ipv4 = bytes.subarray(0, 4);
+const ipv6 = bytes.subarray(0, 16);
 
 function loadAddon(): RequestHeadAddon | null {
   const require = createRequire(import.meta.url);
   try {
     if ((require('uWebSockets.js/package.json') as { version: string }).version !== LAYOUT_VERSION) return null;
     const addon = require(ADDON) as RequestHeadAddon;
+    // Loads the uWS.js binary, so that its path is among this process's mappings.
+    require('uWebSockets.js');
     // Each thread binds its own (the addon keeps them per thread).
-    addon.bind(bytes, positions);
+    addon.bind(bytes, positions, loadedUwsBinary());
     return addon;
   } catch {
     return null;
@@ -65,6 +73,18 @@ export function readHead(req: HttpRequest, field: (name: string, value: string) 
   const end = 4 * positions[0]! + 5;
   for (let i = 5; i < end; i += 4) field(raw.slice(positions[i], positions[i + 1]), raw.slice(positions[i + 2], positions[i + 3]));
   return '';
+}
+
+/**
+ * The client's address as uWS.js's getRemoteAddress() gives it (4 or 16 bytes), read by the addon
+ * without the ArrayBuffer uWS.js allocates for it (see request_head.cc). The view is overwritten
+ * by the next call into the addon.
+ */
+export function remoteAddress(res: HttpResponse): Uint8Array {
+  const length = native === null ? -1 : native.remoteAddress(res);
+  if (length === 4) return ipv4;
+  if (length === 16) return ipv6;
+  return new Uint8Array(res.getRemoteAddress());
 }
 
 function readThroughUws(req: HttpRequest, field: (name: string, value: string) => void): string {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { asksToClose, connectionTokens, isHopByHop } from '../http/hop-by-hop.js';
-import { addressText } from './client-address.js';
+import { clientAddress } from './client-address.js';
 import { NO_RULES, type HeaderRules } from './header-rules.js';
 import { readHead, requestLine } from './raw-head.js';
 import { cookieValue } from './sticky.js';
@@ -85,7 +85,7 @@ function parseContentLength(value: string): number {
 export function readRequestHead(req: HttpRequest, res: HttpResponse, scheme: Scheme, options: HeadOptions = PLAIN_HEAD): ClientRequestHead {
   // Connection is read with the other fields, not by getHeader() first (a call into uWS per
   // request): the rare value that names more fields than itself takes a second pass.
-  const peer = addressText(res.getRemoteAddress());
+  const peer = clientAddress(res);
   const trusted = trustedPeer(options.trustedProxies, peer);
   readFields(req, undefined, options, trusted !== null);
   const named = connectionTokens(f.connection);

@@ -2,7 +2,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebS
 import { isHopByHop } from '../http/hop-by-hop.js';
 import { Outcome, type OutcomeValue, type StatsTable } from '../shared/stats-table.js';
 import { parseSubprotocols, UpstreamWebSocket } from '../upstream/websocket-client.js';
-import { addressText } from './client-address.js';
+import { clientAddress } from './client-address.js';
 import { runAsUwsCallback } from './peer-cache.js';
 import { readHead, requestLine } from './raw-head.js';
 import { ACCESS_OUTCOME, type AccessOutcome } from './access-log.js';
@@ -126,7 +126,7 @@ export function attachWebSocketBridge(app: TemplatedApp, ctx: ExchangeContext, o
       let forwardedHost = '';
       let incomingId = '';
       let stickyToken = '';
-      const peer = addressText(res.getRemoteAddress());
+      const peer = clientAddress(res);
       const trusted = trustedPeer(ctx.head.trustedProxies, peer);
       // Byte strings, as received (see raw-head.ts), as the HTTP path forwards them.
       const invalid = readHead(req, (name, value) => {

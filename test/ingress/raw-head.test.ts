@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { createServer, type Socket } from 'node:net';
+import { createServer, connect as connectTcp, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { test } from 'node:test';
+import type { TemplatedApp } from 'uWebSockets.js';
 import { WebSocket, WebSocketServer } from 'ws';
 import { seededRandom } from '../../src/balancing/random.js';
-import { CONTROL_BYTE, readHead, readsRawHeads, requestLine } from '../../src/ingress/raw-head.js';
+import { CONTROL_BYTE, readHead, readsRawHeads, remoteAddress, requestLine } from '../../src/ingress/raw-head.js';
 import { sendRaw } from '../helpers/raw-http.js';
 import { startHttpServer, startProxy } from '../helpers/servers.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 type UWS = typeof import('uWebSockets.js');
 const uWS = createRequire(import.meta.url)('uWebSockets.js') as UWS;
@@ -193,5 +196,47 @@ test('proxy: a WebSocket handshake passes non-ASCII field values to the worker b
   } finally {
     await proxy.stop();
     await worker.close();
+  }
+});
+
+test('remoteAddress gives the bytes getRemoteAddress gives, from the addon, for IPv4 and IPv6 clients over HTTP and HTTPS', async () => {
+  const { cert, key } = selfSignedCert();
+  const apps = { http: uWS.App(), https: uWS.SSLApp({ cert_file_name: cert, key_file_name: key }) };
+  const seen: { addon: number[]; uws: number[]; scratch: ArrayBufferLike }[] = [];
+  for (const app of Object.values(apps)) {
+    app.any('/*', (res) => {
+      const view = remoteAddress(res);
+      seen.push({ addon: [...view], uws: [...new Uint8Array(res.getRemoteAddress())], scratch: view.buffer });
+      res.end('ok');
+    });
+  }
+  const listen = (app: TemplatedApp, host: string): Promise<number> =>
+    new Promise((resolve, reject) => app.listen(host, 0, (socket) => (socket ? resolve(uWS.us_socket_local_port(socket)) : reject(new Error(`cannot listen on ${host}`)))));
+  const ports = { http4: await listen(apps.http, '127.0.0.1'), http6: await listen(apps.http, '::1'), https4: await listen(apps.https, '127.0.0.1') };
+  const ask = (socket: Socket): Promise<string> =>
+    new Promise((resolve, reject) => {
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString('latin1'))).on('end', () => resolve(text)).on('error', reject);
+      socket.write('GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
+    });
+  try {
+    for (const [open, ready] of [
+      [() => connectTcp(ports.http4, '127.0.0.1'), 'connect'],
+      [() => connectTcp(ports.http6, '::1'), 'connect'],
+      [() => connectTls({ port: ports.https4, host: '127.0.0.1', rejectUnauthorized: false }), 'secureConnect'],
+    ] as const) {
+      const socket = open();
+      await new Promise((resolve) => socket.once(ready, resolve));
+      assert.match(await ask(socket), /^HTTP\/1\.1 200/);
+    }
+    assert.equal(seen.length, 3);
+    assert.deepEqual(seen[0]!.addon, [127, 0, 0, 1]);
+    assert.deepEqual(seen[1]!.addon, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    for (const s of seen) assert.deepEqual(s.addon, s.uws);
+    // Read into the addon's scratch bytes each time, not through a new ArrayBuffer from uWS.js.
+    assert.ok(seen.every((s) => s.scratch === seen[0]!.scratch));
+  } finally {
+    apps.http.close();
+    apps.https.close();
   }
 });
