@@ -183,7 +183,7 @@ export class TcpSocket {
     this.heldBytes = 0;
     if (count === 0) return this.drainIfDone();
     const data = count === 1 ? held[0]! : (held.slice(0, count) as (string | Uint8Array)[]);
-    held.fill(undefined, 0, count);
+    this.dropHeld(count);
     if (!this.closing) this.writeNow(data);
     else if (Array.isArray(data)) (this.unsent ??= []).push(...data);
     else (this.unsent ??= []).push(data);
@@ -247,13 +247,22 @@ export class TcpSocket {
     if (this.heldCount > 0) {
       const unsent = (this.unsent ??= []);
       for (let i = 0; i < this.heldCount; i++) unsent.push(this.held[i]!);
-      this.held.fill(undefined, 0, this.heldCount);
+      this.dropHeld(this.heldCount);
       this.heldCount = 0;
       this.heldBytes = 0;
     }
     this.clearAttemptTimer();
     this.handle.onread = noop;
     this.handle.close(() => this.events.onClose(this.error));
+  }
+
+  /**
+   * Lets go of held[0, count). A loop, not held.fill(): fill() is a call into V8's C++ runtime,
+   * 0.2% of the ingress's CPU under bench:proxy (perf) for what is one store per request.
+   */
+  private dropHeld(count: number): void {
+    const held = this.held;
+    for (let i = 0; i < count; i++) held[i] = undefined;
   }
 
   private newHandle(): StreamHandle {
