@@ -24,8 +24,9 @@
  * says why instead of a silent close or a wait for uWS's idle timeout (about 12 s): a method uWS
  * does not know (501), an HTTP version other than 1.1 (505), a target that is not a path (the
  * absolute and asterisk forms), a space or control byte in the target, a field name with
- * characters other than letters, digits and '-', more than 48 fields (431), and no Host field
- * (which RFC 9112 section 3.2 asks to answer 400). Everything else is left to uWS and the
+ * characters other than letters, digits and '-', more than 48 fields (431), a Content-Length of
+ * more than 9 digits (413 from 10^9 bytes), and no Host field (which RFC 9112 section 3.2 asks to
+ * answer 400). Everything else is left to uWS and the
  * ingress. It keeps a few bytes of state per connection and allocates nothing.
  *
  * It stops reading a connection that turns out not to carry HTTP/1.1 requests: one whose first
@@ -81,6 +82,8 @@ enum {
   FAULT_FIELD_COUNT,
   FAULT_FIELD_LINE,
   FAULT_LENGTH,
+  FAULT_LENGTH_DIGITS,
+  FAULT_LENGTH_LIMIT,
   FAULT_CODING,
   FAULT_HEAD_END,
   FAULT_LENGTH_AND_CODING,
@@ -108,6 +111,8 @@ static const struct {
   [FAULT_FIELD_COUNT] = { 431, "more than 48 header fields (not supported)" },
   [FAULT_FIELD_LINE] = { 400, "a bare CR or LF in a field line" },
   [FAULT_LENGTH] = { 400, "an invalid Content-Length, or two that differ" },
+  [FAULT_LENGTH_DIGITS] = { 400, "a Content-Length of more than 9 digits (not supported)" },
+  [FAULT_LENGTH_LIMIT] = { 413, "a Content-Length of 10^9 bytes or more (not supported: send such a body chunked)" },
   [FAULT_CODING] = { 400, "a Transfer-Encoding other than chunked" },
   [FAULT_HEAD_END] = { 400, "a bare CR at the end of the head" },
   [FAULT_LENGTH_AND_CODING] = { 400, "Content-Length beside Transfer-Encoding" },
@@ -168,20 +173,22 @@ static int name_is(const framing_t *f, const char *name) {
 }
 
 /*
- * The value of a field the check reads, its trailing whitespace dropped: 1 if it passes. After a
- * Content-Length's digits only spaces, as llhttp (Node's parser) allows; RFC 9110 would allow a
+ * The value of a field the check reads, its trailing whitespace dropped: the fault, if any. After
+ * a Content-Length's digits only spaces, as llhttp (Node's parser) allows; RFC 9110 would allow a
  * tab too, which no client sends and llhttp refuses.
  */
-static int end_field(framing_t *f) {
+static uint8_t end_field(framing_t *f) {
   while (f->length > 0 && (f->buf[f->length - 1] == ' ' || (f->field != FIELD_LENGTH && f->buf[f->length - 1] == '\t'))) f->length--;
   if (f->field == FIELD_LENGTH) {
-    if (f->length == 0 || f->length > 18) return 0;
+    if (f->length == 0 || f->length > 18) return FAULT_LENGTH;
     uint64_t value = 0;
     for (uint8_t i = 0; i < f->length; i++) {
-      if (f->buf[i] < '0' || f->buf[i] > '9') return 0;
+      if (f->buf[i] < '0' || f->buf[i] > '9') return FAULT_LENGTH;
       value = value * 10 + (uint64_t)(f->buf[i] - '0');
     }
-    if ((f->flags & FLAG_LENGTH) && value != f->content_length) return 0;
+    if ((f->flags & FLAG_LENGTH) && value != f->content_length) return FAULT_LENGTH;
+    /* uWS.js 20.30 reads at most 9 digits and closes the connection, silently, on more. */
+    if (f->length > 9) return value >= 1000000000 ? FAULT_LENGTH_LIMIT : FAULT_LENGTH_DIGITS;
     f->flags |= FLAG_LENGTH;
     f->content_length = value;
   } else if (f->field == FIELD_CODING) {
@@ -193,7 +200,7 @@ static int end_field(framing_t *f) {
     if ((f->flags & FLAG_CODING) || f->length != 7 || memcmp(f->buf, "chunked", 7) != 0) f->flags |= FLAG_LAST;
     f->flags |= FLAG_CODING | FLAG_CHUNKED;
   }
-  return 1;
+  return FAULT_NONE;
 }
 
 static int known_method(const framing_t *f) {
@@ -321,7 +328,8 @@ size_t framing_feed(framing_t *f, const unsigned char *data, size_t n) {
         break;
       case FIELD_LF:
         if (c != '\n') REFUSE(FAULT_FIELD_LINE);
-        if (!end_field(f)) REFUSE(FAULT_LENGTH);
+        fault = end_field(f);
+        if (fault != FAULT_NONE) goto refuse;
         f->state = FIELD_START;
         break;
       case FIELD_START:

@@ -52,7 +52,7 @@ int framing_between_requests(const framing_t *f);
 /* Once refused, why, for the answer's body (given when no head had ended before the refused read: `head_ended`). */
 const char *framing_refusal(const framing_t *f);
 
-/* Once refused, the answer's status: 400, 431, 501 or 505. */
+/* Once refused, the answer's status: 400, 413, 431, 501 or 505. */
 int framing_status(const framing_t *f);
 
 #endif

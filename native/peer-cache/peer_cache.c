@@ -134,7 +134,7 @@ static int cached_getpeername(int fd, struct sockaddr *address, socklen_t *lengt
  * Later in a connection a response may be, and it is closed without one.
  */
 static void answer_refusal(int fd, int status, const char *why) {
-  const char *text = status == 431 ? "Request Header Fields Too Large" : status == 501 ? "Not Implemented" : status == 505 ? "HTTP Version Not Supported" : "Bad Request";
+  const char *text = status == 413 ? "Content Too Large" : status == 431 ? "Request Header Fields Too Large" : status == 501 ? "Not Implemented" : status == 505 ? "HTTP Version Not Supported" : "Bad Request";
   char response[512];
   int body = (int)strlen(why) + 1;
   int length = snprintf(response, sizeof response, "HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\ncontent-length: %d\r\n\r\n%s\n", status, text, body, why);

@@ -116,6 +116,12 @@ test('framing: heads uWS would leave unanswered are refused at their first byte,
   const most = get('GET / HTTP/1.1', `Host: a\r\n${fields(48)}`);
   assert.equal(check(most).accepted, most.length);
   refusedAt(get('GET / HTTP/1.1', `Host: a\r\n${fields(49)}`), 'X-F47', 0, 431);
+  // Content-Length: uWS reads 9 digits at most, and closes silently on more; 413 from 10^9 bytes.
+  const sized = (length: string): string => get('POST / HTTP/1.1', `Host: a\r\nContent-Length: ${length}\r\n`);
+  assert.equal(check(`${sized('999999999')}abc`).accepted, sized('999999999').length + 3);
+  assert.equal(check(`${sized('000000003')}abc`).ends.length, 1);
+  // Refused at the LF that ends the field's line.
+  for (const [length, status] of [['1000000000', 413], ['1073741824', 413], ['0000000003', 400]] as const) refusedAt(sized(length), `${length}\r\n`, length.length + 1, status);
   // A head with no Host field, refused at its last LF (RFC 9112 section 3.2).
   refusedAt(get('GET / HTTP/1.1', 'X-Host: a\r\n'), '\n\r\n', 2);
   refusedAt(get('POST / HTTP/1.1', 'Content-Length: 0\r\n'), '\n\r\n', 2);
@@ -377,6 +383,7 @@ test('proxy: heads uWS would leave unanswered get their status at once, before a
       ['GET /underscore HTTP/1.1\r\nHost: a\r\nX_Id: 1\r\n\r\n', '400 Bad Request', 'a field name with characters other than letters, digits and -'],
       [`GET /many HTTP/1.1\r\nHost: a\r\n${'X-F: v\r\n'.repeat(60)}\r\n`, '431 Request Header Fields Too Large', 'more than 48 header fields'],
       ['GET /hostless HTTP/1.1\r\nAccept: */*\r\n\r\n', '400 Bad Request', 'no Host field'],
+      ['POST /gib HTTP/1.1\r\nHost: a\r\nContent-Length: 1073741824\r\n\r\nabc', '413 Content Too Large', 'a Content-Length of 10\\^9 bytes or more'],
     ];
     // Without the check, uWS would close on the unknown method and the missing Host silently and
     // leave the rest unanswered for its idle timeout (about 12 s): no response in the 2 s here.
@@ -396,7 +403,7 @@ test('proxy: heads uWS would leave unanswered get their status at once, before a
     assert.equal(later.response.match(/^HTTP\/1\.1 /gm)?.length, 1, later.response);
     assert.match(later.response, /^HTTP\/1\.1 200 OK/);
     const seen = worker.received();
-    for (const path of ['/dav', '/old', '/absolute', '/underscore', '/many', '/hostless', '/split', '/later']) assert.ok(!seen.includes(path), `${path} reached the worker`);
+    for (const path of ['/dav', '/old', '/absolute', '/underscore', '/many', '/hostless', '/gib', '/split', '/later']) assert.ok(!seen.includes(path), `${path} reached the worker`);
     assert.ok(seen.includes('GET /sound HTTP/1.1'));
     assert.equal(peerCacheStatus().framingRefused - refusedBefore, cases.length + 2);
     assert.equal((await fetchRaw(`${proxy.url}/after`)).status, 200);
