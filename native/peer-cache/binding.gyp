@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "peer_cache",
-      "sources": ["peer_cache.c", "framing.c"],
+      "sources": ["peer_cache.c", "framing.c", "rechunk.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
       "libraries": ["-ldl"]
     },

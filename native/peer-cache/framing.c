@@ -24,9 +24,12 @@
  * says why instead of a silent close or a wait for uWS's idle timeout (about 12 s): a method uWS
  * does not know (501), an HTTP version other than 1.1 (505), a target that is not a path (the
  * absolute and asterisk forms), a space or control byte in the target, a field name with
- * characters other than letters, digits and '-', more than 48 fields (431), a Content-Length of
- * more than 9 digits (413 from 10^9 bytes), and no Host field (which RFC 9112 section 3.2 asks to
- * answer 400). Everything else is left to uWS and the
+ * characters other than letters, digits and '-', more than 48 fields (431), and no Host field
+ * (which RFC 9112 section 3.2 asks to answer 400).
+ *
+ * A Content-Length of more than 9 digits (a body of 10^9 bytes or more, a 1 GiB upload), on which
+ * uWS closes the connection without a word, passes, with edits that peer_cache.c makes to the
+ * read before uWS parses it (rechunk.c): uWS then reads the body as chunked. Everything else is left to uWS and the
  * ingress. It keeps a few bytes of state per connection and allocates nothing.
  *
  * It stops reading a connection that turns out not to carry HTTP/1.1 requests: one whose first
@@ -82,8 +85,7 @@ enum {
   FAULT_FIELD_COUNT,
   FAULT_FIELD_LINE,
   FAULT_LENGTH,
-  FAULT_LENGTH_DIGITS,
-  FAULT_LENGTH_LIMIT,
+  FAULT_RECHUNK,
   FAULT_CODING,
   FAULT_HEAD_END,
   FAULT_LENGTH_AND_CODING,
@@ -111,8 +113,7 @@ static const struct {
   [FAULT_FIELD_COUNT] = { 431, "more than 48 header fields (not supported)" },
   [FAULT_FIELD_LINE] = { 400, "a bare CR or LF in a field line" },
   [FAULT_LENGTH] = { 400, "an invalid Content-Length, or two that differ" },
-  [FAULT_LENGTH_DIGITS] = { 400, "a Content-Length of more than 9 digits (not supported)" },
-  [FAULT_LENGTH_LIMIT] = { 413, "a Content-Length of 10^9 bytes or more (not supported: send such a body chunked)" },
+  [FAULT_RECHUNK] = { 413, "a Content-Length of more than 9 digits that could not be re-framed (its line split over reads, or given twice): send such a body chunked" },
   [FAULT_CODING] = { 400, "a Transfer-Encoding other than chunked" },
   [FAULT_HEAD_END] = { 400, "a bare CR at the end of the head" },
   [FAULT_LENGTH_AND_CODING] = { 400, "Content-Length beside Transfer-Encoding" },
@@ -135,6 +136,10 @@ static const char *const METHODS[] = { "GET", "HEAD", "POST", "PUT", "DELETE", "
 /* The ingress answers this request 400 and closes: nothing may follow it (see end_field). */
 #define FLAG_LAST 8u
 #define FLAG_HOST 16u
+/* The Content-Length has more than the 9 digits uWS reads: the body is re-framed as chunked. */
+#define FLAG_RECHUNK 32u
+/* uWS.js 20.30 reads a Content-Length of at most this many digits. */
+#define UWS_LENGTH_DIGITS 9
 
 #define NAME_TOO_LONG 0xFF
 /* 16 hex digits would overflow uint64_t; uWS's own limit is lower still. */
@@ -187,8 +192,11 @@ static uint8_t end_field(framing_t *f) {
       value = value * 10 + (uint64_t)(f->buf[i] - '0');
     }
     if ((f->flags & FLAG_LENGTH) && value != f->content_length) return FAULT_LENGTH;
-    /* uWS.js 20.30 reads at most 9 digits and closes the connection, silently, on more. */
-    if (f->length > 9) return value >= 1000000000 ? FAULT_LENGTH_LIMIT : FAULT_LENGTH_DIGITS;
+    if (f->length > UWS_LENGTH_DIGITS) {
+      /* One line is re-framed; a second would become a second Transfer-Encoding. */
+      if (f->flags & FLAG_RECHUNK) return FAULT_RECHUNK;
+      f->flags |= FLAG_RECHUNK;
+    }
     f->flags |= FLAG_LENGTH;
     f->content_length = value;
   } else if (f->field == FIELD_CODING) {
@@ -247,13 +255,27 @@ int framing_between_requests(const framing_t *f) {
   return f->state == FRESH || f->state == LINE_START || f->state == LEADING_LF;
 }
 
+void framing_refuse_rechunk(framing_t *f) {
+  f->fault = FAULT_RECHUNK;
+  f->state = REFUSED;
+}
+
+static void add_edit(framing_edits_t *edits, uint8_t kind, size_t at, size_t length) {
+  if (edits == NULL) return;
+  if (edits->count == FRAMING_MAX_EDITS) {
+    edits->overflow = 1;
+    return;
+  }
+  edits->edit[edits->count++] = (framing_edit_t){ kind, at, length };
+}
+
 #define REFUSE(why) \
   do { \
     fault = (why); \
     goto refuse; \
   } while (0)
 
-size_t framing_feed(framing_t *f, const unsigned char *data, size_t n) {
+size_t framing_feed(framing_t *f, const unsigned char *data, size_t n, framing_edits_t *edits) {
   size_t i = 0;
   uint8_t fault;
   while (i < n) {
@@ -330,6 +352,7 @@ size_t framing_feed(framing_t *f, const unsigned char *data, size_t n) {
         if (c != '\n') REFUSE(FAULT_FIELD_LINE);
         fault = end_field(f);
         if (fault != FAULT_NONE) goto refuse;
+        if (f->field == FIELD_LENGTH && (f->flags & FLAG_RECHUNK)) add_edit(edits, EDIT_LENGTH_LINE, i, 0);
         f->state = FIELD_START;
         break;
       case FIELD_START:
@@ -371,11 +394,17 @@ size_t framing_feed(framing_t *f, const unsigned char *data, size_t n) {
         if (c != '\n') REFUSE(FAULT_HEAD_END);
         fault = end_head(f);
         if (fault != FAULT_NONE) goto refuse;
+        /* Now chunked to uWS: an empty body still needs its last chunk. */
+        if ((f->flags & FLAG_RECHUNK) && f->content_length == 0) add_edit(edits, EDIT_BODY_END, i + 1, 0);
         break;
       case BODY:
       case CHUNK_DATA: {
         size_t take = n - i < f->remaining ? n - i : (size_t)f->remaining;
         f->remaining -= take;
+        if (f->state == BODY && (f->flags & FLAG_RECHUNK)) {
+          add_edit(edits, EDIT_BODY, i, take);
+          if (f->remaining == 0) add_edit(edits, EDIT_BODY_END, i + take, 0);
+        }
         i += take;
         if (f->remaining == 0) f->state = f->state == BODY ? LINE_START : CHUNK_DATA_CR;
         continue;

@@ -33,12 +33,43 @@ typedef struct {
 } framing_t;
 
 /*
+ * What a read must become before uWS parses it, for a request whose Content-Length has more than
+ * the 9 digits uWS.js 20.30 reads (it closes the connection on more): the field's line is to say
+ * `Transfer-Encoding: chunked` instead, and the body to come in chunks (rechunk.c does both).
+ */
+enum {
+  /* The Content-Length line, whose LF is at `at`. */
+  EDIT_LENGTH_LINE,
+  /* Body bytes [at, at + length): one chunk. */
+  EDIT_BODY,
+  /* The body ends before `at`: the last chunk goes there. */
+  EDIT_BODY_END,
+};
+typedef struct {
+  uint8_t kind;
+  size_t at;
+  size_t length;
+} framing_edit_t;
+
+/* A read with more than this many edits is refused (it would hold several such requests). */
+#define FRAMING_MAX_EDITS 8
+typedef struct {
+  unsigned count;
+  int overflow;
+  framing_edit_t edit[FRAMING_MAX_EDITS];
+} framing_edits_t;
+
+/*
  * Reads `n` more bytes of the connection. Returns n when every byte so far fits HTTP/1.1 framing
  * as uWS reads it and makes heads uWS answers, else the offset in this read of the first byte
  * that does not, and the connection is refused from then on. After a TLS record's first byte the rest of the connection
- * passes unread.
+ * passes unread. Where the read must change for uWS (see above), `edits` (if not NULL) says how,
+ * in the order of the read's bytes.
  */
-size_t framing_feed(framing_t *f, const unsigned char *data, size_t n);
+size_t framing_feed(framing_t *f, const unsigned char *data, size_t n, framing_edits_t *edits);
+
+/* Refuses the connection after a read it passed: its edits could not be made (FAULT_RECHUNK). */
+void framing_refuse_rechunk(framing_t *f);
 
 /* The connection no longer carries HTTP/1.1 requests (it became a WebSocket): the rest passes unread. */
 void framing_stop(framing_t *f);

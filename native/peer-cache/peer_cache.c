@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "framing.h"
+#include "rechunk.h"
 
 #if defined(__x86_64__)
 #define R_JUMP_SLOT R_X86_64_JUMP_SLOT
@@ -142,17 +143,35 @@ static void answer_refusal(int fd, int status, const char *why) {
 }
 
 /*
+ * One read of a connection, data[0, n) in a buffer of `capacity` bytes, through the framing check
+ * and, where it asks for them, rechunk()'s edits: the read's new length, or -1 once refused.
+ */
+static ssize_t check_read(framing_t *f, unsigned char *data, size_t n, size_t capacity) {
+  framing_edits_t edits;
+  edits.count = 0;
+  edits.overflow = 0;
+  if (framing_feed(f, data, n, &edits) != n) return -1;
+  if (edits.count == 0) return (ssize_t)n;
+  ssize_t edited = edits.overflow ? -1 : rechunk(data, n, capacity, &edits);
+  if (edited < 0) framing_refuse_rechunk(f);
+  return edited;
+}
+
+/*
  * uWS's reads from its sockets. A read from a connection uWS accepted is checked (framing.c); one
  * that holds a byte the check refuses fails whole, as a reset connection's would, and uWS closes
  * the connection without parsing any of it. Only accepted connections have a record that is set.
  */
 static ssize_t checked_recv(int fd, void *buffer, size_t length, int flags) {
-  ssize_t n = recv(fd, buffer, length, flags);
-  if (n <= 0 || fd < 0 || (size_t)fd >= record_count) return n;
+  if (fd < 0 || (size_t)fd >= record_count) return recv(fd, buffer, length, flags);
   record_t *r = &records[fd];
-  if (framing_opaque(&r->framing) || atomic_load_explicit(&r->length, memory_order_relaxed) == 0) return n;
+  if (framing_opaque(&r->framing) || atomic_load_explicit(&r->length, memory_order_relaxed) == 0) return recv(fd, buffer, length, flags);
+  /* Room for rechunk() to grow the read (uWS's buffer is 512 KiB). */
+  ssize_t n = recv(fd, buffer, length > 2 * RECHUNK_ROOM ? length - RECHUNK_ROOM : length, flags);
+  if (n <= 0) return n;
   int answerable = !r->framing.head_ended;
-  if (framing_feed(&r->framing, buffer, (size_t)n) == (size_t)n) return n;
+  ssize_t passed = check_read(&r->framing, buffer, (size_t)n, length);
+  if (passed >= 0) return passed;
   atomic_fetch_add_explicit(&refused, 1, memory_order_relaxed);
   if (answerable) answer_refusal(fd, framing_status(&r->framing), framing_refusal(&r->framing));
   errno = ECONNRESET;
@@ -363,15 +382,29 @@ static napi_value as_callback(napi_env env, napi_callback_info info) {
  * at which requests ended (fed a byte at a time, which must not change the answer), the refusal's
  * status (0 if none)].
  */
-static napi_value check_framing(napi_env env, napi_callback_info info) {
+/* The test functions' argument, an array of Uint8Arrays: false, with a TypeError thrown, if it is not one. */
+static bool reads_argument(napi_env env, napi_callback_info info, const char *usage, napi_value *reads, uint32_t *count) {
   size_t argc = 1;
-  napi_value argv[1], result, value;
+  napi_get_cb_info(env, info, &argc, reads, NULL, NULL);
+  if (argc >= 1 && napi_get_array_length(env, *reads, count) == napi_ok) return true;
+  napi_throw_type_error(env, NULL, usage);
+  return false;
+}
+
+/* reads[i]'s bytes: false, with a TypeError thrown, if it is no Uint8Array. */
+static bool read_at(napi_env env, napi_value reads, uint32_t i, const char *usage, unsigned char **data, size_t *length) {
+  napi_value element;
+  napi_get_element(env, reads, i, &element);
+  if (napi_get_typedarray_info(env, element, NULL, length, (void **)data, NULL, NULL) == napi_ok) return true;
+  napi_throw_type_error(env, NULL, usage);
+  return false;
+}
+
+static napi_value check_framing(napi_env env, napi_callback_info info) {
+  static const char usage[] = "checkFraming(reads): an array of Uint8Arrays";
+  napi_value reads, result, value;
   uint32_t count = 0;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1 || napi_get_array_length(env, argv[0], &count) != napi_ok) {
-    napi_throw_type_error(env, NULL, "checkFraming(reads): an array of Uint8Arrays");
-    return NULL;
-  }
+  if (!reads_argument(env, info, usage, &reads, &count)) return NULL;
   /* The reads fed as they came (`f`), and the same bytes a byte at a time (`bytewise`). */
   framing_t f, bytewise;
   memset(&f, 0, sizeof f);
@@ -382,22 +415,17 @@ static napi_value check_framing(napi_env env, napi_callback_info info) {
   napi_create_array(env, &ends);
   uint32_t end_count = 0;
   for (uint32_t i = 0; i < count; i++) {
-    napi_value element;
     unsigned char *data = NULL;
     size_t length = 0;
-    napi_get_element(env, argv[0], i, &element);
-    if (napi_get_typedarray_info(env, element, NULL, &length, (void **)&data, NULL, NULL) != napi_ok) {
-      napi_throw_type_error(env, NULL, "checkFraming(reads): an array of Uint8Arrays");
-      return NULL;
-    }
+    if (!read_at(env, reads, i, usage, &data, &length)) return NULL;
     if (!refused_read) {
-      size_t passed = framing_feed(&f, data, length);
+      size_t passed = framing_feed(&f, data, length, NULL);
       accepted += (double)passed;
       refused_read = passed < length;
     }
     for (size_t b = 0; b < length; b++, offset++) {
       int before = framing_between_requests(&bytewise);
-      if (framing_feed(&bytewise, data + b, 1) != 1) break;
+      if (framing_feed(&bytewise, data + b, 1, NULL) != 1) break;
       if (!before && framing_between_requests(&bytewise)) {
         napi_create_double(env, offset + 1, &value);
         napi_set_element(env, ends, end_count++, value);
@@ -412,6 +440,47 @@ static napi_value check_framing(napi_env env, napi_callback_info info) {
   napi_set_element(env, result, 2, ends);
   napi_create_uint32(env, refused_read ? (uint32_t)framing_status(&f) : 0, &value);
   napi_set_element(env, result, 3, value);
+  return result;
+}
+
+/*
+ * rechunkReads(reads): what uWS is given of a connection's reads (Uint8Arrays, in order) by the
+ * recv hook, for the tests: [the reads as the hook hands them over, concatenated (up to a refused
+ * one), the refusal's status (0 if none)].
+ */
+static napi_value rechunk_reads(napi_env env, napi_callback_info info) {
+  static const char usage[] = "rechunkReads(reads): an array of Uint8Arrays";
+  napi_value reads, result, value;
+  uint32_t count = 0;
+  if (!reads_argument(env, info, usage, &reads, &count)) return NULL;
+  framing_t f;
+  memset(&f, 0, sizeof f);
+  unsigned char *out = NULL;
+  size_t out_length = 0;
+  int status = 0;
+  for (uint32_t i = 0; i < count && status == 0; i++) {
+    unsigned char *data = NULL;
+    size_t length = 0;
+    if (!read_at(env, reads, i, usage, &data, &length)) {
+      free(out);
+      return NULL;
+    }
+    /* As checked_recv reads: with RECHUNK_ROOM after the read. */
+    unsigned char *grown = realloc(out, out_length + length + RECHUNK_ROOM);
+    if (grown == NULL) break;
+    out = grown;
+    memcpy(out + out_length, data, length);
+    ssize_t n = check_read(&f, out + out_length, length, length + RECHUNK_ROOM);
+    if (n < 0) status = framing_status(&f);
+    else out_length += (size_t)n;
+  }
+  napi_create_array_with_length(env, 2, &result);
+  void *copy = NULL;
+  napi_create_buffer_copy(env, out_length, out_length > 0 ? out : (const void *)"", &copy, &value);
+  napi_set_element(env, result, 0, value);
+  napi_create_uint32(env, (uint32_t)status, &value);
+  napi_set_element(env, result, 1, value);
+  free(out);
   return result;
 }
 
@@ -442,5 +511,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "asCallback", fn);
   napi_create_function(env, "checkFraming", NAPI_AUTO_LENGTH, check_framing, NULL, &fn);
   napi_set_named_property(env, exports, "checkFraming", fn);
+  napi_create_function(env, "rechunkReads", NAPI_AUTO_LENGTH, rechunk_reads, NULL, &fn);
+  napi_set_named_property(env, exports, "rechunkReads", fn);
   return exports;
 }
