@@ -113,7 +113,7 @@ static const struct {
   [FAULT_FIELD_COUNT] = { 431, "more than 48 header fields (not supported)" },
   [FAULT_FIELD_LINE] = { 400, "a bare CR or LF in a field line" },
   [FAULT_LENGTH] = { 400, "an invalid Content-Length, or two that differ" },
-  [FAULT_RECHUNK] = { 413, "a Content-Length of more than 9 digits that could not be re-framed (its line split over reads, or given twice): send such a body chunked" },
+  [FAULT_RECHUNK] = { 413, "a Content-Length of more than 9 digits that could not be re-framed (its line split over reads, given twice, or three such requests in one read): send such a body chunked" },
   [FAULT_CODING] = { 400, "a Transfer-Encoding other than chunked" },
   [FAULT_HEAD_END] = { 400, "a bare CR at the end of the head" },
   [FAULT_LENGTH_AND_CODING] = { 400, "Content-Length beside Transfer-Encoding" },
