@@ -29,8 +29,10 @@
  *
  * A Content-Length of more than 9 digits (a body of 10^9 bytes or more, a 1 GiB upload), on which
  * uWS closes the connection without a word, passes, with edits that peer_cache.c makes to the
- * read before uWS parses it (rechunk.c): uWS then reads the body as chunked. Everything else is left to uWS and the
- * ingress. It keeps a few bytes of state per connection and allocates nothing.
+ * read before uWS parses it (rechunk.c): uWS then reads the body as chunked.
+ *
+ * Everything else is left to uWS and the ingress. It keeps a few bytes of state per connection
+ * and allocates nothing.
  *
  * It stops reading a connection that turns out not to carry HTTP/1.1 requests: one whose first
  * byte starts a TLS record (over TLS, uWS decrypts inside its own binary, out of reach of the

@@ -375,13 +375,6 @@ static napi_value as_callback(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/*
- * checkFraming(reads): runs framing.c over a connection's reads (Uint8Arrays, in order), as the
- * recv hook would, for the tests. [bytes accepted before the first refused one (all of them when
- * none is), 1 if the check stopped reading the connection (TLS, WebSocket), else 0, the offsets
- * at which requests ended (fed a byte at a time, which must not change the answer), the refusal's
- * status (0 if none)].
- */
 /* The test functions' argument, an array of Uint8Arrays: false, with a TypeError thrown, if it is not one. */
 static bool reads_argument(napi_env env, napi_callback_info info, const char *usage, napi_value *reads, uint32_t *count) {
   size_t argc = 1;
@@ -400,6 +393,13 @@ static bool read_at(napi_env env, napi_value reads, uint32_t i, const char *usag
   return false;
 }
 
+/*
+ * checkFraming(reads): runs framing.c over a connection's reads (Uint8Arrays, in order), as the
+ * recv hook would, for the tests. [bytes accepted before the first refused one (all of them when
+ * none is), 1 if the check stopped reading the connection (TLS, WebSocket), else 0, the offsets
+ * at which requests ended (fed a byte at a time, which must not change the answer), the refusal's
+ * status (0 if none)].
+ */
 static napi_value check_framing(napi_env env, napi_callback_info info) {
   static const char usage[] = "checkFraming(reads): an array of Uint8Arrays";
   napi_value reads, result, value;

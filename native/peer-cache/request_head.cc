@@ -42,6 +42,7 @@
 #include <node.h>
 #include <v8.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -80,9 +81,12 @@ struct Scratch {
 };
 thread_local Scratch scratch;
 
-/* us_socket_remote_address(ssl, socket, buffer, length) of the uWS.js binary; null if not found. */
+/*
+ * us_socket_remote_address(ssl, socket, buffer, length) of the uWS.js binary; null if not found.
+ * Every thread's Bind() finds the same one, so a relaxed atomic will do.
+ */
 using RemoteAddress = void (*)(int, void *, char *, int *);
-RemoteAddress remote_address = nullptr;
+std::atomic<RemoteAddress> remote_address{nullptr};
 
 bool isOws(uint8_t c) { return c == ' ' || c == '\t'; }
 
@@ -98,24 +102,25 @@ void Bind(const FunctionCallbackInfo<Value> &args) {
   scratch.capacity = bytes->ByteLength();
   scratch.positions = reinterpret_cast<int32_t *>(static_cast<uint8_t *>(positions->Buffer()->Data()) + positions->ByteOffset());
   scratch.slots = positions->Length();
-  if (args.Length() >= 3 && args[2]->IsString() && remote_address == nullptr) {
+  if (args.Length() >= 3 && args[2]->IsString() && remote_address.load(std::memory_order_relaxed) == nullptr) {
     v8::String::Utf8Value path(isolate, args[2]);
     // The binary is loaded already (uWS.js is); its handle is kept for the process's life.
     void *binary = *path ? dlopen(*path, RTLD_NOW | RTLD_NOLOAD) : nullptr;
-    if (binary != nullptr) remote_address = reinterpret_cast<RemoteAddress>(dlsym(binary, "us_socket_remote_address"));
+    if (binary != nullptr) remote_address.store(reinterpret_cast<RemoteAddress>(dlsym(binary, "us_socket_remote_address")), std::memory_order_relaxed);
   }
 }
 
 void RemoteAddressOf(const FunctionCallbackInfo<Value> &args) {
   args.GetReturnValue().Set(-1);
-  if (remote_address == nullptr || scratch.capacity < 16 || args.Length() < 1 || !args[0]->IsObject()) return;
+  RemoteAddress read = remote_address.load(std::memory_order_relaxed);
+  if (read == nullptr || scratch.capacity < 16 || args.Length() < 1 || !args[0]->IsObject()) return;
   Local<Object> object = args[0].As<Object>();
   if (object->InternalFieldCount() < 1) return;
   void *socket = object->GetAlignedPointerFromInternalField(0);
   if (socket == nullptr) return;
   // The first argument (SSL or not) does not matter to it: both kinds start with the same poll.
   int length = 16;
-  remote_address(0, socket, reinterpret_cast<char *>(scratch.bytes), &length);
+  read(0, socket, reinterpret_cast<char *>(scratch.bytes), &length);
   if (length == 4 || length == 16) args.GetReturnValue().Set(length);
 }
 

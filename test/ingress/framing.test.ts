@@ -303,6 +303,9 @@ test('framing: a Content-Length of more than the 9 digits uWS reads reaches uWS 
   const at = request.indexOf('Length:');
   assert.deepEqual(rechunk(request.slice(0, at), request.slice(at)).status, 413);
   assert.deepEqual(rechunk(`POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0000000003\r\nContent-Length: 0000000003\r\n\r\nabc`).status, 413);
+  // Two such requests in one read are re-framed; three are more edits than a read takes.
+  assert.equal(rechunk(`${sized('/1', '0000000001', 'a')}${sized('/2', '0000000001', 'b')}`).status, 0);
+  assert.equal(rechunk(`${sized('/1', '0000000001', 'a')}${sized('/2', '0000000001', 'b')}${sized('/3', '0000000001', 'c')}`).status, 413);
   // Nine digits pass as they are; so does an empty body's long length, with its last chunk.
   assert.equal(rechunk(sized('/nine', '000000003', 'abc')).stream.toString('latin1'), sized('/nine', '000000003', 'abc'));
   assert.equal(rechunk(sized('/empty', '0000000000', '')).stream.toString('latin1'), 'POST /empty HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:chunked\r\nX-After: 1\r\n\r\n0\r\n\r\n');
