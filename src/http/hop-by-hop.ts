@@ -23,15 +23,14 @@ export function connectionTokens(value: string): Set<string> | undefined {
 }
 
 /**
- * Whether a request's Connection value is the close option alone (in any case): the client closes
- * after this exchange (RFC 9112 section 9.6), and so does uWS, which ends a connection after the
- * response to exactly such a request. A list that holds close among others (`keep-alive, close`)
- * uWS leaves open, for the client to close, so it does not count here: a response must not say
- * close on a connection that stays open.
+ * Whether a Connection value (its fields joined with ", ") holds the close option, in any case
+ * and among any others (`TE, close`): the connection ends after this exchange (RFC 9112 section
+ * 9.6).
  */
-export function asksToClose(value: string): boolean {
-  return value.length === 5 && value.toLowerCase() === 'close';
+export function hasCloseOption(value: string): boolean {
+  return value !== '' && CLOSE_OPTION.test(value);
 }
+const CLOSE_OPTION = /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i;
 
 /** Methods a client may repeat without a different outcome (RFC 9110 section 9.2.2). */
 export function isIdempotent(upperMethod: string): boolean {

@@ -129,14 +129,16 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
    */
   private heldHead: Buffer | null = null;
   /**
-   * The ingress drains, and the client did not say close itself (uWS then closes after the
-   * response on its own): the response says close, and where it ends before any of its body went
-   * out, end(..., true) has uWS write the field and close after it, as RFC 9112 section 9.6 asks.
-   * A streamed body's first write ends the head, and uWS.js 20.30 has no way to close after a
-   * response once that is out, nor to end a 204, 304 or HEAD response with a close: those only
-   * say it, and the connection closes when the client closes it or the drain ends.
+   * The connection is to end after this response (the ingress drains, or the client's Connection
+   * field holds close among other options), and uWS will not close it by itself (see
+   * ClientRequestHead.uwsCloses): the response says close, and where it ends before any of its
+   * body went out, end(..., true) has uWS write the field and close after it, as RFC 9112 section
+   * 9.6 asks. A streamed body's first write ends the head, and uWS.js 20.30 has no way to close
+   * after a response once that is out, nor to end a 204, 304 or HEAD response with a close: those
+   * only say it, and the connection closes when the client closes it (as one that asked to close
+   * does) or the drain ends.
    */
-  private drainClose = false;
+  private closeAfter = false;
   private bodyKind: BodyKind = 'none';
   private contentLength = -1;
   private status = 0;
@@ -389,20 +391,20 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     this.contentLength = contentLength;
     const own = this.ctx.responseFields;
     const lines = own.proxied(this.request, this.workerToken);
-    this.drainClose = this.ctx.draining && !this.request.closes;
+    this.closeAfter = (this.ctx.draining || this.request.closes) && !this.request.uwsCloses;
     this.heldHead = forwardedHead(fields, this.request.method === 'HEAD', own.replaced(this.request.scheme), lines);
   }
 
   /**
    * The held head goes to uWS with the body's first bytes or the response's end, saying close
    * when the connection ends after it. `endsNow`: the response is ended in the same call, by
-   * end(..., drainClose), which writes the field itself when drainClose (uWS writes none for a
-   * client that said close).
+   * end(..., closeAfter), which writes the field itself when closeAfter (uWS writes none where it
+   * closes by itself).
    */
   private writeHead(endsNow: boolean): void {
     this.res.writeStatus(this.heldHead!);
     this.heldHead = null;
-    if (this.request.closes || (this.drainClose && !endsNow)) this.res.writeHeader('connection', 'close');
+    if (this.request.uwsCloses || (this.closeAfter && !endsNow)) this.res.writeHeader('connection', 'close');
   }
 
   onUpstreamBody(chunk: Buffer): void {
@@ -428,7 +430,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     if (chunk.length === this.contentLength) {
       // The whole body in one read, the common case: end() takes it all (buffering what the
       // socket does not, at most one read) and skips tryEnd's result array and offset call.
-      res.end(chunk, this.drainClose);
+      res.end(chunk, this.closeAfter);
       return;
     }
     const offset = res.getWriteOffset();
@@ -533,11 +535,11 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     if (this.heldHead !== null) this.writeHead(!bodiless && (this.bodyKind === 'none' || this.contentLength === 0));
     if (this.bodyKind === 'none') {
       if (bodiless) res.endWithoutBody();
-      else res.end(undefined, this.drainClose);
+      else res.end(undefined, this.closeAfter);
       this.finish(this.status < 500 ? Outcome.ok : Outcome.workerFailed);
     } else if (this.bodyKind === 'length') {
       // tryEnd ended the response when the last byte went out (or will, from onWritable).
-      if (this.contentLength === 0) res.end(undefined, this.drainClose);
+      if (this.contentLength === 0) res.end(undefined, this.closeAfter);
       if (this.pending === null) this.finish(this.status < 500 ? Outcome.ok : Outcome.workerFailed);
     } else {
       this.endAfterChunks = true;
@@ -716,7 +718,7 @@ export class ProxyExchange implements UpstreamExchange, QueuedRequest {
     if (!this.aborted && !this.responding) {
       const { scheme, requestId } = this.request;
       // A client paused for backpressure would never be read again on this connection.
-      sendError(this.res, status, message, closeClient || this.clientPaused || this.ctx.draining, this.ctx.responseFields.own(scheme, requestId, status === 503 ? { 'retry-after': '1' } : undefined), this.request.closes);
+      sendError(this.res, status, message, closeClient || this.clientPaused || this.ctx.draining || this.request.closes, this.ctx.responseFields.own(scheme, requestId, status === 503 ? { 'retry-after': '1' } : undefined), this.request.uwsCloses);
       this.sentStatus = status;
     }
     this.finish(outcome);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { asksToClose, connectionTokens, isHopByHop } from '../http/hop-by-hop.js';
+import { connectionTokens, hasCloseOption, isHopByHop } from '../http/hop-by-hop.js';
 import { clientAddress } from './client-address.js';
 import { NO_RULES, type HeaderRules } from './header-rules.js';
 import { readHead, requestLine } from './raw-head.js';
@@ -26,8 +26,17 @@ export interface ClientRequestHead {
   /** Declared Content-Length, -1 when absent, -2 when malformed. */
   contentLength: number;
   chunked: boolean;
-  /** The client's Connection field says close: the response says so too, and the connection ends after it. */
+  /**
+   * The connection ends after this response: the client's Connection field holds close (RFC 9112
+   * section 9.6), or uWS will close it anyway (uwsCloses). The response says close.
+   */
   closes: boolean;
+  /**
+   * uWS.js 20.30 closes the connection after this response by itself, without saying so: it does
+   * for a request whose first Connection field has a 5-character value (`close`, but also
+   * `xyzzy`), and for no other. Where `closes` holds without this, the ingress closes it.
+   */
+  uwsCloses: boolean;
   /** Why the head is refused with 400 (framing or Host the worker could read otherwise, a control byte in a field value); '' when it is not. */
   invalid: string;
   /** The sticky-session cookie's value ('' when absent, or sticky sessions are off). */
@@ -103,7 +112,7 @@ export function readRequestHead(req: HttpRequest, res: HttpResponse, scheme: Sch
   if (f.chunked) head += 'transfer-encoding: chunked\r\n';
   else if (f.contentLength >= 0) head += `content-length: ${f.contentLength}\r\n`;
   head += '\r\n';
-  return { method, target, client: fwd.client, scheme, upstreamHead: head, headerBytes: method.length + target.length + 11 + f.bytes, contentLength: f.contentLength, chunked: f.chunked, closes: asksToClose(f.connection), invalid: invalidHead(), stickyToken: f.stickyToken, requestId };
+  return { method, target, client: fwd.client, scheme, upstreamHead: head, headerBytes: method.length + target.length + 11 + f.bytes, contentLength: f.contentLength, chunked: f.chunked, closes: f.uwsCloses || hasCloseOption(f.connection), uwsCloses: f.uwsCloses, invalid: invalidHead(), stickyToken: f.stickyToken, requestId };
 }
 
 const CHUNKED_ONLY = /^[ \t]*chunked[ \t]*$/i;
@@ -141,6 +150,10 @@ interface RequestFields {
   /** Every Transfer-Encoding field's value, joined. */
   transferEncoding: string;
   connection: string;
+  /** The first Connection field's value has 5 characters (see ClientRequestHead.uwsCloses). */
+  uwsCloses: boolean;
+  /** Connection fields seen. */
+  connections: number;
   /** Fields the client's Connection field named, dropped on the second pass. */
   named: Set<string> | undefined;
   /** The thread's, for this request. */
@@ -155,7 +168,7 @@ interface RequestFields {
 
 // forEach is synchronous, so one scratch record and one callback serve every request: no
 // closure or object is allocated per request for them.
-const f: RequestFields = { refused: '', fields: '', bytes: 0, contentLength: -1, chunked: false, forwardedFor: '', forwardedProto: '', forwardedHost: '', host: '', hosts: 0, transferEncoding: '', connection: '', named: undefined, options: PLAIN_HEAD, trusted: false, stickyToken: '', requestId: '' };
+const f: RequestFields = { refused: '', fields: '', bytes: 0, contentLength: -1, chunked: false, forwardedFor: '', forwardedProto: '', forwardedHost: '', host: '', hosts: 0, transferEncoding: '', connection: '', uwsCloses: false, connections: 0, named: undefined, options: PLAIN_HEAD, trusted: false, stickyToken: '', requestId: '' };
 
 function readFields(req: HttpRequest, named: Set<string> | undefined, options: HeadOptions, trusted: boolean): void {
   f.fields = '';
@@ -169,6 +182,8 @@ function readFields(req: HttpRequest, named: Set<string> | undefined, options: H
   f.hosts = 0;
   f.transferEncoding = '';
   f.connection = '';
+  f.uwsCloses = false;
+  f.connections = 0;
   f.named = named;
   f.options = options;
   f.trusted = trusted;
@@ -205,6 +220,7 @@ function readField(name: string, value: string): void {
     case 'expect':
       return;
     case 'connection':
+      if (f.connections++ === 0) f.uwsCloses = value.length === 5;
       f.connection = f.connection ? `${f.connection}, ${value}` : value;
       return;
     case 'host':

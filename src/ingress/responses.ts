@@ -17,17 +17,17 @@ export const STATUS_TEXT: Record<number, string> = {
 /**
  * Ends a response the ingress generates itself. `close` drops the client connection, needed
  * whenever an unread request body would otherwise be parsed as the next request; uWS then writes
- * `Connection: close` (RFC 9112 section 9.6), except after a request that said close itself
- * (`requestSaidClose`), when it closes without a word and this writes the field. Header values
+ * `Connection: close` (RFC 9112 section 9.6), except where it closes after this request by itself
+ * (`uwsCloses`, see ClientRequestHead), when it closes without a word and this writes the field. Header values
  * are byte strings (a redirect's Location holds the target as received, see raw-head.ts): uWS
  * would encode a string as UTF-8, so one with bytes above 0x7f goes as those bytes.
  */
-export function sendError(res: HttpResponse, status: number, message: string, close: boolean, extraHeaders?: Record<string, string>, requestSaidClose = false): void {
+export function sendError(res: HttpResponse, status: number, message: string, close: boolean, extraHeaders?: Record<string, string>, uwsCloses = false): void {
   res.cork(() => {
     res.writeStatus(STATUS_TEXT[status] ?? `${status} Error`);
     res.writeHeader('content-type', 'text/plain; charset=utf-8');
     if (extraHeaders) for (const [name, value] of Object.entries(extraHeaders)) res.writeHeader(name, isAscii(value) ? value : Buffer.from(value, 'latin1'));
-    if (requestSaidClose) res.writeHeader('connection', 'close');
-    res.end(`${message}\n`, close || requestSaidClose);
+    if (uwsCloses) res.writeHeader('connection', 'close');
+    res.end(`${message}\n`, close || uwsCloses);
   });
 }

@@ -76,7 +76,7 @@ function redirectToHttps(res: uWS.HttpResponse, req: uWS.HttpRequest): void {
   if (ctx.access !== null && !ctx.access.permits(head.client)) return refuse(res, head, 403, forbiddenMessage(head.client), close);
   const location = httpsLocation(req.getHeader('host'), head.target, data.tls!.port);
   if (location === null) return refuse(res, head, 400, 'a valid Host field is needed for the redirect to HTTPS', close);
-  sendError(res, 308, `see ${location}`, close, ctx.responseFields.own('http', head.requestId, { location }), head.closes);
+  sendError(res, 308, `see ${location}`, close || head.closes, ctx.responseFields.own('http', head.requestId, { location }), head.uwsCloses);
   ctx.accessLog?.write({ client: head.client, method: head.method, scheme: 'http', target: head.target, status: 308, worker: null, durationMs: 0, bytesIn: 0, bytesOut: 0, outcome: 'redirected', requestId: head.requestId });
 }
 
@@ -157,7 +157,7 @@ let pending: uWS.TemplatedApp | null = null;
 
 /** Answers a request the ingress turns away before any worker sees it. */
 function refuse(res: uWS.HttpResponse, head: ClientRequestHead, status: number, message: string, close: boolean, extraHeaders?: Record<string, string>): void {
-  sendError(res, status, message, close || ctx.draining, ctx.responseFields.own(head.scheme, head.requestId, extraHeaders), head.closes);
+  sendError(res, status, message, close || ctx.draining || head.closes, ctx.responseFields.own(head.scheme, head.requestId, extraHeaders), head.uwsCloses);
   ctx.accessLog?.write({ client: head.client, method: head.method, scheme: head.scheme, target: head.target, status, worker: null, durationMs: 0, bytesIn: 0, bytesOut: 0, outcome: 'rejected', requestId: head.requestId });
 }
 
