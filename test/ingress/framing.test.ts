@@ -196,7 +196,7 @@ function validStream(random: () => number, tag = '', most = 3): string {
   return stream;
 }
 
-const NOISE = ['\r', '\n', ' ', '\t', ';', ':', ',', '0', '1', 'a', 'G', 'x', '\x00', '\r\n', 'Content-Length: 2\r\n', 'Transfer-Encoding: chunked\r\n', ' chunked'];
+const NOISE = ['\r', '\n', ' ', '\t', ';', ':', ',', '0', '1', 'a', 'G', 'x', '\x00', '\r\n', 'Content-Length: 2\r\n', 'Content-Length: 0000000002\r\n', 'Transfer-Encoding: chunked\r\n', ' chunked'];
 
 /** The stream with a few bytes inserted, removed or replaced at random places, or a field line or two added. */
 function mutate(stream: string, random: () => number): string {
